@@ -1,0 +1,187 @@
+"""The ``arbwatch`` command line: parses arguments and turns every error into one line.
+
+Subcommands: ``calc arb``, ``calc ev`` (a bettor's calculator) and ``bench`` (engine
+figures). Errors arbwatch raises on purpose (`ArbwatchError`) and argument mistakes print
+``arbwatch: error: ...`` on one line and exit 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from arbwatch import __version__
+from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
+from arbwatch.core.devig import DevigMethod
+from arbwatch.core.odds import OddsFormat, detect_format, parse_odds
+from arbwatch.errors import ArbwatchError
+
+#: Exit status for bad input, as argparse uses.
+EXIT_USAGE = 2
+
+
+class _UsageError(Exception):
+    """An argument mistake, raised instead of argparse's print-usage-and-exit."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, raised rather than printed."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise the message for `main` to print in one line with a pointer to --help."""
+        raise _UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, for `main` and for the tests."""
+    parser = _Parser(
+        prog="arbwatch",
+        description="Arbitrage and positive-EV alerts from live bookmaker odds.",
+    )
+    parser.add_argument("--version", action="version", version=f"arbwatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    calc = commands.add_parser("calc", help="arbitrage and EV calculator")
+    calc_kinds = calc.add_subparsers(dest="calc_kind", required=True, parser_class=_Parser)
+    odds_help = "odds as decimal (2.10), American with its sign (+110, -105) or fractional (11/10)"
+
+    arb = calc_kinds.add_parser(
+        "arb",
+        help="is there an arbitrage, and how to stake it",
+        description="Check 2 or 3 prices, one per outcome, for an arbitrage and its stakes.",
+    )
+    arb.add_argument("odds", nargs="+", help=odds_help)
+    arb.add_argument("--bankroll", type=float, default=1000.0, help="total stake (1000)")
+    arb.add_argument(
+        "--round",
+        dest="increment",
+        type=float,
+        default=0.0,
+        metavar="STEP",
+        help="round stakes to multiples of STEP and show the profit that survives",
+    )
+    arb.add_argument(
+        "--commission",
+        action="append",
+        default=[],
+        metavar="LEG=RATE",
+        help="an exchange's commission on winnings for a leg, e.g. 2=0.02 (repeatable)",
+    )
+    arb.add_argument(
+        "--format",
+        dest="odds_format",
+        choices=[f.value for f in OddsFormat],
+        help="read every price in this format instead of guessing",
+    )
+
+    ev = calc_kinds.add_parser(
+        "ev",
+        help="EV and Kelly stake of a price against a sharp market",
+        description="Devig a sharp book's market and price a bet against its fair odds.",
+    )
+    ev.add_argument(
+        "--fair",
+        nargs="+",
+        required=True,
+        metavar="ODDS",
+        help=f"the sharp book's prices, one per outcome; {odds_help}",
+    )
+    ev.add_argument("--price", required=True, help="the price offered for the bet")
+    ev.add_argument(
+        "--side", type=int, default=1, help="which outcome of --fair the bet is on, from 1 (1)"
+    )
+    ev.add_argument(
+        "--devig",
+        choices=[m.value for m in DevigMethod],
+        default=DevigMethod.WORST_CASE.value,
+        help="devig method (worst_case)",
+    )
+    ev.add_argument("--bankroll", type=float, default=1000.0, help="bankroll (1000)")
+    ev.add_argument("--kelly", type=float, default=0.25, help="Kelly fraction (0.25)")
+    ev.add_argument(
+        "--round",
+        dest="increment",
+        type=float,
+        default=0.0,
+        metavar="STEP",
+        help="round the stake down to multiples of STEP",
+    )
+    ev.add_argument(
+        "--format",
+        dest="odds_format",
+        choices=[f.value for f in OddsFormat],
+        help="read every price in this format instead of guessing",
+    )
+
+    bench = commands.add_parser("bench", help="measure the engine's speed and memory")
+    bench.add_argument("--events", type=int, default=2000, help="events on the board (2000)")
+    bench.add_argument("--books", type=int, default=30, help="bookmakers (30)")
+    bench.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "calc":
+            lines = _calc(args)
+            print("\n".join(lines))
+        elif args.command == "bench":
+            from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
+
+            run_engine_bench(events=args.events, books=args.books, seed=args.seed)
+    except (_UsageError, ArbwatchError) as error:
+        print(f"arbwatch: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def _calc(args: argparse.Namespace) -> list[str]:
+    """Parse the calculator's arguments into a question and answer it."""
+    forced = OddsFormat(args.odds_format) if args.odds_format else None
+    if args.calc_kind == "arb":
+        if not 2 <= len(args.odds) <= 3:
+            raise _UsageError(
+                f"calc arb takes 2 or 3 prices, one per outcome; got {len(args.odds)}"
+            )
+        return answer_arb(
+            ArbQuestion(
+                prices=tuple(parse_odds(text, forced) for text in args.odds),
+                bankroll=args.bankroll,
+                increment=args.increment,
+                commissions=_commissions(args.commission),
+                show=forced or detect_format(args.odds[0]),
+            )
+        )
+    if not 2 <= len(args.fair) <= 3:
+        raise _UsageError(f"--fair takes 2 or 3 prices, one per outcome; got {len(args.fair)}")
+    return answer_ev(
+        EvQuestion(
+            fair_market=tuple(parse_odds(text, forced) for text in args.fair),
+            devig=DevigMethod(args.devig),
+            price=parse_odds(args.price, forced),
+            side=args.side,
+            bankroll=args.bankroll,
+            kelly_fraction=args.kelly,
+            increment=args.increment,
+            show=forced or detect_format(args.price),
+        )
+    )
+
+
+def _commissions(items: Sequence[str]) -> dict[int, float]:
+    """Read ``LEG=RATE`` pairs (legs from 1) into 0-based leg -> rate."""
+    rates = {}
+    for item in items:
+        leg, equals, rate = item.partition("=")
+        try:
+            if not equals:
+                raise ValueError
+            rates[int(leg) - 1] = float(rate)
+        except ValueError:
+            raise _UsageError(f"--commission takes LEG=RATE, e.g. 2=0.02; got {item!r}") from None
+    return rates

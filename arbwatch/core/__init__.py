@@ -1,0 +1,1 @@
+"""The pure engine: odds, devig, price matrix and evaluation. No sockets, no clocks."""

@@ -1,0 +1,421 @@
+"""Find arbitrage and +EV opportunities in the price matrix, for many markets in one pass.
+
+Arbitrage. For each outcome i take the best price o_i any allowed book offers (after its
+commission: o' = 1 + (o - 1)(1 - c)). With L = Σ 1/o_i over the market's outcomes:
+
+    L < 1   ->  arbitrage; profit = 1/L - 1; equal-payout stakes s_i = T · (1/o_i) / L
+
+Positive EV. The sharp books' prices are devigged into fair probabilities p_i (averaged over
+the sharp books that quote the whole market; the least favourable of them for worst_case).
+For each outcome, the best price o at any other allowed book has
+
+    EV = p · o - 1      and is +EV when EV > 0;  Kelly stake = T · fraction · (b·p - q)/b
+
+Only usable quotes count: a price > 1.0 (the matrix already writes off-board sentinels and
+withdrawals as NaN) that is no older than the maximum quote age at ``now``. Time is passed
+in, never read, so a replay gives the same answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from arbwatch.core.devig import DevigMethod, fair_probabilities
+from arbwatch.core.markets import MAX_OUTCOMES, Event, MarketKey, outcome_label
+from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.stakes import StakePlan, arbitrage_stakes, kelly_fraction, kelly_stake
+from arbwatch.errors import InvalidStakeError
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
+
+
+# --- what is asked ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArbitrageSettings:
+    """What counts as an arbitrage worth reporting, and how to stake it.
+
+    Profits are fractions: 0.01 is 1%. ``books`` limits the legs to books the bettor can use
+    (None: any). ``commissions`` maps a book to its commission on winnings (exchanges).
+    An arbitrage whose rounded stakes no longer lock in a profit is not reported.
+    """
+
+    max_quote_age: float = math.inf
+    min_profit: float = 0.0
+    max_profit: float = math.inf
+    bankroll: float = 1000.0
+    stake_increment: float = 0.0
+    books: frozenset[str] | None = None
+    commissions: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would make every answer wrong rather than fail later."""
+        _check_common(self.max_quote_age, self.bankroll, self.stake_increment, self.commissions)
+        _check_range("profit", self.min_profit, self.max_profit)
+
+
+@dataclass(frozen=True, slots=True)
+class EvSettings:
+    """What counts as a +EV price worth reporting, and how to stake it.
+
+    ``sharp_books`` give the fair probabilities and are never bet into themselves.
+    ``min_odds`` / ``max_odds`` bound the decimal price of the bet.
+    """
+
+    sharp_books: tuple[str, ...]
+    devig: DevigMethod = DevigMethod.MULTIPLICATIVE
+    max_quote_age: float = math.inf
+    min_ev: float = 0.0
+    max_ev: float = math.inf
+    min_odds: float = 1.0
+    max_odds: float = math.inf
+    kelly_fraction: float = 0.25
+    bankroll: float = 1000.0
+    stake_increment: float = 0.0
+    books: frozenset[str] | None = None
+    commissions: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would make every answer wrong rather than fail later."""
+        _check_common(self.max_quote_age, self.bankroll, self.stake_increment, self.commissions)
+        _check_range("EV", self.min_ev, self.max_ev)
+        _check_range("odds", self.min_odds, self.max_odds)
+        if not self.sharp_books:
+            raise InvalidStakeError("+EV needs at least one sharp book to take fair prices from")
+        if not 0.0 < self.kelly_fraction <= 1.0:
+            raise InvalidStakeError(f"Kelly fraction must be in (0, 1], got {self.kelly_fraction}")
+
+
+def _check_common(
+    max_quote_age: float, bankroll: float, increment: float, commissions: Mapping[str, float]
+) -> None:
+    """Checks shared by both kinds of settings."""
+    if not max_quote_age > 0.0:
+        raise InvalidStakeError(f"maximum quote age must be positive, got {max_quote_age}")
+    if not (math.isfinite(bankroll) and bankroll > 0.0):
+        raise InvalidStakeError(f"bankroll must be a positive amount, got {bankroll}")
+    if not (math.isfinite(increment) and increment >= 0.0):
+        raise InvalidStakeError(f"stake increment must be zero or positive, got {increment}")
+    for book, commission in commissions.items():
+        if not 0.0 <= commission < 1.0:
+            raise InvalidStakeError(f"commission of {book} must be in [0, 1), got {commission}")
+
+
+def _check_range(what: str, low: float, high: float) -> None:
+    """A minimum must not exceed its maximum."""
+    if not low <= high:
+        raise InvalidStakeError(f"minimum {what} {low} is above the maximum {what} {high}")
+
+
+# --- what is found ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One bet of an opportunity: which outcome, where, at what price, for how much."""
+
+    outcome: int
+    label: str
+    book: str
+    #: Decimal odds as the book quotes them.
+    price: float
+    #: Decimal odds after the book's commission; equal to ``price`` for most books.
+    effective_price: float
+    stake: float
+    quoted_at: float
+
+    def age(self, now: float) -> float:
+        """Seconds since the book set this price."""
+        return now - self.quoted_at
+
+
+@dataclass(frozen=True, slots=True)
+class Arbitrage:
+    """Prices across books that return a profit whatever the outcome."""
+
+    event: Event
+    market: MarketKey
+    legs: tuple[Leg, ...]
+    #: L = Σ 1/o_i over the best prices.
+    implied_sum: float
+    #: 1/L - 1, before rounding the stakes.
+    profit: float
+    plan: StakePlan
+    found_at: float
+    kind: Literal["arbitrage"] = "arbitrage"
+
+    @property
+    def value(self) -> float:
+        """The headline figure: profit as a fraction of the total stake."""
+        return self.profit
+
+
+@dataclass(frozen=True, slots=True)
+class PositiveEv:
+    """A price that beats the fair price devigged from sharp books."""
+
+    event: Event
+    market: MarketKey
+    leg: Leg
+    fair_probability: float
+    ev: float
+    #: Full Kelly share of the bankroll; the leg's stake applies the rule's fraction.
+    kelly: float
+    sharp_books: tuple[str, ...]
+    devig: DevigMethod
+    found_at: float
+    kind: Literal["positive_ev"] = "positive_ev"
+
+    @property
+    def fair_price(self) -> float:
+        """Decimal odds with no margin: 1 / fair probability."""
+        return 1.0 / self.fair_probability
+
+    @property
+    def legs(self) -> tuple[Leg, ...]:
+        """The single bet, as a one-leg tuple like an arbitrage's."""
+        return (self.leg,)
+
+    @property
+    def value(self) -> float:
+        """The headline figure: EV per unit staked."""
+        return self.ev
+
+
+Opportunity = Arbitrage | PositiveEv
+
+
+# --- arbitrage -------------------------------------------------------------------------
+
+
+def find_arbitrage(
+    matrix: PriceMatrix, now: float, settings: ArbitrageSettings, rows: IntArray | None = None
+) -> list[Arbitrage]:
+    """Every arbitrage among ``rows`` (all rows by default) at time ``now``."""
+    block = _Block.gather(matrix, rows)
+    if block.empty:
+        return []
+    commission = _commission_vector(matrix, settings.commissions)
+    offered = block.offered(
+        now, settings.max_quote_age, _book_mask(matrix, settings.books), commission
+    )
+    # A slot past the market's outcome count needs no price: odds of ∞ add nothing to L.
+    best = np.where(block.required, offered.max(axis=2), np.inf)
+    # An outcome no book prices has best 0, so 1/0 -> ∞ makes L infinite: no arbitrage.
+    inverse = np.divide(1.0, best, out=np.full(best.shape, np.inf), where=best > 0.0)
+    implied_sum = inverse.sum(axis=1)
+    profit = 1.0 / implied_sum - 1.0
+    hits = np.flatnonzero(
+        (implied_sum < 1.0) & (profit >= settings.min_profit) & (profit <= settings.max_profit)
+    )
+    found = []
+    for index in hits:
+        columns = offered[index].argmax(axis=1)
+        effective = [float(best[index, slot]) for slot in range(block.counts[index])]
+        plan = arbitrage_stakes(effective, settings.bankroll, settings.stake_increment)
+        if not plan.locks_profit:
+            continue
+        market = matrix.market(int(block.rows[index]))
+        event = matrix.event(market.event_id)
+        legs = tuple(
+            block.leg(
+                matrix,
+                event,
+                market,
+                index=int(index),
+                slot=slot,
+                column=int(columns[slot]),
+                effective_price=effective[slot],
+                stake=plan.stakes[slot],
+            )
+            for slot in range(len(effective))
+        )
+        found.append(
+            Arbitrage(
+                event=event,
+                market=market,
+                legs=legs,
+                implied_sum=float(implied_sum[index]),
+                profit=float(profit[index]),
+                plan=plan,
+                found_at=now,
+            )
+        )
+    return found
+
+
+# --- positive EV -----------------------------------------------------------------------
+
+
+def find_positive_ev(
+    matrix: PriceMatrix, now: float, settings: EvSettings, rows: IntArray | None = None
+) -> list[PositiveEv]:
+    """Every +EV price among ``rows`` (all rows by default) at time ``now``.
+
+    One opportunity per market outcome: the allowed non-sharp book with the best price.
+    """
+    sharp_columns = [c for b in settings.sharp_books if (c := matrix.column(b)) is not None]
+    block = _Block.gather(matrix, rows)
+    if block.empty or not sharp_columns:
+        return []
+    fresh = block.fresh(now, settings.max_quote_age)
+    fair = _fair_probabilities(block, fresh, sharp_columns, settings.devig)
+
+    bettable = _book_mask(matrix, settings.books)
+    bettable[sharp_columns] = False
+    in_range = (block.prices >= settings.min_odds) & (block.prices <= settings.max_odds)
+    commission = _commission_vector(matrix, settings.commissions)
+    offered = block.offered(now, settings.max_quote_age, bettable, commission, in_range)
+    best = offered.max(axis=2)
+    ev = fair * best - 1.0  # NaN where there is no fair probability: every test below fails
+    hit = block.required & (ev > 0.0) & (ev >= settings.min_ev) & (ev <= settings.max_ev)
+    found = []
+    for index, slot in np.argwhere(hit):
+        probability, price = float(fair[index, slot]), float(best[index, slot])
+        market = matrix.market(int(block.rows[index]))
+        event = matrix.event(market.event_id)
+        stake = kelly_stake(
+            probability, price, settings.bankroll, settings.kelly_fraction, settings.stake_increment
+        )
+        column = int(offered[index, slot].argmax())
+        found.append(
+            PositiveEv(
+                event=event,
+                market=market,
+                leg=block.leg(
+                    matrix,
+                    event,
+                    market,
+                    index=int(index),
+                    slot=int(slot),
+                    column=column,
+                    effective_price=price,
+                    stake=stake,
+                ),
+                fair_probability=probability,
+                ev=float(ev[index, slot]),
+                kelly=kelly_fraction(probability, price),
+                sharp_books=settings.sharp_books,
+                devig=settings.devig,
+                found_at=now,
+            )
+        )
+    return found
+
+
+def _fair_probabilities(
+    block: _Block, fresh: BoolArray, sharp_columns: list[int], method: DevigMethod
+) -> FloatArray:
+    """Fair probabilities per (row, slot), NaN where no sharp book prices the whole market.
+
+    The mean over the sharp books that do; for worst_case, the smallest.
+    """
+    per_book = []
+    for column in sharp_columns:
+        prices = np.where(fresh[:, :, column], block.prices[:, :, column], np.nan)
+        per_book.append(fair_probabilities(prices, method, block.counts).probabilities)
+    stacked = np.stack(per_book)
+    if method is DevigMethod.WORST_CASE:
+        least: FloatArray = np.fmin.reduce(stacked, axis=0)
+        return least
+    known = ~np.isnan(stacked)
+    count = known.sum(axis=0)
+    total = np.where(known, stacked, 0.0).sum(axis=0)
+    mean: FloatArray = np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+    return mean
+
+
+# --- shared ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """The rows under evaluation, cut out of the matrix."""
+
+    rows: IntArray
+    prices: FloatArray  # (k, outcomes, books)
+    quoted_at: FloatArray
+    counts: npt.NDArray[np.int8]  # (k,) outcomes per market
+    required: BoolArray  # (k, outcomes): slots that are outcomes of their market
+
+    @classmethod
+    def gather(cls, matrix: PriceMatrix, rows: IntArray | None) -> _Block:
+        """Cut ``rows`` out of the matrix; all rows are a view, with no copy."""
+        if rows is None:
+            rows = np.arange(matrix.market_count)
+            prices, quoted_at, counts = matrix.prices, matrix.quoted_at, matrix.outcome_counts
+        else:
+            prices, quoted_at = matrix.prices[rows], matrix.quoted_at[rows]
+            counts = matrix.outcome_counts[rows]
+        required = np.arange(MAX_OUTCOMES)[np.newaxis, :] < counts[:, np.newaxis]
+        return cls(rows, prices, quoted_at, counts, required)
+
+    @property
+    def empty(self) -> bool:
+        """No rows, or no books quoted yet."""
+        return self.prices.size == 0
+
+    def fresh(self, now: float, max_age: float) -> BoolArray:
+        """Cells holding a quote no older than ``max_age`` (NaN times compare False)."""
+        return self.quoted_at >= now - max_age
+
+    def offered(
+        self,
+        now: float,
+        max_age: float,
+        books: BoolArray,
+        commission: FloatArray | None,
+        extra: BoolArray | None = None,
+    ) -> FloatArray:
+        """Prices a bettor can take, after commission; 0 where a cell is not usable."""
+        usable = self.fresh(now, max_age) & books
+        if extra is not None:
+            usable &= extra
+        prices = self.prices if commission is None else 1.0 + (self.prices - 1.0) * commission
+        return np.where(usable, prices, 0.0)
+
+    def leg(
+        self,
+        matrix: PriceMatrix,
+        event: Event,
+        market: MarketKey,
+        *,
+        index: int,
+        slot: int,
+        column: int,
+        effective_price: float,
+        stake: float,
+    ) -> Leg:
+        """Describe the bet on ``slot`` at the book in ``column``."""
+        return Leg(
+            outcome=slot,
+            label=outcome_label(event, market, slot),
+            book=matrix.books[column],
+            price=float(self.prices[index, slot, column]),
+            effective_price=effective_price,
+            stake=stake,
+            quoted_at=float(self.quoted_at[index, slot, column]),
+        )
+
+
+def _book_mask(matrix: PriceMatrix, books: frozenset[str] | None) -> BoolArray:
+    """Columns of the books a bettor may use (a fresh array: callers may change it)."""
+    if books is None:
+        return np.ones(matrix.book_count, dtype=bool)
+    return np.array([book in books for book in matrix.books], dtype=bool)
+
+
+def _commission_vector(matrix: PriceMatrix, commissions: Mapping[str, float]) -> FloatArray | None:
+    """Per column, the share of winnings the bettor keeps (1 - c); None when no book charges."""
+    if not any(commissions.get(book, 0.0) for book in matrix.books):
+        return None
+    return np.array([1.0 - commissions.get(book, 0.0) for book in matrix.books])

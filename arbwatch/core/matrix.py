@@ -1,0 +1,237 @@
+"""The price matrix: every quote of every book on every market, as numpy arrays.
+
+    prices[row, slot, column]     decimal odds; NaN = no quote
+    quoted_at[row, slot, column]  when the book set that price (epoch seconds); NaN = no quote
+
+One row per market (`MarketKey`), one slot per outcome (3; a 2-way market leaves slot 2
+empty), one column per bookmaker. A cell either holds a usable price (> 1.0) with its quote
+time, or NaN in both arrays: off-board sentinels, prices <= 1.0 and withdrawals are all
+written as NaN, so the evaluator never sees them.
+
+Updates are applied in batches: one Python pass resolves identities to indices, then one
+fancy-indexed write per array. Rows touched since the last evaluation are marked dirty.
+Arrays grow by doubling, so a new market or book costs amortised O(1), never a copy per
+update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from arbwatch.core.markets import MAX_OUTCOMES, Event, MarketKey, PriceUpdate
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+_Scalar = TypeVar("_Scalar", bound=np.generic)
+
+_INITIAL_MARKETS: Final = 64
+_INITIAL_BOOKS: Final = 8
+
+
+class PriceMatrix:
+    """Quotes as arrays indexed by market row, outcome slot and book column."""
+
+    def __init__(
+        self, market_capacity: int = _INITIAL_MARKETS, book_capacity: int = _INITIAL_BOOKS
+    ) -> None:
+        """Create an empty matrix with room for the given numbers of markets and books."""
+        self._prices = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
+        self._quoted_at = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
+        self._outcome_counts = np.zeros(market_capacity, dtype=np.int8)
+        self._dirty = np.zeros(market_capacity, dtype=bool)
+        self._rows: dict[MarketKey, int] = {}
+        self._markets: list[MarketKey] = []
+        # Kept beside the array so the per-update check needs no numpy scalar access.
+        self._row_outcomes: list[int] = []
+        self._columns: dict[str, int] = {}
+        self._books: list[str] = []
+        self._events: dict[str, Event] = {}
+
+    # --- sizes and lookups -------------------------------------------------------------
+
+    @property
+    def market_count(self) -> int:
+        """Markets that have a row."""
+        return len(self._markets)
+
+    @property
+    def book_count(self) -> int:
+        """Books that have a column."""
+        return len(self._books)
+
+    @property
+    def books(self) -> tuple[str, ...]:
+        """Book names in column order."""
+        return tuple(self._books)
+
+    def market(self, row: int) -> MarketKey:
+        """The market stored in ``row``."""
+        return self._markets[row]
+
+    def row(self, market: MarketKey) -> int | None:
+        """The row of ``market``, or None if it has never been quoted."""
+        return self._rows.get(market)
+
+    def column(self, book: str) -> int | None:
+        """The column of ``book``, or None if it has never quoted."""
+        return self._columns.get(book)
+
+    @property
+    def prices(self) -> FloatArray:
+        """Decimal prices, (markets, outcomes, books); a read-only view."""
+        return _read_only(self._prices[: self.market_count, :, : self.book_count])
+
+    @property
+    def quoted_at(self) -> FloatArray:
+        """Quote times, (markets, outcomes, books); a read-only view."""
+        return _read_only(self._quoted_at[: self.market_count, :, : self.book_count])
+
+    @property
+    def outcome_counts(self) -> npt.NDArray[np.int8]:
+        """Outcomes per market row (2 or 3); a read-only view."""
+        return _read_only(self._outcome_counts[: self.market_count])
+
+    # --- events ------------------------------------------------------------------------
+
+    def set_event(self, event: Event) -> None:
+        """Record or replace what is known about an event (teams, sport, start)."""
+        self._events[event.event_id] = event
+
+    def event(self, event_id: str) -> Event:
+        """The event's details, or a stand-in if none have arrived yet."""
+        return self._events.get(event_id) or Event.unknown(event_id)
+
+    # --- writes ------------------------------------------------------------------------
+
+    def apply(self, updates: Iterable[PriceUpdate]) -> int:
+        """Write a batch of updates and mark their rows dirty; return how many were refused.
+
+        An update is refused when its outcome slot does not exist in its market (slot 2 of a
+        2-way market, say). When one batch quotes the same cell twice, the later one wins.
+        """
+        rows: list[int] = []
+        slots: list[int] = []
+        columns: list[int] = []
+        prices: list[float] = []
+        times: list[float] = []
+        refused = 0
+        row_of, column_of, outcomes = self._rows, self._columns, self._row_outcomes
+        for market, slot, book, price, quoted_at in updates:
+            row = row_of.get(market)
+            if row is None:
+                row = self._add_market(market)
+            if not 0 <= slot < outcomes[row]:
+                refused += 1
+                continue
+            column = column_of.get(book)
+            if column is None:
+                column = self._add_book(book)
+            rows.append(row)
+            slots.append(slot)
+            columns.append(column)
+            prices.append(price)
+            times.append(quoted_at)
+        if rows:
+            self._write(rows, slots, columns, prices, times)
+        return refused
+
+    def _write(
+        self,
+        rows: list[int],
+        slots: list[int],
+        columns: list[int],
+        prices: list[float],
+        times: list[float],
+    ) -> None:
+        """Write resolved cells with one flat fancy-indexed assignment per array."""
+        width = self._prices.shape[2]
+        row_index = np.array(rows, dtype=np.intp)
+        flat = (row_index * MAX_OUTCOMES + np.array(slots, dtype=np.intp)) * width + np.array(
+            columns, dtype=np.intp
+        )
+        price = np.array(prices, dtype=np.float64)
+        quoted = np.array(times, dtype=np.float64)
+        if len(flat) > 1:
+            # numpy does not promise which of several writes to one cell wins, so keep only
+            # the last update per cell: unique over the reversed batch finds last occurrences.
+            cells, first_from_end = np.unique(flat[::-1], return_index=True)
+            if len(cells) != len(flat):
+                keep = len(flat) - 1 - first_from_end
+                flat, price, quoted = flat[keep], price[keep], quoted[keep]
+        # Off-board sentinels, prices <= 1.0 and NaN withdraw the quote: NaN in both arrays.
+        unusable = ~(price > 1.0) | ~np.isfinite(quoted)
+        price[unusable] = np.nan
+        quoted[unusable] = np.nan
+        self._prices.reshape(-1)[flat] = price
+        self._quoted_at.reshape(-1)[flat] = quoted
+        self._dirty[row_index] = True
+
+    def withdraw_book(self, book: str, markets: Iterable[MarketKey]) -> None:
+        """Withdraw every quote of ``book`` on ``markets`` (e.g. the book left the board)."""
+        column = self._columns.get(book)
+        if column is None:
+            return
+        rows = np.array([r for m in markets if (r := self._rows.get(m)) is not None], dtype=np.intp)
+        if len(rows):
+            self._prices[rows, :, column] = np.nan
+            self._quoted_at[rows, :, column] = np.nan
+            self._dirty[rows] = True
+
+    def take_dirty(self) -> IntArray:
+        """Return the rows written since the last call, and mark them clean."""
+        rows = np.flatnonzero(self._dirty[: self.market_count])
+        self._dirty[rows] = False
+        return rows
+
+    # --- growth ------------------------------------------------------------------------
+
+    def _add_market(self, market: MarketKey) -> int:
+        """Give ``market`` the next row, doubling the arrays when they are full."""
+        row = len(self._markets)
+        if row == self._prices.shape[0]:
+            self._grow(markets=2 * row, books=self._prices.shape[2])
+        self._rows[market] = row
+        self._markets.append(market)
+        self._row_outcomes.append(market.outcome_count)
+        self._outcome_counts[row] = market.outcome_count
+        return row
+
+    def _add_book(self, book: str) -> int:
+        """Give ``book`` the next column, doubling the arrays when they are full."""
+        column = len(self._books)
+        if column == self._prices.shape[2]:
+            self._grow(markets=self._prices.shape[0], books=2 * column)
+        self._columns[book] = column
+        self._books.append(book)
+        return column
+
+    def _grow(self, markets: int, books: int) -> None:
+        """Reallocate every array to the new capacity, copying what is there."""
+        self._prices = _regrown(self._prices, markets, books)
+        self._quoted_at = _regrown(self._quoted_at, markets, books)
+        used_rows = len(self._outcome_counts)
+        counts = np.zeros(markets, dtype=np.int8)
+        counts[:used_rows] = self._outcome_counts
+        self._outcome_counts = counts
+        dirty = np.zeros(markets, dtype=bool)
+        dirty[:used_rows] = self._dirty
+        self._dirty = dirty
+
+
+def _regrown(array: FloatArray, markets: int, books: int) -> FloatArray:
+    """A NaN-filled array of the new capacity holding a copy of ``array``."""
+    grown = np.full((markets, MAX_OUTCOMES, books), np.nan)
+    grown[: array.shape[0], :, : array.shape[2]] = array
+    return grown
+
+
+def _read_only(array: npt.NDArray[_Scalar]) -> npt.NDArray[_Scalar]:
+    """A view of ``array`` that refuses writes, so callers cannot bypass `apply`."""
+    view = array.view()
+    view.flags.writeable = False
+    return view

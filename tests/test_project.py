@@ -1,0 +1,32 @@
+"""The promises README.md makes about setting up, checked against the files that keep them."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setup_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section, flags=re.DOTALL)
+
+
+def test_readme_has_exactly_two_one_line_setup_commands() -> None:
+    commands = _setup_commands()
+    assert len(commands) == 2
+    assert all("\n" not in command for command in commands)
+    assert all(command.startswith("python3.11 -m venv .venv && ") for command in commands)
+
+
+def test_first_command_installs_and_runs_arbwatch() -> None:
+    first = _setup_commands()[0]
+    assert "pip install ." in first
+    assert ".venv/bin/arbwatch " in first
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    second = _setup_commands()[1]
+    assert "pytest" in second
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert second in ci_lines

@@ -125,9 +125,11 @@ def answer_ev(question: EvQuestion) -> list[str]:
     for index, (price, probability) in enumerate(
         zip(question.fair_market, probabilities, strict=True)
     ):
+        fair_price = 1.0 / probability
         lines.append(
-            f"  outcome {index + 1}: {format_odds(price, question.show):>8}  fair {probability:.2%}  "
-            f"fair odds {format_odds(1.0 / probability, question.show)} ({1.0 / probability:.3f})"
+            f"  outcome {index + 1}: {format_odds(price, question.show):>8}  "
+            f"fair {probability:.2%}  "
+            f"fair odds {format_odds(fair_price, question.show)} ({fair_price:.3f})"
         )
     probability = probabilities[question.side - 1]
     ev = probability * question.price - 1.0

@@ -177,10 +177,8 @@ def _commissions(items: Sequence[str]) -> dict[int, float]:
     """Read ``LEG=RATE`` pairs (legs from 1) into 0-based leg -> rate."""
     rates = {}
     for item in items:
-        leg, equals, rate = item.partition("=")
+        leg, _, rate = item.partition("=")
         try:
-            if not equals:
-                raise ValueError
             rates[int(leg) - 1] = float(rate)
         except ValueError:
             raise _UsageError(f"--commission takes LEG=RATE, e.g. 2=0.02; got {item!r}") from None

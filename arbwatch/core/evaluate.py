@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from arbwatch.core.devig import DevigMethod, fair_probabilities
-from arbwatch.core.markets import MAX_OUTCOMES, Event, MarketKey, outcome_label
-from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.markets import Event, MarketKey, outcome_label
+from arbwatch.core.matrix import MatrixBlock, PriceMatrix
 from arbwatch.core.stakes import StakePlan, arbitrage_stakes, kelly_fraction, kelly_stake
 from arbwatch.errors import InvalidStakeError
 
@@ -68,7 +68,8 @@ class EvSettings:
     """What counts as a +EV price worth reporting, and how to stake it.
 
     ``sharp_books`` give the fair probabilities and are never bet into themselves.
-    ``min_odds`` / ``max_odds`` bound the decimal price of the bet.
+    ``min_odds`` / ``max_odds`` bound the decimal price of the bet as the book quotes it
+    (before any commission; EV and Kelly use the price after commission).
     """
 
     sharp_books: tuple[str, ...]
@@ -201,15 +202,13 @@ def find_arbitrage(
     matrix: PriceMatrix, now: float, settings: ArbitrageSettings, rows: IntArray | None = None
 ) -> list[Arbitrage]:
     """Every arbitrage among ``rows`` (all rows by default) at time ``now``."""
-    block = _Block.gather(matrix, rows)
+    block = matrix.block(rows)
     if block.empty:
         return []
-    commission = _commission_vector(matrix, settings.commissions)
-    offered = block.offered(
-        now, settings.max_quote_age, _book_mask(matrix, settings.books), commission
-    )
+    usable = _fresh(block, now, settings.max_quote_age) & _book_mask(matrix, settings.books)
+    offered = _offered(block, usable, _kept_share(matrix, settings.commissions))
     # A slot past the market's outcome count needs no price: odds of ∞ add nothing to L.
-    best = np.where(block.required, offered.max(axis=2), np.inf)
+    best = np.where(block.required, offered.max(axis=0), np.inf)
     # An outcome no book prices has best 0, so 1/0 -> ∞ makes L infinite: no arbitrage.
     inverse = np.divide(1.0, best, out=np.full(best.shape, np.inf), where=best > 0.0)
     implied_sum = inverse.sum(axis=1)
@@ -219,7 +218,7 @@ def find_arbitrage(
     )
     found = []
     for index in hits:
-        columns = offered[index].argmax(axis=1)
+        columns = offered[:, index].argmax(axis=0)
         effective = [float(best[index, slot]) for slot in range(block.counts[index])]
         plan = arbitrage_stakes(effective, settings.bankroll, settings.stake_increment)
         if not plan.locks_profit:
@@ -227,13 +226,12 @@ def find_arbitrage(
         market = matrix.market(int(block.rows[index]))
         event = matrix.event(market.event_id)
         legs = tuple(
-            block.leg(
+            _leg(
                 matrix,
+                block,
                 event,
                 market,
-                index=int(index),
-                slot=slot,
-                column=int(columns[slot]),
+                (int(columns[slot]), int(index), slot),
                 effective_price=effective[slot],
                 stake=plan.stakes[slot],
             )
@@ -264,18 +262,22 @@ def find_positive_ev(
     One opportunity per market outcome: the allowed non-sharp book with the best price.
     """
     sharp_columns = [c for b in settings.sharp_books if (c := matrix.column(b)) is not None]
-    block = _Block.gather(matrix, rows)
+    block = matrix.block(rows)
     if block.empty or not sharp_columns:
         return []
-    fresh = block.fresh(now, settings.max_quote_age)
+    fresh = _fresh(block, now, settings.max_quote_age)
     fair = _fair_probabilities(block, fresh, sharp_columns, settings.devig)
 
     bettable = _book_mask(matrix, settings.books)
     bettable[sharp_columns] = False
-    in_range = (block.prices >= settings.min_odds) & (block.prices <= settings.max_odds)
-    commission = _commission_vector(matrix, settings.commissions)
-    offered = block.offered(now, settings.max_quote_age, bettable, commission, in_range)
-    best = offered.max(axis=2)
+    usable = fresh & bettable
+    # No-quote cells hold 0.0 and are not fresh, so only real bounds need checking.
+    if settings.min_odds > 1.0:
+        usable &= block.prices >= settings.min_odds
+    if settings.max_odds < math.inf:
+        usable &= block.prices <= settings.max_odds
+    offered = _offered(block, usable, _kept_share(matrix, settings.commissions))
+    best = offered.max(axis=0)
     ev = fair * best - 1.0  # NaN where there is no fair probability: every test below fails
     hit = block.required & (ev > 0.0) & (ev >= settings.min_ev) & (ev <= settings.max_ev)
     found = []
@@ -284,23 +286,18 @@ def find_positive_ev(
         market = matrix.market(int(block.rows[index]))
         event = matrix.event(market.event_id)
         stake = kelly_stake(
-            probability, price, settings.bankroll, settings.kelly_fraction, settings.stake_increment
+            probability,
+            price,
+            settings.bankroll,
+            settings.kelly_fraction,
+            settings.stake_increment,
         )
-        column = int(offered[index, slot].argmax())
+        cell = (int(offered[:, index, slot].argmax()), int(index), int(slot))
         found.append(
             PositiveEv(
                 event=event,
                 market=market,
-                leg=block.leg(
-                    matrix,
-                    event,
-                    market,
-                    index=int(index),
-                    slot=int(slot),
-                    column=column,
-                    effective_price=price,
-                    stake=stake,
-                ),
+                leg=_leg(matrix, block, event, market, cell, effective_price=price, stake=stake),
                 fair_probability=probability,
                 ev=float(ev[index, slot]),
                 kelly=kelly_fraction(probability, price),
@@ -313,16 +310,19 @@ def find_positive_ev(
 
 
 def _fair_probabilities(
-    block: _Block, fresh: BoolArray, sharp_columns: list[int], method: DevigMethod
+    block: MatrixBlock, fresh: BoolArray, sharp_columns: list[int], method: DevigMethod
 ) -> FloatArray:
     """Fair probabilities per (row, slot), NaN where no sharp book prices the whole market.
 
     The mean over the sharp books that do; for worst_case, the smallest.
     """
-    per_book = []
-    for column in sharp_columns:
-        prices = np.where(fresh[:, :, column], block.prices[:, :, column], np.nan)
-        per_book.append(fair_probabilities(prices, method, block.counts).probabilities)
+    per_book = [
+        # A stale quote becomes 0.0, which devig refuses like any price <= 1.0.
+        fair_probabilities(block.prices[column] * fresh[column], method, block.counts).probabilities
+        for column in sharp_columns
+    ]
+    if len(per_book) == 1:
+        return per_book[0]
     stacked = np.stack(per_book)
     if method is DevigMethod.WORST_CASE:
         least: FloatArray = np.fmin.reduce(stacked, axis=0)
@@ -337,84 +337,53 @@ def _fair_probabilities(
 # --- shared ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Block:
-    """The rows under evaluation, cut out of the matrix."""
+def _fresh(block: MatrixBlock, now: float, max_age: float) -> BoolArray:
+    """Cells holding a quote no older than ``max_age`` (no-quote times are NaN: False)."""
+    fresh: BoolArray = block.quoted_at >= now - max_age
+    return fresh
 
-    rows: IntArray
-    prices: FloatArray  # (k, outcomes, books)
-    quoted_at: FloatArray
-    counts: npt.NDArray[np.int8]  # (k,) outcomes per market
-    required: BoolArray  # (k, outcomes): slots that are outcomes of their market
 
-    @classmethod
-    def gather(cls, matrix: PriceMatrix, rows: IntArray | None) -> _Block:
-        """Cut ``rows`` out of the matrix; all rows are a view, with no copy."""
-        if rows is None:
-            rows = np.arange(matrix.market_count)
-            prices, quoted_at, counts = matrix.prices, matrix.quoted_at, matrix.outcome_counts
-        else:
-            prices, quoted_at = matrix.prices[rows], matrix.quoted_at[rows]
-            counts = matrix.outcome_counts[rows]
-        required = np.arange(MAX_OUTCOMES)[np.newaxis, :] < counts[:, np.newaxis]
-        return cls(rows, prices, quoted_at, counts, required)
+def _offered(block: MatrixBlock, usable: BoolArray, kept: FloatArray | None) -> FloatArray:
+    """Prices a bettor can take, after commission; 0.0 where a cell is not usable."""
+    if kept is None:
+        return block.prices * usable
+    # o' = 1 + (o - 1)(1 - c); masked after, since a no-quote 0.0 would come out as c.
+    return (1.0 + (block.prices - 1.0) * kept[:, np.newaxis, np.newaxis]) * usable
 
-    @property
-    def empty(self) -> bool:
-        """No rows, or no books quoted yet."""
-        return self.prices.size == 0
 
-    def fresh(self, now: float, max_age: float) -> BoolArray:
-        """Cells holding a quote no older than ``max_age`` (NaN times compare False)."""
-        return self.quoted_at >= now - max_age
-
-    def offered(
-        self,
-        now: float,
-        max_age: float,
-        books: BoolArray,
-        commission: FloatArray | None,
-        extra: BoolArray | None = None,
-    ) -> FloatArray:
-        """Prices a bettor can take, after commission; 0 where a cell is not usable."""
-        usable = self.fresh(now, max_age) & books
-        if extra is not None:
-            usable &= extra
-        prices = self.prices if commission is None else 1.0 + (self.prices - 1.0) * commission
-        return np.where(usable, prices, 0.0)
-
-    def leg(
-        self,
-        matrix: PriceMatrix,
-        event: Event,
-        market: MarketKey,
-        *,
-        index: int,
-        slot: int,
-        column: int,
-        effective_price: float,
-        stake: float,
-    ) -> Leg:
-        """Describe the bet on ``slot`` at the book in ``column``."""
-        return Leg(
-            outcome=slot,
-            label=outcome_label(event, market, slot),
-            book=matrix.books[column],
-            price=float(self.prices[index, slot, column]),
-            effective_price=effective_price,
-            stake=stake,
-            quoted_at=float(self.quoted_at[index, slot, column]),
-        )
+def _leg(
+    matrix: PriceMatrix,
+    block: MatrixBlock,
+    event: Event,
+    market: MarketKey,
+    cell: tuple[int, int, int],
+    *,
+    effective_price: float,
+    stake: float,
+) -> Leg:
+    """Describe the bet in ``cell`` = (column, index in block, slot)."""
+    column, index, slot = cell
+    return Leg(
+        outcome=slot,
+        label=outcome_label(event, market, slot),
+        book=matrix.books[column],
+        price=float(block.prices[column, index, slot]),
+        effective_price=effective_price,
+        stake=stake,
+        quoted_at=float(block.quoted_at[column, index, slot]),
+    )
 
 
 def _book_mask(matrix: PriceMatrix, books: frozenset[str] | None) -> BoolArray:
-    """Columns of the books a bettor may use (a fresh array: callers may change it)."""
+    """(books, 1, 1): the columns a bettor may use; a fresh array, callers may change it."""
     if books is None:
-        return np.ones(matrix.book_count, dtype=bool)
-    return np.array([book in books for book in matrix.books], dtype=bool)
+        allowed = np.ones(matrix.book_count, dtype=bool)
+    else:
+        allowed = np.array([book in books for book in matrix.books], dtype=bool)
+    return allowed[:, np.newaxis, np.newaxis]
 
 
-def _commission_vector(matrix: PriceMatrix, commissions: Mapping[str, float]) -> FloatArray | None:
+def _kept_share(matrix: PriceMatrix, commissions: Mapping[str, float]) -> FloatArray | None:
     """Per column, the share of winnings the bettor keeps (1 - c); None when no book charges."""
     if not any(commissions.get(book, 0.0) for book in matrix.books):
         return None

@@ -1,22 +1,31 @@
 """The price matrix: every quote of every book on every market, as numpy arrays.
 
-    prices[row, slot, column]     decimal odds; NaN = no quote
-    quoted_at[row, slot, column]  when the book set that price (epoch seconds); NaN = no quote
+    price(row, slot, column)      decimal odds
+    quoted_at(row, slot, column)  when the book set that price (epoch seconds)
 
 One row per market (`MarketKey`), one slot per outcome (3; a 2-way market leaves slot 2
 empty), one column per bookmaker. A cell either holds a usable price (> 1.0) with its quote
-time, or NaN in both arrays: off-board sentinels, prices <= 1.0 and withdrawals are all
-written as NaN, so the evaluator never sees them.
+time, or no quote: off-board sentinels, prices <= 1.0 and withdrawals are all written as
+no quote, so the evaluator never sees them.
 
 Updates are applied in batches: one Python pass resolves identities to indices, then one
 fancy-indexed write per array. Rows touched since the last evaluation are marked dirty.
 Arrays grow by doubling, so a new market or book costs amortised O(1), never a copy per
 update.
+
+Inside, the arrays are stored book-major, (books, markets, outcomes), and "no quote" is a
+price of 0.0 with a NaN time. Both choices are for the evaluator, measured on 2,000 events x
+3 markets x 30 books: the best price per outcome is a max over books, which numpy does ~10x
+faster over the leading axis (0.09 ms) than over a short trailing one (0.92 ms); and with
+0.0 for no quote, masking unusable cells is a multiplication (0.23 ms) rather than np.where
+(0.55 ms), while 0.0 can never win a max against a real price. The public `prices` view
+keeps the natural (markets, outcomes, books) order with NaN for no quote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final, TypeVar
 
 import numpy as np
@@ -26,11 +35,36 @@ from arbwatch.core.markets import MAX_OUTCOMES, Event, MarketKey, PriceUpdate
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
 
 _Scalar = TypeVar("_Scalar", bound=np.generic)
 
 _INITIAL_MARKETS: Final = 64
 _INITIAL_BOOKS: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixBlock:
+    """Some rows of the matrix, cut out for evaluation, in the book-major layout.
+
+    Attributes:
+        rows: the matrix rows, (k,).
+        prices: (books, k, outcomes); 0.0 where there is no quote.
+        quoted_at: (books, k, outcomes); NaN where there is no quote.
+        counts: (k,) outcomes per market (2 or 3).
+        required: (k, outcomes) slots that are outcomes of their market.
+    """
+
+    rows: IntArray
+    prices: FloatArray
+    quoted_at: FloatArray
+    counts: npt.NDArray[np.int8]
+    required: BoolArray
+
+    @property
+    def empty(self) -> bool:
+        """No rows, or no books quoted yet."""
+        return self.prices.size == 0
 
 
 class PriceMatrix:
@@ -40,8 +74,10 @@ class PriceMatrix:
         self, market_capacity: int = _INITIAL_MARKETS, book_capacity: int = _INITIAL_BOOKS
     ) -> None:
         """Create an empty matrix with room for the given numbers of markets and books."""
-        self._prices = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
-        self._quoted_at = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
+        # Doubling from zero would stay at zero.
+        market_capacity, book_capacity = max(1, market_capacity), max(1, book_capacity)
+        self._prices = np.zeros((book_capacity, market_capacity, MAX_OUTCOMES))
+        self._quoted_at = np.full((book_capacity, market_capacity, MAX_OUTCOMES), np.nan)
         self._outcome_counts = np.zeros(market_capacity, dtype=np.int8)
         self._dirty = np.zeros(market_capacity, dtype=bool)
         self._rows: dict[MarketKey, int] = {}
@@ -83,18 +119,37 @@ class PriceMatrix:
 
     @property
     def prices(self) -> FloatArray:
-        """Decimal prices, (markets, outcomes, books); a read-only view."""
-        return _read_only(self._prices[: self.market_count, :, : self.book_count])
+        """A read-only copy of the prices, (markets, outcomes, books), NaN for no quote."""
+        stored = np.moveaxis(self._prices[: self.book_count, : self.market_count], 0, 2)
+        return _read_only(np.where(stored > 0.0, stored, np.nan))
 
     @property
     def quoted_at(self) -> FloatArray:
-        """Quote times, (markets, outcomes, books); a read-only view."""
-        return _read_only(self._quoted_at[: self.market_count, :, : self.book_count])
+        """Quote times, (markets, outcomes, books), NaN for no quote; a read-only view."""
+        stored = self._quoted_at[: self.book_count, : self.market_count]
+        return _read_only(np.moveaxis(stored, 0, 2))
 
     @property
     def outcome_counts(self) -> npt.NDArray[np.int8]:
         """Outcomes per market row (2 or 3); a read-only view."""
         return _read_only(self._outcome_counts[: self.market_count])
+
+    def block(self, rows: IntArray | None = None) -> MatrixBlock:
+        """Cut ``rows`` (default: all, as views with no copy) out for evaluation."""
+        books, markets = self.book_count, self.market_count
+        if rows is None:
+            rows = np.arange(markets)
+            prices = self._prices[:books, :markets]
+            quoted_at = self._quoted_at[:books, :markets]
+            counts = self._outcome_counts[:markets]
+        else:
+            # np.take returns a C-contiguous copy; fancy indexing after a slice would lay the
+            # result out row-major underneath, making every max over books ~30x slower.
+            prices = np.take(self._prices[:books], rows, axis=1)
+            quoted_at = np.take(self._quoted_at[:books], rows, axis=1)
+            counts = self._outcome_counts[rows]
+        required = np.arange(MAX_OUTCOMES)[np.newaxis, :] < counts[:, np.newaxis]
+        return MatrixBlock(rows, prices, quoted_at, counts, required)
 
     # --- events ------------------------------------------------------------------------
 
@@ -124,8 +179,12 @@ class PriceMatrix:
         for market, slot, book, price, quoted_at in updates:
             row = row_of.get(market)
             if row is None:
+                # Checked before the row exists, so a refused update leaves no empty row.
+                if not 0 <= slot < market.outcome_count:
+                    refused += 1
+                    continue
                 row = self._add_market(market)
-            if not 0 <= slot < outcomes[row]:
+            elif not 0 <= slot < outcomes[row]:
                 refused += 1
                 continue
             column = column_of.get(book)
@@ -149,10 +208,10 @@ class PriceMatrix:
         times: list[float],
     ) -> None:
         """Write resolved cells with one flat fancy-indexed assignment per array."""
-        width = self._prices.shape[2]
+        height = self._prices.shape[1]
         row_index = np.array(rows, dtype=np.intp)
-        flat = (row_index * MAX_OUTCOMES + np.array(slots, dtype=np.intp)) * width + np.array(
-            columns, dtype=np.intp
+        flat = (np.array(columns, dtype=np.intp) * height + row_index) * MAX_OUTCOMES + np.array(
+            slots, dtype=np.intp
         )
         price = np.array(prices, dtype=np.float64)
         quoted = np.array(times, dtype=np.float64)
@@ -163,9 +222,9 @@ class PriceMatrix:
             if len(cells) != len(flat):
                 keep = len(flat) - 1 - first_from_end
                 flat, price, quoted = flat[keep], price[keep], quoted[keep]
-        # Off-board sentinels, prices <= 1.0 and NaN withdraw the quote: NaN in both arrays.
-        unusable = ~(price > 1.0) | ~np.isfinite(quoted)
-        price[unusable] = np.nan
+        # Off-board sentinels, prices <= 1.0, NaN and infinity withdraw the quote.
+        unusable = ~((price > 1.0) & np.isfinite(price) & np.isfinite(quoted))
+        price[unusable] = 0.0
         quoted[unusable] = np.nan
         self._prices.reshape(-1)[flat] = price
         self._quoted_at.reshape(-1)[flat] = quoted
@@ -178,8 +237,8 @@ class PriceMatrix:
             return
         rows = np.array([r for m in markets if (r := self._rows.get(m)) is not None], dtype=np.intp)
         if len(rows):
-            self._prices[rows, :, column] = np.nan
-            self._quoted_at[rows, :, column] = np.nan
+            self._prices[column, rows] = 0.0
+            self._quoted_at[column, rows] = np.nan
             self._dirty[rows] = True
 
     def take_dirty(self) -> IntArray:
@@ -193,8 +252,8 @@ class PriceMatrix:
     def _add_market(self, market: MarketKey) -> int:
         """Give ``market`` the next row, doubling the arrays when they are full."""
         row = len(self._markets)
-        if row == self._prices.shape[0]:
-            self._grow(markets=2 * row, books=self._prices.shape[2])
+        if row == self._prices.shape[1]:
+            self._grow(books=self._prices.shape[0], markets=2 * row)
         self._rows[market] = row
         self._markets.append(market)
         self._row_outcomes.append(market.outcome_count)
@@ -204,16 +263,16 @@ class PriceMatrix:
     def _add_book(self, book: str) -> int:
         """Give ``book`` the next column, doubling the arrays when they are full."""
         column = len(self._books)
-        if column == self._prices.shape[2]:
-            self._grow(markets=self._prices.shape[0], books=2 * column)
+        if column == self._prices.shape[0]:
+            self._grow(books=2 * column, markets=self._prices.shape[1])
         self._columns[book] = column
         self._books.append(book)
         return column
 
-    def _grow(self, markets: int, books: int) -> None:
+    def _grow(self, books: int, markets: int) -> None:
         """Reallocate every array to the new capacity, copying what is there."""
-        self._prices = _regrown(self._prices, markets, books)
-        self._quoted_at = _regrown(self._quoted_at, markets, books)
+        self._prices = _regrown(self._prices, books, markets, fill=0.0)
+        self._quoted_at = _regrown(self._quoted_at, books, markets, fill=np.nan)
         used_rows = len(self._outcome_counts)
         counts = np.zeros(markets, dtype=np.int8)
         counts[:used_rows] = self._outcome_counts
@@ -223,10 +282,10 @@ class PriceMatrix:
         self._dirty = dirty
 
 
-def _regrown(array: FloatArray, markets: int, books: int) -> FloatArray:
-    """A NaN-filled array of the new capacity holding a copy of ``array``."""
-    grown = np.full((markets, MAX_OUTCOMES, books), np.nan)
-    grown[: array.shape[0], :, : array.shape[2]] = array
+def _regrown(array: FloatArray, books: int, markets: int, fill: float) -> FloatArray:
+    """A ``fill``-filled array of the new capacity holding a copy of ``array``."""
+    grown = np.full((books, markets, MAX_OUTCOMES), fill)
+    grown[: array.shape[0], : array.shape[1]] = array
     return grown
 
 

@@ -69,7 +69,7 @@ def _raise_first_bad(array: FloatArray, bad: npt.NDArray[np.bool_], why: str) ->
     where = index[0] if len(index) == 1 else index
     count = int(bad.sum())
     more = f" ({count} invalid values in all)" if count > 1 else ""
-    raise InvalidOddsError(f"{why}; got {array[index]!r} at index {where}{more}")
+    raise InvalidOddsError(f"{why}; got {float(array[index])!r} at index {where}{more}")
 
 
 # --- decimal ---------------------------------------------------------------------------
@@ -239,7 +239,8 @@ def parse_odds(text: str, odds_format: OddsFormat | None = None) -> float:
     lowered = cleaned.lower()
     if odds_format is None:
         odds_format = detect_format(cleaned)
-    if odds_format is OddsFormat.FRACTIONAL:
+    # == rather than `is`: a StrEnum equals its plain string, which callers may pass.
+    if odds_format == OddsFormat.FRACTIONAL:
         if lowered in _EVENS_WORDS:
             return 2.0
         top, slash, bottom = cleaned.partition("/")
@@ -247,7 +248,7 @@ def parse_odds(text: str, odds_format: OddsFormat | None = None) -> float:
             raise InvalidOddsError(f"fractional odds look like 11/10, got {text!r}")
         return fractional_to_decimal(_number(top, text), _number(bottom, text))
     number = _number(cleaned, text)
-    if odds_format is OddsFormat.AMERICAN:
+    if odds_format == OddsFormat.AMERICAN:
         return american_to_decimal(number)
     return validate_decimal(number)
 
@@ -268,14 +269,18 @@ def _number(part: str, text: str) -> float:
 
 def format_odds(decimal: float, odds_format: OddsFormat) -> str:
     """Write decimal odds for a bettor: ``2.10``, ``+110`` / ``-105``, or ``11/10``."""
-    if odds_format is OddsFormat.AMERICAN:
+    if odds_format == OddsFormat.AMERICAN:
         american = decimal_to_american(decimal)
         # Rounding can land a price just under 2.0 on -100, which is the same as +100.
         rounded = round(american)
         return "+100" if abs(rounded) == 100 else f"{rounded:+d}"
-    if odds_format is OddsFormat.FRACTIONAL:
+    if odds_format == OddsFormat.FRACTIONAL:
         numerator, denominator = decimal_to_fractional(decimal)
         return f"{numerator}/{denominator}"
-    # Two decimals is the bookmakers' convention; a third is kept when it says something (1.909).
-    text = f"{validate_decimal(decimal):.3f}"
+    # Two decimals is the bookmakers' convention; a third is kept when it says something
+    # (1.909), and a price just above 1.0 keeps four so that it never reads "1.00".
+    number = validate_decimal(decimal)
+    if number < 1.001:
+        return f"{number:.4f}"
+    text = f"{number:.3f}"
     return text[:-1] if text.endswith("0") else text

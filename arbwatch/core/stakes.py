@@ -135,6 +135,8 @@ def kelly_stake(
         raise InvalidStakeError(f"Kelly fraction must be in (0, 1], got {fraction!r}")
     if not (math.isfinite(bankroll) and bankroll > 0.0):
         raise InvalidStakeError(f"bankroll must be a positive amount, got {bankroll!r}")
+    if not (math.isfinite(increment) and increment >= 0.0):
+        raise InvalidStakeError(f"stake increment must be zero or positive, got {increment!r}")
     stake = bankroll * fraction * max(0.0, kelly_fraction(probability, price))
     if increment > 0.0:
         stake = float(math.floor(round(stake / increment, 9)) * increment)

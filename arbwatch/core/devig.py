@@ -94,6 +94,14 @@ _STATUS_TEXT: Final = {
     DevigStatus.NOT_CONVERGED: "did not converge",
 }
 
+# Plain ints for the hot paths: an Enum member lookup goes through the metaclass each time,
+# which cost more than the arithmetic it guards on small batches.
+_OK: Final = int(DevigStatus.OK)
+_INVALID_INPUT: Final = int(DevigStatus.INVALID_INPUT)
+_NEGATIVE_PROBABILITY: Final = int(DevigStatus.NEGATIVE_PROBABILITY)
+_UNDERROUND: Final = int(DevigStatus.UNDERROUND)
+_NOT_CONVERGED: Final = int(DevigStatus.NOT_CONVERGED)
+
 
 @dataclass(frozen=True, slots=True)
 class DevigResult:
@@ -114,7 +122,7 @@ class DevigResult:
     @property
     def ok(self) -> BoolArray:
         """Rows with usable fair probabilities."""
-        ok: BoolArray = self.status == DevigStatus.OK
+        ok: BoolArray = self.status == _OK
         return ok
 
 
@@ -219,7 +227,7 @@ def _solve(
     prepared: _Prepared, method: DevigMethod, shin_max_iterations: int
 ) -> tuple[FloatArray, StatusArray, FloatArray]:
     """Apply one base method; NaN in padding and in failed rows, outcome-major."""
-    status = np.where(prepared.valid, DevigStatus.OK, DevigStatus.INVALID_INPUT).astype(np.int8)
+    status = _initial_status(prepared.valid)
     parameter = np.full(prepared.valid.shape, np.nan)
     if method is DevigMethod.MULTIPLICATIVE:
         probabilities = prepared.implied / prepared.booksum
@@ -233,16 +241,23 @@ def _solve(
         probabilities, parameter = _odds_ratio(prepared, status)
     else:
         raise InvalidMarketError(f"not a base devig method: {method}")
-    failed = status != DevigStatus.OK
+    failed = status != _OK
     probabilities = np.where(prepared.required & ~failed, probabilities, np.nan)
     return probabilities, status, np.where(failed, np.nan, parameter)
+
+
+def _initial_status(valid: BoolArray) -> StatusArray:
+    """OK for rows with valid input, INVALID_INPUT for the rest."""
+    status = np.full(valid.shape, _OK, dtype=np.int8)
+    status[~valid] = _INVALID_INPUT
+    return status
 
 
 def _additive(prepared: _Prepared, status: StatusArray) -> FloatArray:
     """p_i = π_i - (Π - 1)/n; flags rows where a long shot falls to zero or below."""
     probabilities = prepared.implied - (prepared.booksum - 1.0) / prepared.counts
     nonpositive = (prepared.required & (probabilities <= 0.0)).any(axis=0)
-    status[nonpositive & (status == DevigStatus.OK)] = DevigStatus.NEGATIVE_PROBABILITY
+    status[nonpositive & (status == _OK)] = _NEGATIVE_PROBABILITY
     return probabilities
 
 
@@ -253,9 +268,10 @@ def _power(prepared: _Prepared, status: StatusArray) -> tuple[FloatArray, FloatA
     approach the root from below after at most one overshoot. k is kept positive (a step
     past zero is halved instead), which also keeps 0^k = 0 in the padding slots.
     """
-    implied = prepared.implied
+    implied, counts = prepared.implied, prepared.counts
     log_implied = np.log(implied, out=np.zeros_like(implied), where=implied > 0.0)
-    k = np.ones(prepared.booksum.shape)
+    # Start from the exact k of an evenly priced market, n (Π/n)^k = 1: a step saved.
+    k = np.log(counts) / np.log(counts / prepared.booksum)
     step = np.full(k.shape, np.inf)
     for _ in range(NEWTON_MAX_ITERATIONS):
         powered = implied**k
@@ -286,7 +302,7 @@ def _shin(
     """
     implied, booksum, counts = prepared.implied, prepared.booksum, prepared.counts
     underround = booksum < 1.0 - BOOKSUM_ROUNDING
-    status[underround & (status == DevigStatus.OK)] = DevigStatus.UNDERROUND
+    status[underround & (status == _OK)] = _UNDERROUND
     scaled_square = 4.0 * implied**2 / booksum  # a_i
 
     two_way = counts == 2
@@ -339,7 +355,9 @@ def _odds_ratio(prepared: _Prepared, status: StatusArray) -> tuple[FloatArray, F
     """
     implied = prepared.implied
     spread = implied * (1.0 - implied)
-    c = np.ones(prepared.booksum.shape)
+    # Start from the exact c of an evenly priced market (π = u = Π/n, p = 1/n): a step saved.
+    even = prepared.booksum / prepared.counts
+    c = (prepared.counts - 1.0) * even / (1.0 - even)
     step = np.full(c.shape, np.inf)
     for _ in range(NEWTON_MAX_ITERATIONS):
         denominator = c + implied * (1.0 - c)
@@ -356,8 +374,8 @@ def _odds_ratio(prepared: _Prepared, status: StatusArray) -> tuple[FloatArray, F
 def _flag_unsettled(probabilities: FloatArray, converged: BoolArray, status: StatusArray) -> None:
     """Mark OK rows that did not converge, or whose probabilities do not sum to one."""
     sums_to_one = np.abs(probabilities.sum(axis=0) - 1.0) <= SUM_TOLERANCE
-    unsettled = ~(converged & sums_to_one) & (status == DevigStatus.OK)
-    status[unsettled] = DevigStatus.NOT_CONVERGED
+    unsettled = ~(converged & sums_to_one) & (status == _OK)
+    status[unsettled] = _NOT_CONVERGED
 
 
 def _worst_case(prepared: _Prepared, shin_max_iterations: int) -> DevigResult:
@@ -370,7 +388,7 @@ def _worst_case(prepared: _Prepared, shin_max_iterations: int) -> DevigResult:
     solved = [_solve(prepared, method, shin_max_iterations)[0] for method in BASE_METHODS]
     # fmin ignores NaN, so failed methods drop out; valid input always has multiplicative.
     probabilities = np.where(prepared.valid, np.fmin.reduce(solved), np.nan)
-    status = np.where(prepared.valid, DevigStatus.OK, DevigStatus.INVALID_INPUT).astype(np.int8)
+    status = _initial_status(prepared.valid)
     return DevigResult(
         probabilities=np.ascontiguousarray(probabilities.T),
         status=status,

@@ -5,15 +5,19 @@ commission: o' = 1 + (o - 1)(1 - c)). With L = Σ 1/o_i over the market's outcom
 
     L < 1   ->  arbitrage; profit = 1/L - 1; equal-payout stakes s_i = T · (1/o_i) / L
 
-Positive EV. The sharp books' prices are devigged into fair probabilities p_i (averaged over
-the sharp books that quote the whole market; the least favourable of them for worst_case).
+Positive EV. The sharp books' prices are devigged into fair probabilities p_i (fair.py:
+averaged over the sharp books that quote the whole market, the least favourable of them
+for worst_case).
 For each outcome, the best price o at any other allowed book has
 
     EV = p · o - 1      and is +EV when EV > 0;  Kelly stake = T · fraction · (b·p - q)/b
 
-Only usable quotes count: a price > 1.0 (the matrix already writes off-board sentinels and
-withdrawals as NaN) that is no older than the maximum quote age at ``now``. Time is passed
-in, never read, so a replay gives the same answers.
+Both functions evaluate a `MatrixBlock`: the rows cut out of the matrix once per batch
+(``matrix.block(matrix.take_dirty())``, or ``matrix.block()`` for every market), shared by
+every rule evaluated on that batch. Only usable quotes count: a price > 1.0 (the matrix
+already stores off-board sentinels and withdrawals as no quote) that is no older than the
+maximum quote age at ``now``. Time is passed in, never read, so a replay gives the same
+answers.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from arbwatch.core.devig import DevigMethod, fair_probabilities
+from arbwatch.core.devig import DevigMethod
+from arbwatch.core.fair import FairCache, sharp_fair_probabilities
 from arbwatch.core.markets import Event, MarketKey, outcome_label
 from arbwatch.core.matrix import MatrixBlock, PriceMatrix
 from arbwatch.core.stakes import StakePlan, arbitrage_stakes, kelly_fraction, kelly_stake
@@ -198,11 +203,9 @@ Opportunity = Arbitrage | PositiveEv
 # --- arbitrage -------------------------------------------------------------------------
 
 
-def find_arbitrage(
-    matrix: PriceMatrix, now: float, settings: ArbitrageSettings, rows: IntArray | None = None
-) -> list[Arbitrage]:
-    """Every arbitrage among ``rows`` (all rows by default) at time ``now``."""
-    block = matrix.block(rows)
+def find_arbitrage(block: MatrixBlock, now: float, settings: ArbitrageSettings) -> list[Arbitrage]:
+    """Every arbitrage among the block's markets at time ``now``."""
+    matrix = block.matrix
     if block.empty:
         return []
     usable = _fresh(block, now, settings.max_quote_age) & _book_mask(matrix, settings.books)
@@ -255,19 +258,20 @@ def find_arbitrage(
 
 
 def find_positive_ev(
-    matrix: PriceMatrix, now: float, settings: EvSettings, rows: IntArray | None = None
+    block: MatrixBlock, now: float, settings: EvSettings, cache: FairCache | None = None
 ) -> list[PositiveEv]:
-    """Every +EV price among ``rows`` (all rows by default) at time ``now``.
+    """Every +EV price among the block's markets at time ``now``.
 
     One opportunity per market outcome: the allowed non-sharp book with the best price.
+    A `FairCache` kept across batches of one matrix spares devigging unchanged sharp
+    markets again; the answers are the same with or without it.
     """
+    matrix = block.matrix
     sharp_columns = [c for b in settings.sharp_books if (c := matrix.column(b)) is not None]
-    block = matrix.block(rows)
     if block.empty or not sharp_columns:
         return []
     fresh = _fresh(block, now, settings.max_quote_age)
-    fair = _fair_probabilities(block, fresh, sharp_columns, settings.devig)
-
+    fair = sharp_fair_probabilities(block, fresh, sharp_columns, settings.devig, cache)
     bettable = _book_mask(matrix, settings.books)
     bettable[sharp_columns] = False
     usable = fresh & bettable
@@ -307,31 +311,6 @@ def find_positive_ev(
             )
         )
     return found
-
-
-def _fair_probabilities(
-    block: MatrixBlock, fresh: BoolArray, sharp_columns: list[int], method: DevigMethod
-) -> FloatArray:
-    """Fair probabilities per (row, slot), NaN where no sharp book prices the whole market.
-
-    The mean over the sharp books that do; for worst_case, the smallest.
-    """
-    per_book = [
-        # A stale quote becomes 0.0, which devig refuses like any price <= 1.0.
-        fair_probabilities(block.prices[column] * fresh[column], method, block.counts).probabilities
-        for column in sharp_columns
-    ]
-    if len(per_book) == 1:
-        return per_book[0]
-    stacked = np.stack(per_book)
-    if method is DevigMethod.WORST_CASE:
-        least: FloatArray = np.fmin.reduce(stacked, axis=0)
-        return least
-    known = ~np.isnan(stacked)
-    count = known.sum(axis=0)
-    total = np.where(known, stacked, 0.0).sum(axis=0)
-    mean: FloatArray = np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-    return mean
 
 
 # --- shared ----------------------------------------------------------------------------

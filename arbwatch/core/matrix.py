@@ -47,7 +47,10 @@ _INITIAL_BOOKS: Final = 8
 class MatrixBlock:
     """Some rows of the matrix, cut out for evaluation, in the book-major layout.
 
+    Cut once per batch of updates and shared by every evaluation of that batch.
+
     Attributes:
+        matrix: the matrix it was cut from, for names of books, markets and events.
         rows: the matrix rows, (k,).
         prices: (books, k, outcomes); 0.0 where there is no quote.
         quoted_at: (books, k, outcomes); NaN where there is no quote.
@@ -55,6 +58,7 @@ class MatrixBlock:
         required: (k, outcomes) slots that are outcomes of their market.
     """
 
+    matrix: PriceMatrix
     rows: IntArray
     prices: FloatArray
     quoted_at: FloatArray
@@ -149,7 +153,7 @@ class PriceMatrix:
             quoted_at = np.take(self._quoted_at[:books], rows, axis=1)
             counts = self._outcome_counts[rows]
         required = np.arange(MAX_OUTCOMES)[np.newaxis, :] < counts[:, np.newaxis]
-        return MatrixBlock(rows, prices, quoted_at, counts, required)
+        return MatrixBlock(self, rows, prices, quoted_at, counts, required)
 
     # --- events ------------------------------------------------------------------------
 

@@ -85,7 +85,7 @@ def test_arbitrage_found_with_best_book_per_outcome() -> None:
         q(ML, HOME, "caesars", 1.95),
         q(ML, AWAY, "caesars", 1.90),
     )
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, ARB))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, ARB))
 
     assert arb.kind == "arbitrage"
     assert arb.market == ML
@@ -117,7 +117,7 @@ def test_arbitrage_found_with_best_book_per_outcome() -> None:
 def test_no_arbitrage_when_implied_sum_is_at_least_one(home: float, away: float) -> None:
     assert 1 / home + 1 / away >= 1.0
     matrix = make_matrix(q(ML, HOME, "draftkings", home), q(ML, AWAY, "fanduel", away))
-    assert find_arbitrage(matrix, NOW, ARB) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
 
 
 def test_spread_arbitrage_pairs_home_minus_with_away_plus() -> None:
@@ -129,7 +129,7 @@ def test_spread_arbitrage_pairs_home_minus_with_away_plus() -> None:
         PriceUpdate(away_key, away_slot, "fanduel", 2.05, NOW),
         PriceUpdate(middle_key, middle_slot, "caesars", 2.50, NOW),
     )
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, ARB))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, ARB))
     assert arb.market == home_key
     assert [leg.label for leg in arb.legs] == ["Celtics -3.5", "Lakers +3.5"]
     assert [leg.book for leg in arb.legs] == ["draftkings", "fanduel"]
@@ -144,17 +144,17 @@ def test_stale_leg_never_forms_an_arbitrage() -> None:
         q(ML, HOME, "draftkings", 2.10, age=61.0),
         q(ML, AWAY, "fanduel", 2.05),
     )
-    assert find_arbitrage(matrix, NOW, settings) == []
+    assert find_arbitrage(matrix.block(), NOW, settings) == []
     # The same quotes, evaluated when the leg is still young enough, do form one.
-    assert len(find_arbitrage(matrix, NOW - 2.0, settings)) == 1
+    assert len(find_arbitrage(matrix.block(), NOW - 2.0, settings)) == 1
     # Without an age limit the old quote counts.
-    assert len(find_arbitrage(matrix, NOW, ARB)) == 1
+    assert len(find_arbitrage(matrix.block(), NOW, ARB)) == 1
 
 
 def test_quote_exactly_max_age_old_is_still_fresh() -> None:
     settings = ArbitrageSettings(max_quote_age=60.0)
     matrix = make_matrix(q(ML, HOME, "draftkings", 2.10, age=60.0), q(ML, AWAY, "fanduel", 2.05))
-    assert len(find_arbitrage(matrix, NOW, settings)) == 1
+    assert len(find_arbitrage(matrix.block(), NOW, settings)) == 1
 
 
 def test_same_leg_fresh_forms_the_arbitrage() -> None:
@@ -163,9 +163,9 @@ def test_same_leg_fresh_forms_the_arbitrage() -> None:
         q(ML, HOME, "draftkings", 2.10, age=61.0),
         q(ML, AWAY, "fanduel", 2.05),
     )
-    assert find_arbitrage(matrix, NOW, settings) == []
+    assert find_arbitrage(matrix.block(), NOW, settings) == []
     matrix.apply([q(ML, HOME, "draftkings", 2.10, age=1.0)])
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, settings))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, settings))
     assert arb.legs[HOME].book == "draftkings"
     assert arb.legs[HOME].age(NOW) == 1.0
 
@@ -178,7 +178,7 @@ def test_stale_best_price_gives_way_to_next_best_fresh_book() -> None:
         q(ML, HOME, "betmgm", 1.90),
         q(ML, AWAY, "fanduel", 2.05),
     )
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, settings))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, settings))
     home = arb.legs[HOME]
     assert (home.book, home.price) == ("caesars", 2.08)
     assert arb.profit == pytest.approx(arb_profit(2.08, 2.05), rel=1e-9)
@@ -187,9 +187,9 @@ def test_stale_best_price_gives_way_to_next_best_fresh_book() -> None:
 
 def test_withdrawn_quote_never_forms_an_arbitrage() -> None:
     matrix = make_matrix(q(ML, HOME, "draftkings", 2.10), q(ML, AWAY, "fanduel", 2.05))
-    assert len(find_arbitrage(matrix, NOW, ARB)) == 1
+    assert len(find_arbitrage(matrix.block(), NOW, ARB)) == 1
     matrix.apply([q(ML, AWAY, "fanduel", math.nan)])
-    assert find_arbitrage(matrix, NOW, ARB) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
 
 
 def test_withdrawn_best_price_gives_way_to_the_next_book() -> None:
@@ -198,16 +198,16 @@ def test_withdrawn_best_price_gives_way_to_the_next_book() -> None:
         q(ML, HOME, "caesars", 2.08),
         q(ML, AWAY, "fanduel", 2.05),
     )
-    assert only(find_arbitrage(matrix, NOW, ARB)).legs[HOME].book == "draftkings"
+    assert only(find_arbitrage(matrix.block(), NOW, ARB)).legs[HOME].book == "draftkings"
     matrix.withdraw_book("draftkings", [ML])
-    assert only(find_arbitrage(matrix, NOW, ARB)).legs[HOME].book == "caesars"
+    assert only(find_arbitrage(matrix.block(), NOW, ARB)).legs[HOME].book == "caesars"
 
 
 @pytest.mark.parametrize("price", [1.0, 0.5, 0.0001, 0.0, -2.0])
 def test_price_at_or_below_one_never_forms_an_arbitrage(price: float) -> None:
     matrix = make_matrix(q(ML, HOME, "draftkings", price), q(ML, AWAY, "fanduel", 2.05))
-    assert find_arbitrage(matrix, NOW, ARB) == []
-    assert find_arbitrage(matrix, NOW, ArbitrageSettings(min_profit=-math.inf)) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
+    assert find_arbitrage(matrix.block(), NOW, ArbitrageSettings(min_profit=-math.inf)) == []
 
 
 def test_infinite_price_never_forms_an_arbitrage_nor_breaks_the_pass() -> None:
@@ -219,7 +219,7 @@ def test_infinite_price_never_forms_an_arbitrage_nor_breaks_the_pass() -> None:
         q(TOTAL, OVER, "draftkings", 2.10),
         q(TOTAL, UNDER, "fanduel", 2.05),
     )
-    found = find_arbitrage(matrix, NOW, ARB)
+    found = find_arbitrage(matrix.block(), NOW, ARB)
     assert [arb.market for arb in found] == [TOTAL]
 
 
@@ -233,15 +233,15 @@ def test_profit_bounds_drop_palpable_lines() -> None:
         q(TOTAL, OVER, "draftkings", 2.10),  # 3.7%
         q(TOTAL, UNDER, "fanduel", 2.05),
     )
-    assert {a.market for a in find_arbitrage(matrix, NOW, ARB)} == {ML, TOTAL}
-    capped = find_arbitrage(matrix, NOW, ArbitrageSettings(max_profit=0.15))
+    assert {a.market for a in find_arbitrage(matrix.block(), NOW, ARB)} == {ML, TOTAL}
+    capped = find_arbitrage(matrix.block(), NOW, ArbitrageSettings(max_profit=0.15))
     assert [a.market for a in capped] == [TOTAL]
-    floored = find_arbitrage(matrix, NOW, ArbitrageSettings(min_profit=0.04))
+    floored = find_arbitrage(matrix.block(), NOW, ArbitrageSettings(min_profit=0.04))
     assert [a.market for a in floored] == [ML]
     assert only(floored).profit == pytest.approx(0.2, rel=1e-9)
-    both = find_arbitrage(matrix, NOW, ArbitrageSettings(min_profit=0.03, max_profit=0.15))
+    both = find_arbitrage(matrix.block(), NOW, ArbitrageSettings(min_profit=0.03, max_profit=0.15))
     assert [a.market for a in both] == [TOTAL]
-    assert find_arbitrage(matrix, NOW, ArbitrageSettings(min_profit=0.25)) == []
+    assert find_arbitrage(matrix.block(), NOW, ArbitrageSettings(min_profit=0.25)) == []
 
 
 def test_books_filter_limits_the_legs() -> None:
@@ -251,29 +251,32 @@ def test_books_filter_limits_the_legs() -> None:
         q(ML, AWAY, "draftkings", 1.80),
         q(ML, AWAY, "fanduel", 2.05),
     )
-    assert only(find_arbitrage(matrix, NOW, ARB)).legs[HOME].book == "offshore"
+    assert only(find_arbitrage(matrix.block(), NOW, ARB)).legs[HOME].book == "offshore"
 
     allowed = ArbitrageSettings(books=frozenset({"draftkings", "fanduel"}))
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, allowed))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, allowed))
     assert [leg.book for leg in arb.legs] == ["draftkings", "fanduel"]
     assert arb.profit == pytest.approx(arb_profit(2.10, 2.05), rel=1e-9)
 
-    assert find_arbitrage(matrix, NOW, ArbitrageSettings(books=frozenset({"draftkings"}))) == []
-    assert find_arbitrage(matrix, NOW, ArbitrageSettings(books=frozenset())) == []
+    assert (
+        find_arbitrage(matrix.block(), NOW, ArbitrageSettings(books=frozenset({"draftkings"})))
+        == []
+    )
+    assert find_arbitrage(matrix.block(), NOW, ArbitrageSettings(books=frozenset())) == []
 
 
 def test_exchange_commission_turns_an_arbitrage_into_none() -> None:
     matrix = make_matrix(q(ML, HOME, "betfair", 2.04), q(ML, AWAY, "fanduel", 2.00))
-    assert len(find_arbitrage(matrix, NOW, ARB)) == 1
+    assert len(find_arbitrage(matrix.block(), NOW, ARB)) == 1
     # 2.04 after 5% of the winnings is 1 + 1.04 * 0.95 = 1.988; with 2.00 that sums over 1.
     taxed = ArbitrageSettings(commissions={"betfair": 0.05})
-    assert find_arbitrage(matrix, NOW, taxed) == []
+    assert find_arbitrage(matrix.block(), NOW, taxed) == []
 
 
 def test_exchange_leg_carries_its_effective_price() -> None:
     matrix = make_matrix(q(ML, HOME, "betfair", 2.20), q(ML, AWAY, "fanduel", 2.00))
     settings = ArbitrageSettings(commissions={"betfair": 0.02, "fanduel": 0.0})
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, settings))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, settings))
     home, away = arb.legs
     assert home.book == "betfair"
     assert home.price == 2.20
@@ -291,7 +294,7 @@ def test_commission_decides_which_book_is_best() -> None:
         q(ML, AWAY, "fanduel", 2.05),
     )
     settings = ArbitrageSettings(commissions={"betfair": 0.05})
-    home = only(find_arbitrage(matrix, NOW, settings)).legs[HOME]
+    home = only(find_arbitrage(matrix.block(), NOW, settings)).legs[HOME]
     assert (home.book, home.price, home.effective_price) == ("caesars", 2.06, 2.06)
 
 
@@ -303,10 +306,10 @@ def test_three_way_arbitrage_needs_all_three_outcomes() -> None:
         q(ML3, HOME, "bet365", 3.20),
         q(ML3, AWAY, "williamhill", 3.60),
     )
-    assert find_arbitrage(matrix, NOW, ARB) == []  # home and away alone sum under 1
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []  # home and away alone sum under 1
 
     matrix.apply([q(ML3, DRAW, "unibet", 4.00)])
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, ARB))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, ARB))
     assert [leg.label for leg in arb.legs] == ["Arsenal", "Chelsea", "Draw"]
     assert [leg.book for leg in arb.legs] == ["bet365", "williamhill", "unibet"]
     assert arb.profit == pytest.approx(arb_profit(3.2, 3.6, 4.0), rel=1e-9)
@@ -315,7 +318,7 @@ def test_three_way_arbitrage_needs_all_three_outcomes() -> None:
     assert max(payouts) - min(payouts) <= 1e-9 * max(payouts)
 
     matrix.apply([q(ML3, DRAW, "unibet", math.nan)])
-    assert find_arbitrage(matrix, NOW, ARB) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
 
 
 def test_two_way_empty_draw_slot_never_blocks_an_arbitrage() -> None:
@@ -326,7 +329,7 @@ def test_two_way_empty_draw_slot_never_blocks_an_arbitrage() -> None:
         q(ML3, AWAY, "williamhill", 3.60),
         q(ML3, DRAW, "unibet", 4.00),
     )
-    found = {arb.market: arb for arb in find_arbitrage(matrix, NOW, ARB)}
+    found = {arb.market: arb for arb in find_arbitrage(matrix.block(), NOW, ARB)}
     assert set(found) == {ML, ML3}
     assert len(found[ML].legs) == 2
     assert len(found[ML3].legs) == 3
@@ -335,20 +338,22 @@ def test_two_way_empty_draw_slot_never_blocks_an_arbitrage() -> None:
 def test_two_way_draw_slot_never_forms_an_arbitrage() -> None:
     matrix = make_matrix(q(ML, HOME, "draftkings", 5.0))
     assert matrix.apply([q(ML, DRAW, "fanduel", 5.0)]) == 1
-    assert find_arbitrage(matrix, NOW, ARB) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
 
 
 def test_rounding_that_wipes_out_a_thin_arbitrage_is_not_reported() -> None:
     matrix = make_matrix(q(ML, HOME, "draftkings", 2.02), q(ML, AWAY, "fanduel", 1.99))
     exact = ArbitrageSettings(bankroll=20.0)
-    assert len(find_arbitrage(matrix, NOW, exact)) == 1
+    assert len(find_arbitrage(matrix.block(), NOW, exact)) == 1
     rounded = ArbitrageSettings(bankroll=20.0, stake_increment=5.0)
-    assert find_arbitrage(matrix, NOW, rounded) == []
+    assert find_arbitrage(matrix.block(), NOW, rounded) == []
 
 
 def test_rounded_stakes_are_reported_when_they_still_lock_profit() -> None:
     matrix = make_matrix(q(ML, HOME, "draftkings", 2.10), q(ML, AWAY, "fanduel", 2.05))
-    arb: Arbitrage = only(find_arbitrage(matrix, NOW, ArbitrageSettings(stake_increment=5.0)))
+    arb: Arbitrage = only(
+        find_arbitrage(matrix.block(), NOW, ArbitrageSettings(stake_increment=5.0))
+    )
     assert [leg.stake for leg in arb.legs] == [495.0, 505.0]
     assert arb.plan.locks_profit
     assert arb.profit == pytest.approx(arb_profit(2.10, 2.05), rel=1e-9)
@@ -362,18 +367,18 @@ def test_rows_restrict_evaluation_to_dirty_rows() -> None:
         q(TOTAL, UNDER, "fanduel", 2.05),
     )
     dirty = matrix.take_dirty()
-    assert {a.market for a in find_arbitrage(matrix, NOW, ARB, rows=dirty)} == {ML, TOTAL}
+    assert {a.market for a in find_arbitrage(matrix.block(dirty), NOW, ARB)} == {ML, TOTAL}
 
     matrix.apply([q(TOTAL, OVER, "draftkings", 2.12)])
     dirty = matrix.take_dirty()
-    found = find_arbitrage(matrix, NOW, ARB, rows=dirty)
+    found = find_arbitrage(matrix.block(dirty), NOW, ARB)
     assert [a.market for a in found] == [TOTAL]
     assert found[0].legs[OVER].price == 2.12
 
-    assert find_arbitrage(matrix, NOW, ARB, rows=matrix.take_dirty()) == []
+    assert find_arbitrage(matrix.block(matrix.take_dirty()), NOW, ARB) == []
     row = matrix.row(ML)
     assert row is not None
-    only_ml = find_arbitrage(matrix, NOW, ARB, rows=np.array([row], dtype=np.intp))
+    only_ml = find_arbitrage(matrix.block(np.array([row], dtype=np.intp)), NOW, ARB)
     assert [a.market for a in only_ml] == [ML]
 
 
@@ -393,7 +398,7 @@ def soft_vs_pinnacle(*extra: PriceUpdate) -> PriceMatrix:
 
 def test_positive_ev_against_pinnacle() -> None:
     matrix = soft_vs_pinnacle()
-    found: PositiveEv = only(find_positive_ev(matrix, NOW, EV))
+    found: PositiveEv = only(find_positive_ev(matrix.block(), NOW, EV))
     assert found.kind == "positive_ev"
     assert found.market == ML
     assert found.event == GAME
@@ -418,12 +423,12 @@ def test_positive_ev_against_pinnacle() -> None:
 def test_positive_ev_stake_respects_increment_and_fraction() -> None:
     matrix = soft_vs_pinnacle()
     half = EvSettings(sharp_books=("pinnacle",), kelly_fraction=0.5, bankroll=2000.0)
-    found: PositiveEv = only(find_positive_ev(matrix, NOW, half))
+    found: PositiveEv = only(find_positive_ev(matrix.block(), NOW, half))
     assert found.leg.stake == pytest.approx(2000.0 * 0.5 * found.kelly, rel=1e-9)  # 45.45
     rounded = EvSettings(
         sharp_books=("pinnacle",), kelly_fraction=0.5, bankroll=2000.0, stake_increment=10.0
     )
-    assert only(find_positive_ev(matrix, NOW, rounded)).leg.stake == 40.0
+    assert only(find_positive_ev(matrix.block(), NOW, rounded)).leg.stake == 40.0
 
 
 def test_sharp_book_is_never_reported() -> None:
@@ -434,12 +439,12 @@ def test_sharp_book_is_never_reported() -> None:
         q(ML, HOME, "circa", 2.10),
         q(ML, AWAY, "circa", 1.75),
     )
-    assert only(find_positive_ev(matrix, NOW, EV)).leg.book == "circa"
+    assert only(find_positive_ev(matrix.block(), NOW, EV)).leg.book == "circa"
     # ... and is still above the mean fair price of both, but a sharp book is never bet into.
     both = EvSettings(sharp_books=("pinnacle", "circa"))
     fair_home = (0.5 + (1 / 2.10) / (1 / 2.10 + 1 / 1.75)) / 2
     assert fair_home * 2.10 > 1.0
-    assert find_positive_ev(matrix, NOW, both) == []
+    assert find_positive_ev(matrix.block(), NOW, both) == []
 
 
 def test_stale_sharp_quote_gives_no_ev() -> None:
@@ -450,21 +455,21 @@ def test_stale_sharp_quote_gives_no_ev() -> None:
         q(ML, AWAY, "draftkings", 1.80),
     )
     settings = EvSettings(sharp_books=("pinnacle",), max_quote_age=60.0)
-    assert find_positive_ev(matrix, NOW, settings) == []
-    assert len(find_positive_ev(matrix, NOW - 61.0, settings)) == 1
+    assert find_positive_ev(matrix.block(), NOW, settings) == []
+    assert len(find_positive_ev(matrix.block(), NOW - 61.0, settings)) == 1
 
 
 def test_stale_soft_quote_gives_way_to_a_fresh_one() -> None:
     matrix = soft_vs_pinnacle(q(ML, HOME, "fanduel", 2.20, age=120.0))
     settings = EvSettings(sharp_books=("pinnacle",), max_quote_age=60.0)
-    assert only(find_positive_ev(matrix, NOW, settings)).leg.book == "draftkings"
-    assert only(find_positive_ev(matrix, NOW, EV)).leg.book == "fanduel"
+    assert only(find_positive_ev(matrix.block(), NOW, settings)).leg.book == "draftkings"
+    assert only(find_positive_ev(matrix.block(), NOW, EV)).leg.book == "fanduel"
 
 
 def test_withdrawn_soft_quote_gives_no_ev() -> None:
     matrix = soft_vs_pinnacle()
     matrix.apply([q(ML, HOME, "draftkings", math.nan)])
-    assert find_positive_ev(matrix, NOW, EV) == []
+    assert find_positive_ev(matrix.block(), NOW, EV) == []
 
 
 def test_odds_bounds() -> None:
@@ -472,7 +477,7 @@ def test_odds_bounds() -> None:
 
     def books(min_odds: float = 1.0, max_odds: float = math.inf) -> list[str]:
         settings = EvSettings(sharp_books=("pinnacle",), min_odds=min_odds, max_odds=max_odds)
-        return [found.leg.book for found in find_positive_ev(matrix, NOW, settings)]
+        return [found.leg.book for found in find_positive_ev(matrix.block(), NOW, settings)]
 
     assert books() == ["draftkings"]
     assert books(min_odds=2.10) == ["draftkings"]
@@ -484,27 +489,27 @@ def test_odds_bounds() -> None:
 def test_odds_bounds_pick_the_best_price_in_range() -> None:
     matrix = soft_vs_pinnacle(q(ML, HOME, "fanduel", 2.05))
     settings = EvSettings(sharp_books=("pinnacle",), max_odds=2.07)
-    found: PositiveEv = only(find_positive_ev(matrix, NOW, settings))
+    found: PositiveEv = only(find_positive_ev(matrix.block(), NOW, settings))
     assert (found.leg.book, found.leg.price) == ("fanduel", 2.05)
     assert found.ev == pytest.approx(0.5 * 2.05 - 1, rel=1e-9)
 
 
 def test_ev_bounds() -> None:
     matrix = soft_vs_pinnacle()
-    assert len(find_positive_ev(matrix, NOW, EvSettings(("pinnacle",), min_ev=0.04))) == 1
-    assert find_positive_ev(matrix, NOW, EvSettings(("pinnacle",), min_ev=0.06)) == []
-    assert find_positive_ev(matrix, NOW, EvSettings(("pinnacle",), max_ev=0.04)) == []
+    assert len(find_positive_ev(matrix.block(), NOW, EvSettings(("pinnacle",), min_ev=0.04))) == 1
+    assert find_positive_ev(matrix.block(), NOW, EvSettings(("pinnacle",), min_ev=0.06)) == []
+    assert find_positive_ev(matrix.block(), NOW, EvSettings(("pinnacle",), max_ev=0.04)) == []
     # A negative minimum still never reports a price with no edge.
-    loose = find_positive_ev(matrix, NOW, EvSettings(("pinnacle",), min_ev=-1.0))
+    loose = find_positive_ev(matrix.block(), NOW, EvSettings(("pinnacle",), min_ev=-1.0))
     assert [found.leg.outcome for found in loose] == [HOME]
 
 
 def test_ev_books_filter() -> None:
     matrix = soft_vs_pinnacle(q(ML, HOME, "fanduel", 2.05))
     only_fanduel = EvSettings(sharp_books=("pinnacle",), books=frozenset({"fanduel"}))
-    assert only(find_positive_ev(matrix, NOW, only_fanduel)).leg.book == "fanduel"
+    assert only(find_positive_ev(matrix.block(), NOW, only_fanduel)).leg.book == "fanduel"
     sharp_only = EvSettings(sharp_books=("pinnacle",), books=frozenset({"pinnacle"}))
-    assert find_positive_ev(matrix, NOW, sharp_only) == []
+    assert find_positive_ev(matrix.block(), NOW, sharp_only) == []
 
 
 def test_ev_uses_the_price_after_commission() -> None:
@@ -514,13 +519,13 @@ def test_ev_uses_the_price_after_commission() -> None:
         q(ML, HOME, "betfair", 2.10),
     )
     settings = EvSettings(sharp_books=("pinnacle",), commissions={"betfair": 0.05})
-    found: PositiveEv = only(find_positive_ev(matrix, NOW, settings))
+    found: PositiveEv = only(find_positive_ev(matrix.block(), NOW, settings))
     assert found.leg.price == 2.10
     assert found.leg.effective_price == pytest.approx(2.045, abs=1e-12)
     assert found.ev == pytest.approx(0.5 * 2.045 - 1, rel=1e-9)
     assert found.kelly == pytest.approx(kelly_fraction(0.5, 2.045), rel=1e-9)
     heavy = EvSettings(sharp_books=("pinnacle",), commissions={"betfair": 0.10})
-    assert find_positive_ev(matrix, NOW, heavy) == []  # 1.99 after 10%
+    assert find_positive_ev(matrix.block(), NOW, heavy) == []  # 1.99 after 10%
 
 
 def test_two_sharp_books_average_their_fair_probabilities() -> None:
@@ -536,7 +541,7 @@ def test_two_sharp_books_average_their_fair_probabilities() -> None:
     circa_home = (1 / 1.80) / (1 / 1.80 + 1 / 2.10)
     fair_home = (0.5 + circa_home) / 2
     settings = EvSettings(sharp_books=("pinnacle", "circa", "bookmaker"))
-    found: PositiveEv = only(find_positive_ev(matrix, NOW, settings))
+    found: PositiveEv = only(find_positive_ev(matrix.block(), NOW, settings))
     assert found.leg.outcome == HOME
     assert found.fair_probability == pytest.approx(fair_home, rel=1e-12)
     assert found.ev == pytest.approx(fair_home * 2.10 - 1, rel=1e-9)
@@ -563,7 +568,7 @@ def test_worst_case_devig_uses_the_smallest_fair_probability() -> None:
         q(ML, AWAY, "draftkings", soft[AWAY]),
     )
     settings = EvSettings(sharp_books=("pinnacle",), devig=DevigMethod.WORST_CASE)
-    found = {f.leg.outcome: f for f in find_positive_ev(matrix, NOW, settings)}
+    found = {f.leg.outcome: f for f in find_positive_ev(matrix.block(), NOW, settings)}
     expected = {slot for slot in (HOME, AWAY) if worst[slot] * soft[slot] > 1.0}
     assert set(found) == expected
     assert expected  # at least one price is +EV even in the worst case
@@ -591,7 +596,7 @@ def test_worst_case_with_two_sharp_books_takes_the_smallest_of_both() -> None:
         *(q(ML, slot, "draftkings", price) for slot, price in soft.items()),
     )
     settings = EvSettings(sharp_books=("pinnacle", "circa"), devig=DevigMethod.WORST_CASE)
-    found = {f.leg.outcome: f for f in find_positive_ev(matrix, NOW, settings)}
+    found = {f.leg.outcome: f for f in find_positive_ev(matrix.block(), NOW, settings)}
     expected = {slot for slot in (HOME, AWAY) if worst[slot] * soft[slot] > 1.0}
     assert expected
     assert set(found) == expected
@@ -608,12 +613,12 @@ def test_three_way_ev() -> None:
     )
     implied = [1 / p for p in sharp]
     fair_draw = implied[DRAW] / sum(implied)
-    found: PositiveEv = only(find_positive_ev(matrix, NOW, EV))
+    found: PositiveEv = only(find_positive_ev(matrix.block(), NOW, EV))
     assert (found.leg.outcome, found.leg.label) == (DRAW, "Draw")
     assert found.fair_probability == pytest.approx(fair_draw, rel=1e-12)
     # The sharp book must price all three outcomes.
     matrix.apply([q(ML3, DRAW, "pinnacle", math.nan)])
-    assert find_positive_ev(matrix, NOW, EV) == []
+    assert find_positive_ev(matrix.block(), NOW, EV) == []
 
 
 def test_no_sharp_book_in_the_matrix_gives_no_ev() -> None:
@@ -623,7 +628,7 @@ def test_no_sharp_book_in_the_matrix_gives_no_ev() -> None:
         q(ML, HOME, "fanduel", 1.70),
         q(ML, AWAY, "fanduel", 2.30),
     )
-    assert find_positive_ev(matrix, NOW, EV) == []
+    assert find_positive_ev(matrix.block(), NOW, EV) == []
 
 
 def test_ev_rows_restrict_evaluation() -> None:
@@ -632,10 +637,10 @@ def test_ev_rows_restrict_evaluation() -> None:
         q(TOTAL, UNDER, "pinnacle", 1.95),
         q(TOTAL, OVER, "draftkings", 2.10),
     )
-    assert {f.market for f in find_positive_ev(matrix, NOW, EV)} == {ML, TOTAL}
+    assert {f.market for f in find_positive_ev(matrix.block(), NOW, EV)} == {ML, TOTAL}
     row = matrix.row(TOTAL)
     assert row is not None
-    restricted = find_positive_ev(matrix, NOW, EV, rows=np.array([row], dtype=np.intp))
+    restricted = find_positive_ev(matrix.block(np.array([row], dtype=np.intp)), NOW, EV)
     assert [f.market for f in restricted] == [TOTAL]
 
 
@@ -645,7 +650,7 @@ def test_infinite_soft_price_never_forms_ev_nor_breaks_the_pass() -> None:
         q(TOTAL, UNDER, "pinnacle", 1.95),
         q(TOTAL, OVER, "fanduel", math.inf),
     )
-    assert [f.market for f in find_positive_ev(matrix, NOW, EV)] == [ML]
+    assert [f.market for f in find_positive_ev(matrix.block(), NOW, EV)] == [ML]
 
 
 # --- settings --------------------------------------------------------------------------
@@ -697,8 +702,8 @@ def test_default_settings_are_valid() -> None:
 
 def test_empty_matrix_gives_nothing() -> None:
     matrix = PriceMatrix()
-    assert find_arbitrage(matrix, NOW, ARB) == []
-    assert find_positive_ev(matrix, NOW, EV) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
+    assert find_positive_ev(matrix.block(), NOW, EV) == []
 
 
 def test_refused_update_leaves_an_empty_matrix_that_gives_nothing() -> None:
@@ -706,22 +711,22 @@ def test_refused_update_leaves_an_empty_matrix_that_gives_nothing() -> None:
     assert matrix.apply([q(ML, DRAW, "pinnacle", 3.0)]) == 1  # slot 2 of a 2-way market
     assert matrix.market_count == 0
     assert matrix.book_count == 0
-    assert find_arbitrage(matrix, NOW, ARB) == []
-    assert find_positive_ev(matrix, NOW, EV) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
+    assert find_positive_ev(matrix.block(), NOW, EV) == []
 
 
 def test_no_rows_selected_gives_nothing() -> None:
     matrix = soft_vs_pinnacle(q(ML, AWAY, "fanduel", 2.30))
-    assert len(find_arbitrage(matrix, NOW, ARB)) == 1
+    assert len(find_arbitrage(matrix.block(), NOW, ARB)) == 1
     no_rows = np.array([], dtype=np.intp)
-    assert find_arbitrage(matrix, NOW, ARB, rows=no_rows) == []
-    assert find_positive_ev(matrix, NOW, EV, rows=no_rows) == []
-    assert find_arbitrage(matrix, NOW, ARB, rows=matrix.take_dirty()[:0]) == []
+    assert find_arbitrage(matrix.block(no_rows), NOW, ARB) == []
+    assert find_positive_ev(matrix.block(no_rows), NOW, EV) == []
+    assert find_arbitrage(matrix.block(matrix.take_dirty()[:0]), NOW, ARB) == []
 
 
 def test_markets_nobody_prices_give_nothing() -> None:
     matrix = make_matrix(q(ML, HOME, "draftkings", 2.10), q(TOTAL, OVER, "pinnacle", 1.9))
     matrix.withdraw_book("draftkings", [ML])
     matrix.withdraw_book("pinnacle", [TOTAL])
-    assert find_arbitrage(matrix, NOW, ARB) == []
-    assert find_positive_ev(matrix, NOW, EV) == []
+    assert find_arbitrage(matrix.block(), NOW, ARB) == []
+    assert find_positive_ev(matrix.block(), NOW, EV) == []

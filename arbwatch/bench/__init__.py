@@ -1,0 +1,1 @@
+"""Benchmarks: the vectorized engine measured against a naive pure-Python baseline."""

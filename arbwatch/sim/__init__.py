@@ -1,0 +1,1 @@
+"""Simulated odds providers on loopback: `arbwatch demo` and the tests run against them."""

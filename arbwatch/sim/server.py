@@ -1,0 +1,70 @@
+"""Serve a simulator (an ASGI app) on a loopback port, inside the caller's task group.
+
+uvicorn with wsproto: a real HTTP and WebSocket server on a real socket, which supports the
+ASGI WebSocket denial response, so a simulator can refuse a handshake with 401, 403 or 429
+as the real providers do. Only 127.0.0.1 is ever bound.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, Final
+
+import anyio
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LOOPBACK: Final = "127.0.0.1"
+#: How long the server may take to start before `serve` gives up.
+STARTUP_TIMEOUT: Final = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus its signal handling: arbwatch turns signals into cancellation itself."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave SIGINT and SIGTERM to the program that runs the simulator."""
+        yield
+
+
+@asynccontextmanager
+async def serve(app: ASGIApp, port: int = 0) -> AsyncIterator[str]:
+    """Run ``app`` on 127.0.0.1 (any free port by default); yield its ``http://`` base URL.
+
+    The server stops when the block exits.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((LOOPBACK, port))
+    listener.listen(128)
+    bound_port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        ws="wsproto",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        # The simulators send ping-free streams, as the providers document none.
+        ws_ping_interval=None,
+    )
+    server = _Server(config)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(server.serve, [listener])
+            with anyio.fail_after(STARTUP_TIMEOUT):
+                while not server.started:
+                    await anyio.sleep(0.005)
+            try:
+                yield f"http://{LOOPBACK}:{bound_port}"
+            finally:
+                server.should_exit = True
+    finally:
+        listener.close()

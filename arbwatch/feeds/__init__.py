@@ -1,0 +1,1 @@
+"""Provider feeds: pure parsers of each wire protocol, and thin drivers on httpx-ws."""

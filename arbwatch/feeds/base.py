@@ -1,0 +1,217 @@
+"""What every feed driver shares: its batches, its reconnect policy, its secret-keeping.
+
+A feed hands the engine `FeedBatch`es; decides when to reconnect; and keeps API keys out of
+every log line and error.
+
+Reconnecting is policy as plain functions, tested without a socket:
+
+    classify(exception) -> Failure    retry, or fatal for this feed alone (bad key, no plan)
+    Backoff                           1 s, 2 s, 4 s ... capped at 30 s, each less up to 20%
+                                      (jitter, so that many clients do not return in step);
+                                      reset only after a connection delivered a healthy
+                                      first message, so a server that accepts and then
+                                      fails at once is not hammered
+    a 429's Retry-After wins over the backoff when it is longer
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+import httpx
+from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgradeError
+
+from arbwatch.core.markets import Event, PriceUpdate
+from arbwatch.errors import ArbwatchError
+
+#: The largest WebSocket message a feed accepts. A RapidOddsAPI push is a full snapshot of
+#: a sport (tens of books, hundreds of markets: a few MB); more than this is an attack or a
+#: broken server, and httpx-ws's own default (64 KiB) would refuse ordinary pushes.
+MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+#: WebSocket close codes after which reconnecting cannot help.
+FATAL_CLOSE_CODES: Final = frozenset({4001, 1008})
+#: HTTP statuses after which reconnecting cannot help: bad key, no entitlement.
+FATAL_STATUSES: Final = frozenset({401, 403})
+
+
+class FeedError(ArbwatchError):
+    """A feed could not go on; ``fatal`` says whether retrying can help."""
+
+    def __init__(self, message: str, *, fatal: bool, retry_after: float | None = None) -> None:
+        """Record whether to retry, and the server's Retry-After if it gave one."""
+        super().__init__(message)
+        self.fatal = fatal
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class FeedBatch:
+    """What a feed hands the engine: event details and price updates, from one frame."""
+
+    feed: str
+    received_at: float
+    events: tuple[Event, ...]
+    updates: tuple[PriceUpdate, ...]
+
+
+class Verdict(Enum):
+    """What to do after a failure."""
+
+    RETRY = "retry"
+    FATAL = "fatal"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A classified failure: the verdict, a one-line reason, and any server-given wait."""
+
+    verdict: Verdict
+    reason: str
+    retry_after: float | None = None
+
+
+def classify(error: BaseException) -> Failure:
+    """Decide whether a feed should reconnect after ``error``.
+
+    A refused handshake or HTTP error with 401/403, and a close with 4001 (bad key) or 1008
+    (policy), are fatal for the feed; a 429 retries after its Retry-After; anything else a
+    network can throw (resets, timeouts, 5xx, a close with 1011) is worth a retry.
+    """
+    if isinstance(error, FeedError):
+        verdict = Verdict.FATAL if error.fatal else Verdict.RETRY
+        return Failure(verdict, str(error), error.retry_after)
+    if isinstance(error, WebSocketUpgradeError):
+        return _from_status(error.response, "handshake refused")
+    if isinstance(error, httpx.HTTPStatusError):
+        return _from_status(error.response, "request failed")
+    if isinstance(error, WebSocketDisconnect):
+        reason = f"server closed the connection with code {error.code}"
+        if error.reason:
+            reason += f" ({error.reason})"
+        fatal = error.code in FATAL_CLOSE_CODES
+        return Failure(Verdict.FATAL if fatal else Verdict.RETRY, reason)
+    if isinstance(error, WebSocketNetworkError | httpx.TransportError | OSError | TimeoutError):
+        return Failure(Verdict.RETRY, f"network: {type(error).__name__}: {error}".rstrip(": "))
+    return Failure(Verdict.RETRY, f"{type(error).__name__}: {error}".rstrip(": "))
+
+
+def _from_status(response: httpx.Response, what: str) -> Failure:
+    """Classify by HTTP status, reading Retry-After and the provider's error text."""
+    status = response.status_code
+    reason = f"{what}: HTTP {status}"
+    detail = _error_text(response)
+    if detail:
+        reason += f" ({detail})"
+    if status in FATAL_STATUSES:
+        return Failure(Verdict.FATAL, reason)
+    return Failure(Verdict.RETRY, reason, retry_after_seconds(response))
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The provider's own error message: RapidOddsAPI's ``detail``, TheRundown's ``error``."""
+    try:
+        body = response.json()
+    except (ValueError, httpx.ResponseNotRead):
+        return ""
+    if isinstance(body, dict):
+        for field in ("detail", "error", "message"):
+            if isinstance(body.get(field), str):
+                return str(body[field])[:200]
+    return ""
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """A Retry-After header given in seconds, if present and sane (0 to 1 day)."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and 0.0 <= seconds <= 86400.0 else None
+
+
+class Backoff:
+    """Delays between reconnect attempts: exponential, capped, with jitter."""
+
+    def __init__(
+        self,
+        initial: float = 1.0,
+        cap: float = 30.0,
+        jitter: float = 0.2,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Start at ``initial`` seconds and double each time up to ``cap``.
+
+        Each delay loses up to ``jitter`` of itself at random; ``rng`` makes that
+        reproducible in tests.
+        """
+        self._initial, self._cap, self._jitter = initial, cap, jitter
+        # Not for cryptography: spreading reconnects over time.
+        self._rng = rng or random.Random()  # noqa: S311
+        self._attempt = 0
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        """The wait before the next attempt; a longer server Retry-After wins."""
+        delay = min(self._cap, self._initial * 2.0**self._attempt)
+        self._attempt += 1
+        delay *= 1.0 - self._jitter * self._rng.random()
+        return max(delay, retry_after or 0.0)
+
+    def reset(self) -> None:
+        """Start over at the initial delay: call after a connection proved healthy."""
+        self._attempt = 0
+
+
+# --- secrets ---------------------------------------------------------------------------
+
+_SECRET_QUERY: Final = re.compile(
+    r"(?i)(?P<name>[?&](?:api_?key|apikey|key|token|access_token)=)[^&#\s'\"]+"
+)
+REDACTED: Final = "***"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every known secret and every key-like query parameter replaced.
+
+    httpx logs full URLs, query included, at INFO, and both providers take the key in the
+    query, so URLs are scrubbed by pattern as well as by value.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return _SECRET_QUERY.sub(lambda m: m.group("name") + REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that scrubs secrets from every record it passes."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        """Scrub these values (API keys), plus key-like URL query parameters."""
+        super().__init__()
+        self.secrets = {s for s in secrets if s}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message with secrets replaced; never drops a record."""
+        message = record.getMessage()
+        cleaned = redact(message, self.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def truncate(text: str | bytes, limit: int = 200) -> str:
+    """A frame shortened for a log line, with its full length said."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"

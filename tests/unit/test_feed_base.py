@@ -1,0 +1,126 @@
+"""Reconnect policy and secret-keeping, as plain functions."""
+
+import logging
+import random
+
+import httpx
+import pytest
+from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgradeError
+
+from arbwatch.feeds.base import (
+    Backoff,
+    FeedError,
+    RedactingFilter,
+    Verdict,
+    classify,
+    redact,
+    retry_after_seconds,
+    truncate,
+)
+
+
+def response(
+    status: int, body: object = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    request = httpx.Request("GET", "https://example.invalid/ws?key=SECRET")
+    return httpx.Response(status, json=body, headers=headers, request=request)
+
+
+def test_backoff_doubles_from_one_second_to_a_cap_with_jitter() -> None:
+    backoff = Backoff(rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(8)]
+    ceilings = [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert 0.8 * ceiling <= delay <= ceiling
+    assert len(set(delays)) == len(delays)  # jittered, not in step
+
+
+def test_backoff_resets_only_when_told() -> None:
+    backoff = Backoff(jitter=0.0)
+    assert [backoff.next_delay() for _ in range(3)] == [1.0, 2.0, 4.0]
+    backoff.reset()
+    assert backoff.next_delay() == 1.0
+
+
+def test_a_longer_retry_after_wins() -> None:
+    backoff = Backoff(jitter=0.0)
+    assert backoff.next_delay(retry_after=7.0) == 7.0
+    assert backoff.next_delay(retry_after=0.5) == 2.0
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_handshake_for_a_bad_key_or_plan_is_fatal(status: int) -> None:
+    failure = classify(WebSocketUpgradeError(response(status, {"detail": "Invalid API key."})))
+    assert failure.verdict is Verdict.FATAL
+    assert failure.reason == f"handshake refused: HTTP {status} (Invalid API key.)"
+
+
+def test_429_retries_after_its_retry_after() -> None:
+    refused = response(429, {"error": "Rate limit exceeded"}, {"Retry-After": "3"})
+    failure = classify(WebSocketUpgradeError(refused))
+    assert failure.verdict is Verdict.RETRY
+    assert failure.retry_after == 3.0
+    assert "Rate limit exceeded" in failure.reason
+
+
+def test_http_errors_classify_like_handshakes() -> None:
+    server_error = response(503, {"detail": "Error fetching market data."})
+    error = httpx.HTTPStatusError("boom", request=server_error.request, response=server_error)
+    assert classify(error).verdict is Verdict.RETRY
+    forbidden = response(403, {"error": "Futures markets require Ultra plan or higher"})
+    error = httpx.HTTPStatusError("no", request=forbidden.request, response=forbidden)
+    assert classify(error).verdict is Verdict.FATAL
+
+
+@pytest.mark.parametrize(
+    ("code", "verdict"),
+    [(4001, Verdict.FATAL), (1008, Verdict.FATAL), (1011, Verdict.RETRY), (1000, Verdict.RETRY)],
+)
+def test_close_codes(code: int, verdict: Verdict) -> None:
+    failure = classify(WebSocketDisconnect(code, "bye"))
+    assert failure.verdict is verdict
+    assert f"code {code} (bye)" in failure.reason
+
+
+def test_network_trouble_and_feed_errors() -> None:
+    assert classify(WebSocketNetworkError()).verdict is Verdict.RETRY
+    assert classify(httpx.ConnectError("refused")).verdict is Verdict.RETRY
+    assert classify(TimeoutError()).verdict is Verdict.RETRY
+    credits = FeedError("insufficient credits", fatal=False, retry_after=900.0)
+    assert classify(credits).verdict is Verdict.RETRY
+    assert classify(credits).retry_after == 900.0
+    assert classify(FeedError("no plan", fatal=True)).verdict is Verdict.FATAL
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("3", 3.0), ("0.5", 0.5), ("soon", None), ("-1", None), ("nan", None), ("1e9", None)],
+)
+def test_retry_after_is_read_only_when_sane(header: str, seconds: float | None) -> None:
+    assert retry_after_seconds(response(429, headers={"Retry-After": header})) == seconds
+
+
+def test_keys_are_redacted_by_value_and_by_query_name() -> None:
+    line = "GET wss://api.example.invalid/ws?api_key=oa_live_123&sport=NBA key=oa_live_123"
+    assert (
+        redact(line, ["oa_live_123"])
+        == "GET wss://api.example.invalid/ws?api_key=***&sport=NBA key=***"
+    )
+    assert redact("https://x.invalid/api/v2/ws/markets?sport_ids=4&key=abc") == (
+        "https://x.invalid/api/v2/ws/markets?sport_ids=4&key=***"
+    )
+    assert redact("nothing secret") == "nothing secret"
+
+
+def test_the_logging_filter_scrubs_what_httpx_logs(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redaction")
+    logger.addFilter(RedactingFilter(["SECRET"]))
+    with caplog.at_level(logging.INFO, logger="test.redaction"):
+        logger.info('HTTP Request: GET %s "HTTP/1.1 200 OK"', "https://x.invalid/?key=SECRET")
+    assert "SECRET" not in caplog.text
+    assert "key=***" in caplog.text
+
+
+def test_truncate_says_how_long_the_frame_was() -> None:
+    assert truncate("short") == "short"
+    assert truncate(b"x" * 500, limit=10) == "xxxxxxxxxx... (500 characters)"

@@ -77,13 +77,18 @@ class Failure:
     retry_after: float | None = None
 
 
-def classify(error: BaseException) -> Failure:
+def classify(error: BaseException) -> Failure:  # noqa: PLR0911 - a return per kind reads best
     """Decide whether a feed should reconnect after ``error``.
 
     A refused handshake or HTTP error with 401/403, and a close with 4001 (bad key) or 1008
     (policy), are fatal for the feed; a 429 retries after its Retry-After; anything else a
     network can throw (resets, timeouts, 5xx, a close with 1011) is worth a retry.
     """
+    if isinstance(error, BaseExceptionGroup):
+        # httpx-ws fails from inside its own task group; what matters is inside. A fatal
+        # leaf decides (a bad key stays fatal whatever else broke at the same moment).
+        failures = [classify(leaf) for leaf in _leaves(error)]
+        return next((f for f in failures if f.verdict is Verdict.FATAL), failures[0])
     if isinstance(error, FeedError):
         verdict = Verdict.FATAL if error.fatal else Verdict.RETRY
         return Failure(verdict, str(error), error.retry_after)
@@ -100,6 +105,28 @@ def classify(error: BaseException) -> Failure:
     if isinstance(error, WebSocketNetworkError | httpx.TransportError | OSError | TimeoutError):
         return Failure(Verdict.RETRY, f"network: {type(error).__name__}: {error}".rstrip(": "))
     return Failure(Verdict.RETRY, f"{type(error).__name__}: {error}".rstrip(": "))
+
+
+async def read_error_bodies(response: httpx.Response) -> None:
+    """An httpx response hook: read the body of any refusal before httpx-ws raises.
+
+    httpx-ws raises `WebSocketUpgradeError` after closing the response, so without this the
+    provider's own reason ("Invalid API key.", "Rate limit exceeded") would be lost.
+    Install it with ``httpx.AsyncClient(event_hooks={"response": [read_error_bodies]})``.
+    """
+    if response.status_code >= 400:
+        await response.aread()
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions inside a group and its nested groups."""
+    found: list[BaseException] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            found.extend(_leaves(error))
+        else:
+            found.append(error)
+    return found
 
 
 def _from_status(response: httpx.Response, what: str) -> Failure:

@@ -24,6 +24,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOOPBACK: Final = "127.0.0.1"
 #: How long the server may take to start before `serve` gives up.
 STARTUP_TIMEOUT: Final = 10.0
+#: How long open connections get to finish when the server stops.
+SHUTDOWN_GRACE: Final = 1
 
 
 class _Server(uvicorn.Server):
@@ -54,6 +56,8 @@ async def serve(app: ASGIApp, port: int = 0) -> AsyncIterator[str]:
         access_log=False,
         # The simulators send ping-free streams, as the providers document none.
         ws_ping_interval=None,
+        # A simulator's handlers stream for ever; on exit they are cancelled after this.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
     server = _Server(config)
     try:

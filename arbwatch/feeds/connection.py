@@ -1,0 +1,147 @@
+"""The connection loop every feed driver runs: connect, read, hand off, reconnect.
+
+reconnecting(attempt)   runs one connection attempt after another until a fatal failure
+                        (a bad key, a plan without access) or cancellation, waiting a
+                        `Backoff` delay between attempts; the attempt calls `healthy()`
+                        once its connection delivered a good first message, which resets
+                        the backoff
+frames(ws, idle)        yields text frames as they arrive, and ends the connection with
+                        a retryable error when nothing arrives for ``idle`` seconds (a
+                        server gone silent, a heartbeat that stopped)
+Handoff                 passes batches to the engine's bounded stream without ever
+                        blocking: the reader must keep draining the socket (httpx-ws
+                        queues a bounded number of messages, and a client that stops
+                        reading loses its keepalive and its connection), so when the
+                        engine is behind a batch is dropped and counted, and a delta feed
+                        learns that it must resync
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+from httpx_ws import AsyncWebSocketSession
+
+from arbwatch.feeds.base import (
+    Backoff,
+    FeedBatch,
+    FeedError,
+    Verdict,
+    classify,
+    redact,
+)
+
+log = logging.getLogger("arbwatch.feeds")
+
+
+class FeedState(Enum):
+    """Where a feed is in its life, for status lines and the health endpoint."""
+
+    CONNECTING = "connecting"
+    UP = "up"
+    BACKING_OFF = "backing off"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass
+class FeedStats:
+    """Counters a feed keeps about itself; read by status and metrics."""
+
+    name: str
+    state: FeedState = FeedState.CONNECTING
+    frames: int = 0
+    malformed: int = 0
+    dropped_batches: int = 0
+    reconnects: int = 0
+    last_message_at: float | None = None
+    #: The last failure, one line, secrets redacted.
+    last_error: str = ""
+    #: Set when a fatal failure stopped the feed.
+    fatal_error: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+Attempt = Callable[[Callable[[], None]], Awaitable[None]]
+
+
+async def reconnecting(
+    attempt: Attempt,
+    stats: FeedStats,
+    *,
+    backoff: Backoff | None = None,
+    secrets: tuple[str, ...] = (),
+) -> None:
+    """Run ``attempt`` until a fatal failure; return then, with ``stats`` saying why.
+
+    ``attempt(healthy)`` opens one connection and reads it until it ends; it calls
+    ``healthy()`` after its first good message. A connection that ends without an error is
+    retried like a failure, since a feed is meant to run for ever.
+    """
+    backoff = backoff or Backoff()
+    while True:
+        stats.state = FeedState.CONNECTING
+
+        def healthy() -> None:
+            stats.state = FeedState.UP
+            backoff.reset()
+
+        try:
+            await attempt(healthy)
+            failure_reason, retry_after, fatal = "the server ended the connection", None, False
+        except Exception as error:  # noqa: BLE001 - every failure is classified, none escapes
+            failure = classify(error)
+            failure_reason, retry_after = failure.reason, failure.retry_after
+            fatal = failure.verdict is Verdict.FATAL
+        reason = redact(failure_reason, secrets)
+        stats.last_error = reason
+        if fatal:
+            stats.state = FeedState.FAILED
+            stats.fatal_error = reason
+            log.error("feed %s stopped: %s", stats.name, reason)
+            return
+        delay = backoff.next_delay(retry_after)
+        stats.state = FeedState.BACKING_OFF
+        stats.reconnects += 1
+        log.warning("feed %s: %s; reconnecting in %.1f s", stats.name, reason, delay)
+        await anyio.sleep(delay)
+
+
+async def frames(ws: AsyncWebSocketSession, idle_timeout: float | None) -> AsyncIterator[str]:
+    """Yield text frames from ``ws``, failing (retryably) after ``idle_timeout`` s of silence.
+
+    None waits for ever. The frame is received inside the timeout and yielded outside it:
+    a cancel scope left open across a ``yield`` would time out the caller's own work.
+    """
+    limit = idle_timeout if idle_timeout is not None else float("inf")
+    while True:
+        frame: str | None = None
+        with anyio.move_on_after(limit):
+            frame = await ws.receive_text()
+        if frame is None:
+            raise FeedError(f"nothing received for {limit:g} s", fatal=False)
+        yield frame
+
+
+class Handoff:
+    """Sends batches to the engine without blocking; counts what it had to drop."""
+
+    def __init__(self, stream: MemoryObjectSendStream[FeedBatch], stats: FeedStats) -> None:
+        """Hand batches to ``stream``, counting drops in ``stats``."""
+        self._stream = stream
+        self._stats = stats
+
+    def send(self, batch: FeedBatch) -> bool:
+        """Pass ``batch`` on; False if the engine is behind and it was dropped."""
+        self._stats.last_message_at = batch.received_at
+        try:
+            self._stream.send_nowait(batch)
+        except anyio.WouldBlock:
+            self._stats.dropped_batches += 1
+            return False
+        return True

@@ -74,15 +74,17 @@ class SimBook:
     sharp: bool = False
 
 
-#: The books of the world. Affiliate ids follow TheRundown's current table.
+#: The books of the world. Affiliate ids follow TheRundown's current table where it has them.
 BOOKS: Final = (
     SimBook("Pinnacle", 3, 0.025, 3, sharp=True),
     SimBook("DraftKings", 19, 0.045, 2),
     SimBook("FanDuel", 23, 0.045, 2),
     SimBook("BetMGM", 22, 0.05, 2),
     SimBook("Bovada", 2, 0.055, 2),
-    SimBook("Fanatics", 24, 0.05, 2),
-    SimBook("Bet365", 21, 0.045, 2),
+    # Not in TheRundown's documented table (where 21 is Unibet and 24 theScore Bet): ids of
+    # our own, which clients learn from /api/v2/affiliates like any other.
+    SimBook("Fanatics", 40, 0.05, 2),
+    SimBook("Bet365", 41, 0.045, 2),
 )
 
 
@@ -207,8 +209,9 @@ class World:
             sport_id=sport_id,
             home=home,
             away=away,
-            home_team_id=100 + _TEAMS[sport].index(home),
-            away_team_id=100 + _TEAMS[sport].index(away),
+            # Unique across sports too, as TheRundown's normalized team ids are.
+            home_team_id=sport_id * 1000 + _TEAMS[sport].index(home),
+            away_team_id=sport_id * 1000 + _TEAMS[sport].index(away),
             starts_at=starts_at,
             markets=markets,
         )

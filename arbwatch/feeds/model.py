@@ -13,7 +13,10 @@ produces anything else: a frame it cannot read raises `ParseError`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.errors import ArbwatchError
@@ -64,3 +67,67 @@ class ParsedQuote:
     quoted_at: float
     player: str = ""
     stat: str = ""
+
+
+class CellKey(NamedTuple):
+    """The identity of one quoted cell: one book's price for one outcome of one market.
+
+    Everything of a `ParsedQuote` but its price and time, so that a set of cells says what
+    a book quoted and `withdrawn` can take a cell off the board. A NamedTuple, so it hashes
+    in C and sorts.
+    """
+
+    provider_event_id: str
+    kind: MarketKind
+    period: Period
+    side: int
+    line: float
+    player: str
+    stat: str
+    book: str
+
+    def withdrawn(self, at: float) -> ParsedQuote:
+        """The quote that takes this cell off the board (price NaN) at time ``at``."""
+        return ParsedQuote(
+            provider_event_id=self.provider_event_id,
+            kind=self.kind,
+            period=self.period,
+            side=self.side,
+            line=self.line,
+            book=self.book,
+            price=math.nan,
+            quoted_at=at,
+            player=self.player,
+            stat=self.stat,
+        )
+
+
+def cell_key(quote: ParsedQuote) -> CellKey:
+    """The cell a quote prices."""
+    return CellKey(
+        quote.provider_event_id,
+        quote.kind,
+        quote.period,
+        quote.side,
+        quote.line,
+        quote.player,
+        quote.stat,
+        quote.book,
+    )
+
+
+def withdraw_missing(
+    previous: Set[CellKey], quotes: Iterable[ParsedQuote], *, at: float
+) -> tuple[tuple[ParsedQuote, ...], frozenset[CellKey]]:
+    """Withdraw the cells of ``previous`` that ``quotes`` no longer price.
+
+    For a feed whose message replaces everything quoted before in some scope (a full
+    snapshot, a TheRundown V1 line frame): returns the withdrawals (price NaN, quoted at
+    ``at``), sorted so that replays are identical, and the cells of ``quotes``, to pass as
+    ``previous`` next time for the same scope.
+    """
+    if not math.isfinite(at):
+        raise ValueError(f"a withdrawal time must be finite, got {at!r}")
+    current = frozenset(cell_key(quote) for quote in quotes)
+    gone = sorted(cell for cell in previous if cell not in current)
+    return tuple(cell.withdrawn(at) for cell in gone), current

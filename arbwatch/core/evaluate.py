@@ -7,8 +7,7 @@ commission: o' = 1 + (o - 1)(1 - c)). With L = Σ 1/o_i over the market's outcom
 
 Positive EV. The sharp books' prices are devigged into fair probabilities p_i (fair.py:
 averaged over the sharp books that quote the whole market, the least favourable of them
-for worst_case).
-For each outcome, the best price o at any other allowed book has
+for worst_case). For each outcome, the best price o at any other allowed book has
 
     EV = p · o - 1      and is +EV when EV > 0;  Kelly stake = T · fraction · (b·p - q)/b
 
@@ -39,7 +38,6 @@ from arbwatch.errors import InvalidStakeError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
 
 
 # --- what is asked ---------------------------------------------------------------------

@@ -18,13 +18,16 @@ class Faults:
         refuse_handshake: answer WebSocket handshakes with this HTTP status (401, 403,
             429) instead of accepting them.
         retry_after: with a 429 refusal, the Retry-After header, in seconds.
-        drop: end every live connection at once, without a close frame, and keep
-            accepting new ones.
-        close_code: close every live connection with this code (4001, 1011), once.
-        silent: send nothing at all, data or heartbeat, while on.
-        stall: accept connections, then neither send nor read anything while on.
-        malformed_frames: the next this many frames are broken JSON.
-        oversized_frames: the next this many frames are padded past ``oversized_bytes``.
+        drop: while on, end every live connection without a close frame (the client sees a
+            network error), and end each new one the same way right after its handshake.
+        close_code: close every live connection with this code (4001, 1011); the simulator
+            then sets it back to None, so it fires once. Give each simulator its own Faults.
+        silent: while on, send nothing at all, data or heartbeat; what would have been sent
+            is discarded (TheRundown's delta log keeps it, as the real one would).
+        stall: while on, hold every frame and read nothing; held frames go out when it ends.
+        malformed_frames: the next this many frames are cut in half (never valid JSON).
+        oversized_frames: the next this many frames are padded with spaces past
+            ``oversized_bytes`` (still valid JSON: only the size is wrong).
         oversized_bytes: the size an oversized frame reaches.
     """
 

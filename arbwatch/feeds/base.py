@@ -86,9 +86,12 @@ def classify(error: BaseException) -> Failure:  # noqa: PLR0911 - a return per k
     """
     if isinstance(error, BaseExceptionGroup):
         # httpx-ws fails from inside its own task group; what matters is inside. A fatal
-        # leaf decides (a bad key stays fatal whatever else broke at the same moment).
+        # leaf decides (a bad key stays fatal whatever else broke at the same moment), then
+        # one with a wait the server asked for (out of credits, rate limited).
         failures = [classify(leaf) for leaf in _leaves(error)]
-        return next((f for f in failures if f.verdict is Verdict.FATAL), failures[0])
+        fatal_ones = [f for f in failures if f.verdict is Verdict.FATAL]
+        waiting = [f for f in failures if f.retry_after is not None]
+        return (fatal_ones or waiting or failures)[0]
     if isinstance(error, FeedError):
         verdict = Verdict.FATAL if error.fatal else Verdict.RETRY
         return Failure(verdict, str(error), error.retry_after)

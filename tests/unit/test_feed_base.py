@@ -124,3 +124,12 @@ def test_the_logging_filter_scrubs_what_httpx_logs(caplog: pytest.LogCaptureFixt
 def test_truncate_says_how_long_the_frame_was() -> None:
     assert truncate("short") == "short"
     assert truncate(b"x" * 500, limit=10) == "xxxxxxxxxx... (500 characters)"
+
+
+def test_a_group_prefers_fatal_then_a_server_given_wait() -> None:
+    credits = FeedError("out of credits", fatal=False, retry_after=900.0)
+    network = WebSocketNetworkError()
+    assert classify(ExceptionGroup("x", [network, credits])).retry_after == 900.0
+    bad_key = WebSocketDisconnect(4001, "Invalid API key")
+    nested = ExceptionGroup("x", [network, ExceptionGroup("y", [credits, bad_key])])
+    assert classify(nested).verdict is Verdict.FATAL

@@ -1,8 +1,9 @@
 """The ``arbwatch`` command line: parses arguments and turns every error into one line.
 
-Subcommands: ``calc arb``, ``calc ev`` (a bettor's calculator) and ``bench`` (engine
-figures). Errors arbwatch raises on purpose (`ArbwatchError`) and argument mistakes print
-``arbwatch: error: ...`` on one line and exit 2; they never show a traceback.
+Subcommands: ``calc arb``, ``calc ev`` (a bettor's calculator), ``replay`` (recorded
+frames through the engine) and ``bench`` (engine figures). Errors arbwatch raises on
+purpose (`ArbwatchError`) and argument mistakes print ``arbwatch: error: ...`` on one line
+and exit 2; they never show a traceback.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from arbwatch import __version__
 from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
 from arbwatch.core.devig import DevigMethod
+from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
 from arbwatch.core.odds import OddsFormat, detect_format, parse_odds
 from arbwatch.errors import ArbwatchError
 
@@ -115,6 +118,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="read every price in this format instead of guessing",
     )
 
+    replay = commands.add_parser(
+        "replay",
+        help="run recorded provider frames through the engine and print what it finds",
+        description="Replay a JSONL recording of feed frames, deterministically.",
+    )
+    replay.add_argument("file", type=Path, help="the recording (.jsonl)")
+    replay.add_argument(
+        "--sharp",
+        action="append",
+        default=[],
+        metavar="BOOK",
+        help="a sharp book for +EV (repeatable; default Pinnacle)",
+    )
+    replay.add_argument(
+        "--devig",
+        choices=[m.value for m in DevigMethod],
+        default=DevigMethod.WORST_CASE.value,
+        help="devig method (worst_case)",
+    )
+    replay.add_argument(
+        "--min-profit",
+        type=_fraction,
+        default=0.0,
+        metavar="PCT",
+        help="smallest arbitrage to report, e.g. 1%% (0)",
+    )
+    replay.add_argument(
+        "--min-ev",
+        type=_fraction,
+        default=0.01,
+        metavar="PCT",
+        help="smallest +EV to report, e.g. 2%% (1%%)",
+    )
+    replay.add_argument(
+        "--max-age",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="oldest quote an opportunity may use (60)",
+    )
+    replay.add_argument(
+        "--odds",
+        choices=[f.value for f in OddsFormat],
+        default=OddsFormat.DECIMAL.value,
+        help="how to print prices (decimal)",
+    )
+
     bench = commands.add_parser("bench", help="measure the engine's speed and memory")
     bench.add_argument("--events", type=int, default=2000, help="events on the board (2000)")
     bench.add_argument("--books", type=int, default=30, help="bookmakers (30)")
@@ -130,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "calc":
             lines = _calc(args)
             print("\n".join(lines))
+        elif args.command == "replay":
+            _replay(args)
         elif args.command == "bench":
             from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
 
@@ -171,6 +223,34 @@ def _calc(args: argparse.Namespace) -> list[str]:
             show=forced or detect_format(args.price),
         )
     )
+
+
+def _replay(args: argparse.Namespace) -> None:
+    """Run ``arbwatch replay``."""
+    from arbwatch.feeds.replay import replay  # noqa: PLC0415 - only this command needs feeds
+
+    replay(
+        args.file,
+        sys.stdout,
+        arbitrage=ArbitrageSettings(max_quote_age=args.max_age, min_profit=args.min_profit),
+        positive_ev=EvSettings(
+            sharp_books=tuple(args.sharp or ["Pinnacle"]),
+            devig=DevigMethod(args.devig),
+            max_quote_age=args.max_age,
+            min_ev=args.min_ev,
+        ),
+        odds_format=OddsFormat(args.odds),
+    )
+
+
+def _fraction(text: str) -> float:
+    """A share written as ``2%`` or ``0.02``."""
+    try:
+        return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a percentage like 2% or 0.02, got {text!r}"
+        ) from None
 
 
 def _commissions(items: Sequence[str]) -> dict[int, float]:

@@ -1,0 +1,1078 @@
+"""TheRundown V2 feed: REST bootstrap, the markets WebSocket, and market-delta resync.
+
+Two layers, as everywhere in `arbwatch.feeds`:
+
+`RundownSession` (pure: no I/O, no clock; every time is passed in, so a recording replays
+to the same batches) turns response bodies and frames into `FeedBatch`es on the engine's
+events. It holds what the parsers need between messages: the sports and affiliates maps,
+the participant join table, the known provider events, the delta cursor, and the cells
+each event has priced, so that a full snapshot withdraws what it no longer lists.
+
+`RundownFeed` is the thin I/O shell on httpx and httpx-ws::
+
+    bootstrap    GET /api/v2/sports, /api/v2/affiliates (no key), then for every sport
+                 and every date from today to today + days_ahead (UTC)
+                 GET /api/v2/sports/{id}/events/{date}?market_ids=...  -> batches
+    connect      WS {base}/api/v2/ws/markets?sport_ids=..&market_ids=..[&affiliate_ids=..]
+                 (http -> ws, https -> wss), the key in the X-TheRundown-Key header so it
+                 never is part of a URL, a log line or an error
+    resync       after every (re)connect, and when the engine dropped a batch:
+                 GET /api/v2/markets/delta?last_id=<cursor>&sport_id=<each sport>, paging
+                 while has_more; a 400 (stale or unknown cursor) re-bootstraps the events
+    read         heartbeats feed a watchdog (no heartbeat for heartbeat_timeout seconds
+                 ends the connection; data frames alone do not count, since a server can
+                 keep pushing from a dead upstream); each price change is one batch
+    refresh      every refresh_interval the events pages again (new games, and a fresh
+                 delta cursor: TheRundown rejects cursors older than 30 minutes, so keep
+                 refresh_interval below that); an unknown participant fetches its event
+                 (GET /api/v2/events/{id}, at most once a minute per event); an unknown
+                 affiliate refetches the affiliates (at most once a minute)
+
+Ordering. All REST work runs inside the reader task, between frames: while a REST call is
+in flight the socket is not read, its frames wait in httpx-ws's queue and are applied
+after the REST answer. A REST snapshot is at least as new as every frame still queued, and
+the socket delivers changes in order, so the last word on each cell is always the newest.
+Had REST answers been applied from another task, a snapshot taken before a price change
+could land after that change's frame and put back the old price.
+
+Failures. A 401 or 403 (REST or handshake) and a close with 4001 stop this feed alone
+(``stats.fatal_error`` says why). Anything else reconnects with backoff, a 429 waiting at
+least its Retry-After. REST calls made while connected (resync, refresh) do not tear the
+socket down when they fail: they are retried after a backoff, and a 429's Retry-After
+holds every REST call back.
+
+The engine. Batches go through `Handoff`, which never blocks: the reader must keep
+draining the socket. A dropped batch is recovered from REST: a dropped delta page keeps
+the cursor where it was and resyncs again, a dropped snapshot page re-bootstraps, a
+dropped event refresh fetches the event again. These retries wait a delay that starts at
+``min_resync_interval`` and doubles until the engine takes a batch again, so a stuck
+engine is not answered with a storm of REST calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Final, TypeAlias
+from urllib.parse import quote as quote_path
+
+import anyio
+import httpx
+from anyio.streams.memory import MemoryObjectSendStream
+from httpx_ws import AsyncWebSocketSession, WebSocketInvalidTypeReceived, aconnect_ws
+
+from arbwatch.core.markets import MarketKey, PriceUpdate
+from arbwatch.errors import InvalidMarketError
+from arbwatch.feeds.base import (
+    Backoff,
+    FeedBatch,
+    FeedError,
+    RedactingFilter,
+    Verdict,
+    classify,
+    read_error_bodies,
+    redact,
+    truncate,
+)
+from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, reconnecting
+from arbwatch.feeds.identity import EventIdentity, to_update
+from arbwatch.feeds.model import (
+    CellKey,
+    ParsedQuote,
+    ParseError,
+    ProviderEvent,
+    cell_key,
+    withdraw_missing,
+)
+from arbwatch.feeds.recording import FrameRecorder, RecordedFrame
+from arbwatch.feeds.rundown import (
+    DRAW_SPORTS,
+    PROVIDER,
+    RETIRED_AFFILIATES,
+    Heartbeat,
+    ParticipantKey,
+    ParticipantRef,
+    SkipReason,
+    UnknownMessage,
+    parse_affiliates,
+    parse_events,
+    parse_market_delta,
+    parse_sports,
+    parse_ws_frame,
+)
+
+log = logging.getLogger(__name__)
+
+#: The header that carries the key, on REST and on the WebSocket handshake.
+KEY_HEADER: Final = "X-TheRundown-Key"
+#: The V2 markets WebSocket path.
+V2_WS_PATH: Final = "/api/v2/ws/markets"
+#: TheRundown's frames are single price changes (well under 1 KiB); anything near this is
+#: a broken server. Smaller than `MAX_FRAME_BYTES`, which fits RapidOddsAPI's snapshots.
+DEFAULT_MAX_FRAME_BYTES: Final = 1024 * 1024
+#: The events endpoint reads at most this many market ids and silently ignores the rest.
+MAX_MARKET_IDS: Final = 12
+#: A bound on delta pages per resync, in case a server keeps saying has_more.
+MAX_DELTA_PAGES: Final = 1000
+#: The names a feed's counters have in ``FeedStats.extra``.
+COUNTERS: Final = (
+    "heartbeats",
+    "price_changes",
+    "ignored_frames",
+    "oversized",
+    "skipped_quotes",
+    "rest_requests",
+    "rest_errors",
+    "rate_limited",
+    "snapshots",
+    "resyncs",
+    "stale_cursors",
+    "event_refreshes",
+    "affiliate_refreshes",
+    "recoveries",
+)
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RundownSettings:
+    """What one TheRundown V2 feed connects to and how it behaves.
+
+    Attributes:
+        name: the feed's name (``FeedBatch.feed``, log lines, stats).
+        api_key: the key; never shown by ``repr`` and never put in a URL.
+        base_url: ``https://therundown.io`` or a proxy / relay / test server. REST paths
+            are appended to it; the WebSocket URL is derived from it (``http`` -> ``ws``,
+            ``https`` -> ``wss``) plus ``/api/v2/ws/markets``.
+        sport_ids: the sports to watch (at least one): REST pages, WS and delta filters.
+        market_ids: the markets (at most 12, TheRundown ignores the rest silently).
+        affiliate_ids: only these books, when not empty.
+        days_ahead: the bootstrap fetches the dates today .. today + days_ahead (UTC).
+        heartbeat_timeout: seconds without a heartbeat before reconnecting (TheRundown
+            beats every 15 s; its sample code gives up after 60).
+        refresh_interval: seconds between REST refreshes of the events pages (new games,
+            and a fresh delta cursor: keep it under TheRundown's 30-minute cursor life).
+        refetch_interval: the least time between two fetches of one event, or of the
+            affiliates, asked for by frames that could not be placed.
+        min_resync_interval: the first wait before recovering a batch the engine dropped;
+            it doubles while the engine stays behind (up to ``refresh_interval``).
+        request_timeout: seconds for one REST call, when the feed makes its own client.
+        max_frame_bytes: larger WebSocket frames are counted as malformed and skipped.
+    """
+
+    name: str
+    api_key: str = field(repr=False)
+    base_url: str = "https://therundown.io"
+    sport_ids: tuple[int, ...] = ()
+    market_ids: tuple[int, ...] = (1, 2, 3)
+    affiliate_ids: tuple[int, ...] = ()
+    days_ahead: int = 2
+    heartbeat_timeout: float = 60.0
+    refresh_interval: float = 600.0
+    refetch_interval: float = 60.0
+    min_resync_interval: float = 1.0
+    request_timeout: float = 15.0
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot work, naming the field."""
+        if not self.name:
+            raise ValueError("a feed needs a name")
+        if not self.api_key:
+            raise ValueError(f"feed {self.name}: api_key is empty")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"feed {self.name}: base_url must start with http:// or https://")
+        if not self.market_ids or len(self.market_ids) > MAX_MARKET_IDS:
+            raise ValueError(f"feed {self.name}: market_ids needs 1 to {MAX_MARKET_IDS} ids")
+        if self.days_ahead < 0:
+            raise ValueError(f"feed {self.name}: days_ahead must be 0 or more")
+        for label, value in (
+            ("heartbeat_timeout", self.heartbeat_timeout),
+            ("refresh_interval", self.refresh_interval),
+            ("refetch_interval", self.refetch_interval),
+            ("min_resync_interval", self.min_resync_interval),
+            ("request_timeout", self.request_timeout),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"feed {self.name}: {label} must be a positive number")
+        if self.max_frame_bytes <= 0:
+            raise ValueError(f"feed {self.name}: max_frame_bytes must be positive")
+        self._check_scope()
+
+    def _check_scope(self) -> None:
+        """The V2 socket is filtered by sport: at least one is needed."""
+        if not self.sport_ids:
+            raise ValueError(f"feed {self.name}: sport_ids needs at least one sport")
+
+    @property
+    def ws_url(self) -> str:
+        """The V2 markets WebSocket URL with its filters (the key goes in a header)."""
+        params = {"sport_ids": _csv(self.sport_ids), "market_ids": _csv(self.market_ids)}
+        if self.affiliate_ids:
+            params["affiliate_ids"] = _csv(self.affiliate_ids)
+        return websocket_url(self.base_url, V2_WS_PATH, params)
+
+
+def websocket_url(base_url: str, path: str, params: Mapping[str, str]) -> str:
+    """A WebSocket URL on the host of ``base_url``: http -> ws, https -> wss."""
+    base = base_url.rstrip("/")
+    if base.startswith("https://"):
+        base = "wss://" + base.removeprefix("https://")
+    elif base.startswith("http://"):
+        base = "ws://" + base.removeprefix("http://")
+    return str(httpx.URL(base + path, params=dict(params)))
+
+
+def bootstrap_dates(now: float, days_ahead: int) -> list[str]:
+    """The dates (YYYY-MM-DD, UTC) whose events pages make a bootstrap: today onwards."""
+    today = datetime.fromtimestamp(now, UTC).date()
+    return [(today + timedelta(days=offset)).isoformat() for offset in range(days_ahead + 1)]
+
+
+def _csv(values: Iterable[object]) -> str:
+    return ",".join(str(value) for value in values)
+
+
+# --- the pure session ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one REST body (events page, single event, delta page) produced.
+
+    Attributes:
+        batch: the events and updates to hand to the engine (possibly empty).
+        cursor: the page's ``meta.delta_last_id``: for a delta page, the ``last_id`` of
+            the next call; None when the body had none.
+        has_more: a delta page with more changes waiting: call again with ``cursor``.
+        refresh_events: events with prices the join table could not place: fetch them.
+        refresh_affiliates: prices of books missing from the affiliates map were seen.
+        skipped: prices, outcomes, markets and events that could not be used.
+    """
+
+    batch: FeedBatch
+    cursor: str | None = None
+    has_more: bool = False
+    refresh_events: frozenset[str] = frozenset()
+    refresh_affiliates: bool = False
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """What one WebSocket frame produced; at most one of its fields says anything.
+
+    Attributes:
+        batch: updates to hand to the engine.
+        heartbeat: the frame was a heartbeat.
+        refresh_event: the frame named an event or participant the session does not know:
+            fetch ``/api/v2/events/{refresh_event}``.
+        refresh_affiliates: the frame priced a book missing from the affiliates map.
+        ignored: why the frame produced nothing ("" when it did, or was a heartbeat).
+        skipped: quotes of the frame that could not be used.
+    """
+
+    batch: FeedBatch | None = None
+    heartbeat: bool = False
+    refresh_event: str | None = None
+    refresh_affiliates: bool = False
+    ignored: str = ""
+    skipped: int = 0
+
+
+#: A snapshot page: (sport id, date). Events that leave their page are withdrawn.
+PageKey = tuple[int, str]
+
+
+class CellBoard:
+    """The cells each provider event has priced, from every source, to withdraw by scope.
+
+    A full snapshot of an event replaces everything quoted for it before; a TheRundown V1
+    line frame replaces one book's line, a subset picked by ``within``. A single change
+    (WebSocket, delta) only adds or, when off the board, removes its own cell.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing priced."""
+        self._cells: dict[str, set[CellKey]] = {}
+
+    def note(self, quotes: Iterable[ParsedQuote]) -> None:
+        """Record single changes: a price adds its cell, an off-board quote removes it."""
+        for quote in quotes:
+            cells = self._cells.setdefault(quote.provider_event_id, set())
+            if math.isnan(quote.price):
+                cells.discard(cell_key(quote))
+            else:
+                cells.add(cell_key(quote))
+
+    def replace(
+        self,
+        event_id: str,
+        quotes: Sequence[ParsedQuote],
+        at: float,
+        within: Callable[[CellKey], bool] | None = None,
+    ) -> tuple[ParsedQuote, ...]:
+        """Make ``quotes`` everything ``event_id`` prices (in ``within``); the withdrawals.
+
+        ``quotes`` must all belong to ``event_id`` and to ``within``.
+        """
+        cells = self._cells.setdefault(event_id, set())
+        previous = cells if within is None else {cell for cell in cells if within(cell)}
+        gone, _ = withdraw_missing(previous, quotes, at=at)
+        if within is None:
+            cells.clear()
+        else:
+            cells.difference_update(previous)
+        cells.update(cell_key(q) for q in quotes if not math.isnan(q.price))
+        return gone
+
+    def forget(self, event_id: str, at: float) -> tuple[ParsedQuote, ...]:
+        """Withdraw everything ``event_id`` priced and forget it."""
+        gone, _ = withdraw_missing(self._cells.pop(event_id, set()), (), at=at)
+        return gone
+
+    def cells(self, event_id: str) -> frozenset[CellKey]:
+        """The cells ``event_id`` prices now."""
+        return frozenset(self._cells.get(event_id, ()))
+
+
+class RundownSession:
+    """TheRundown V2 protocol state, without I/O: bodies and frames in, batches out.
+
+    Feed it, in order: `handle_sports` and `handle_affiliates`, then `handle_events` for
+    each events page, then WebSocket frames (`handle_ws`), delta pages (`handle_delta`)
+    and single events (`handle_event`) as they come. Every method takes the time the
+    input was received (epoch seconds); none reads a clock, so the same inputs give the
+    same batches.
+
+    Attributes:
+        feed: the feed name put on every batch.
+        sports: sport id -> name.
+        affiliates: affiliate id -> book name.
+        participants: the merged join table of every events page and event seen.
+        events: the provider events known, by TheRundown event id.
+        cursor: the market-delta ``last_id`` to resync from: set by the first page of a
+            snapshot round (`handle_events` with ``sets_cursor``), and by the driver after
+            a resync completes; `handle_delta` never moves it, since a resync's pages
+            only count once the engine has taken them all.
+        board: the cells each event prices.
+    """
+
+    def __init__(
+        self,
+        feed: str,
+        identity: EventIdentity,
+        *,
+        provider: str = PROVIDER,
+        draw_sports: frozenset[int] = DRAW_SPORTS,
+    ) -> None:
+        """A session for feed ``feed``, mapping events through ``identity``."""
+        self.feed = feed
+        self.provider = provider
+        self.draw_sports = draw_sports
+        self.sports: dict[int, str] = {}
+        self.affiliates: dict[int, str] = {}
+        self.participants: dict[ParticipantKey, ParticipantRef] = {}
+        self.events: dict[str, ProviderEvent] = {}
+        self.cursor: str | None = None
+        self.board = CellBoard()
+        self._identity = identity
+        self._pages: dict[PageKey, frozenset[str]] = {}
+
+    # --- REST ----------------------------------------------------------------------------
+
+    def handle_sports(self, body: object) -> None:
+        """Take a ``/api/v2/sports`` body."""
+        self.sports = parse_sports(body)
+
+    def handle_affiliates(self, body: object) -> None:
+        """Take a ``/api/v2/affiliates`` body; replaces the map."""
+        self.affiliates = parse_affiliates(body)
+
+    def handle_events(
+        self,
+        body: object,
+        received_at: float,
+        *,
+        page: PageKey | None = None,
+        sets_cursor: bool = True,
+    ) -> SyncResult:
+        """Take an events body: a full snapshot of every event it lists.
+
+        Each listed event's cells that the body no longer prices are withdrawn. With
+        ``page`` (the (sport id, date) the body answers), events listed by that page
+        before and missing now are withdrawn entirely. With ``sets_cursor`` the body's
+        ``meta.delta_last_id`` becomes `cursor`: pass it for the first page of a round
+        only, since the first page is the oldest and a resync from it misses nothing.
+        """
+        parsed = parse_events(
+            body,
+            affiliates=self.affiliates,
+            sports=self.sports,
+            provider=self.provider,
+            received_at=received_at,
+            draw_sports=self.draw_sports,
+        )
+        self.participants.update(parsed.participants)
+        by_event: dict[str, list[ParsedQuote]] = {}
+        for quote in parsed.quotes:
+            by_event.setdefault(quote.provider_event_id, []).append(quote)
+        quotes: list[ParsedQuote] = []
+        for event in parsed.events:
+            event_id = event.provider_event_id
+            self.events[event_id] = event
+            own = by_event.get(event_id, [])
+            quotes += self.board.replace(event_id, own, received_at)
+            quotes += own
+        if page is not None:
+            listed = frozenset(event.provider_event_id for event in parsed.events)
+            for gone in sorted(self._pages.get(page, frozenset()) - listed):
+                quotes += self.board.forget(gone, received_at)
+            self._pages[page] = listed
+        if sets_cursor and parsed.delta_cursor is not None:
+            self.cursor = parsed.delta_cursor
+        batch, invalid = self._batch(quotes, parsed.events, received_at)
+        skipped = (
+            parsed.skipped_events
+            + parsed.skipped_markets
+            + parsed.skipped_outcomes
+            + parsed.skipped_prices
+        )
+        return SyncResult(
+            batch,
+            cursor=parsed.delta_cursor,
+            refresh_affiliates=bool(parsed.unknown_affiliates),
+            skipped=skipped + invalid,
+        )
+
+    def handle_event(self, body: object, received_at: float) -> SyncResult:
+        """Take a ``/api/v2/events/{id}`` body: a full snapshot of that event."""
+        return self.handle_events(body, received_at, sets_cursor=False)
+
+    def handle_event_missing(self, event_id: str, received_at: float) -> SyncResult:
+        """The event answered 404: withdraw whatever it priced."""
+        gone = self.board.forget(event_id, received_at)
+        batch, invalid = self._batch(gone, (), received_at)
+        return SyncResult(batch, skipped=invalid)
+
+    def handle_delta(self, body: object, received_at: float) -> SyncResult:
+        """Take a ``/api/v2/markets/delta`` page; `cursor` is left alone (see the class)."""
+        page = parse_market_delta(
+            body,
+            participants=self.participants,
+            affiliates=self.affiliates,
+            received_at=received_at,
+        )
+        self.board.note(page.quotes)
+        batch, invalid = self._batch(page.quotes, (), received_at)
+        return SyncResult(
+            batch,
+            cursor=page.cursor,
+            has_more=page.has_more,
+            refresh_events=frozenset(key.event_id for key in page.unknown_participants),
+            refresh_affiliates=bool(page.unknown_affiliates),
+            skipped=page.skipped + invalid,
+        )
+
+    # --- WebSocket -----------------------------------------------------------------------
+
+    def handle_ws(self, frame: str | bytes, received_at: float) -> FrameResult:
+        """Take one frame of the V2 markets WebSocket.
+
+        Raises:
+            ParseError: the frame is not a TheRundown frame; count it and go on.
+        """
+        message = parse_ws_frame(
+            frame,
+            participants=self.participants,
+            affiliates=self.affiliates,
+            received_at=received_at,
+        )
+        if isinstance(message, Heartbeat):
+            return FrameResult(heartbeat=True)
+        if isinstance(message, UnknownMessage):
+            return FrameResult(ignored=f"message type {message.type!r}")
+        if message.quote is None:
+            reason = message.skip_reason
+            unknown_book = (
+                reason is SkipReason.UNKNOWN_AFFILIATE
+                and message.affiliate_id not in RETIRED_AFFILIATES
+            )
+            return FrameResult(
+                refresh_event=message.event_id if message.needs_refresh else None,
+                refresh_affiliates=unknown_book,
+                ignored=str(reason),
+                skipped=1,
+            )
+        self.board.note((message.quote,))
+        return self._frame_result((message.quote,), received_at)
+
+    # --- shared --------------------------------------------------------------------------
+
+    def _frame_result(self, quotes: Sequence[ParsedQuote], received_at: float) -> FrameResult:
+        """A frame's quotes as a result: a batch, or why there is none."""
+        batch, invalid = self._batch(quotes, (), received_at)
+        if not batch.updates:
+            return FrameResult(ignored="no usable quote", skipped=invalid)
+        return FrameResult(batch=batch, skipped=invalid)
+
+    def _batch(
+        self,
+        quotes: Iterable[ParsedQuote],
+        events: Iterable[ProviderEvent],
+        received_at: float,
+    ) -> tuple[FeedBatch, int]:
+        """Quotes on the engine's events, as one batch; and how many could not be mapped.
+
+        Within a batch a cell keeps its last update (a delta page may move a price several
+        times): the engine writes a batch at once, where the order of duplicates is lost.
+        """
+        updates: dict[tuple[MarketKey, int, str], PriceUpdate] = {}
+        invalid = 0
+        for quote in quotes:
+            provider_event = self.events.get(quote.provider_event_id)
+            if provider_event is None:
+                invalid += 1
+                continue
+            try:
+                update = to_update(quote, self._identity.resolve(provider_event))
+            except InvalidMarketError:
+                invalid += 1
+                continue
+            updates.pop((update.market, update.outcome, update.book), None)
+            updates[(update.market, update.outcome, update.book)] = update
+        engine_events = tuple(self._identity.resolve(event).event for event in events)
+        return FeedBatch(self.feed, received_at, engine_events, tuple(updates.values())), invalid
+
+
+# --- the driver ------------------------------------------------------------------------
+
+
+class RestJob(Enum):
+    """REST work a connected feed does between frames, in order of importance."""
+
+    AFFILIATES = 0
+    SNAPSHOT = 1
+    RESYNC = 2
+
+
+#: A REST job: one of `RestJob`, or the id of an event to fetch.
+Job: TypeAlias = RestJob | str
+
+#: Refetches remembered at most; older ones are forgotten past this many.
+_MAX_REMEMBERED_FETCHES: Final = 10_000
+
+
+class RestSchedule:
+    """When each REST job is due. Pure: times (monotonic seconds) are passed in.
+
+    `take` hands out the most important due job first: the affiliates, a snapshot, a
+    resync, then event fetches, oldest first. A refetch (an event or the affiliates,
+    asked for by a frame that could not be placed) runs at most once per
+    ``refetch_interval``: a burst of frames for one unknown event costs one request.
+    `hold` keeps every job back, for a 429's Retry-After or a failing server.
+    """
+
+    def __init__(self, refetch_interval: float) -> None:
+        """An empty schedule; refetches of one job at least ``refetch_interval`` apart."""
+        self.refetch_interval = refetch_interval
+        #: No job is handed out before this time.
+        self.held_until = -math.inf
+        self._due: dict[Job, float] = {}
+        self._fetched: dict[Job, float] = {}
+
+    def __contains__(self, job: Job) -> bool:
+        """Whether ``job`` is scheduled."""
+        return job in self._due
+
+    def schedule(self, job: Job, at: float) -> None:
+        """Make ``job`` due at ``at``, or keep it earlier if it already is."""
+        self._due[job] = min(self._due.get(job, math.inf), at)
+
+    def refetch(self, job: Job, now: float) -> None:
+        """Schedule a refetch: now, or ``refetch_interval`` after the last one began."""
+        last = self._fetched.get(job, -math.inf)
+        self.schedule(job, max(now, last + self.refetch_interval))
+
+    def due_at(self, job: Job) -> float:
+        """When ``job`` is due; infinity when it is not scheduled."""
+        return self._due.get(job, math.inf)
+
+    def cancel(self, job: Job) -> None:
+        """Unschedule ``job`` (answered by other work)."""
+        self._due.pop(job, None)
+
+    def hold(self, until: float) -> None:
+        """Hand out no job before ``until``."""
+        self.held_until = until
+
+    def next_due(self) -> float:
+        """When `take` will next hand out a job; infinity when nothing is scheduled."""
+        return max(min(self._due.values(), default=math.inf), self.held_until)
+
+    def take(self, now: float) -> Job | None:
+        """Remove and return the most important job due by ``now``, if any."""
+        if now < self.held_until:
+            return None
+        ready = [(self._rank(job, at), job) for job, at in self._due.items() if at <= now]
+        if not ready:
+            return None
+        _, job = min(ready, key=lambda pair: pair[0])
+        del self._due[job]
+        if not isinstance(job, RestJob) or job is RestJob.AFFILIATES:
+            self._fetched[job] = now
+            if len(self._fetched) > _MAX_REMEMBERED_FETCHES:
+                horizon = now - self.refetch_interval
+                self._fetched = {j: t for j, t in self._fetched.items() if t > horizon}
+        return job
+
+    @staticmethod
+    def _rank(job: Job, at: float) -> tuple[int, float, str]:
+        if isinstance(job, RestJob):
+            return job.value, 0.0, ""
+        return len(RestJob), at, job
+
+
+class RundownFeed:
+    """Runs one TheRundown V2 feed: bootstrap, WebSocket, resync, refresh, reconnect.
+
+    ``stats.extra`` counts: heartbeats, price_changes, ignored_frames (frames that placed
+    no price), oversized (also in ``stats.malformed``), skipped_quotes, rest_requests,
+    rest_errors (REST failures while connected, retried later), rate_limited (429s),
+    snapshots (events-page rounds), resyncs (delta resyncs started), stale_cursors,
+    event_refreshes, affiliate_refreshes, and recoveries (REST jobs scheduled because
+    the engine dropped a batch).
+    """
+
+    def __init__(
+        self,
+        settings: RundownSettings,
+        identity: EventIdentity,
+        *,
+        client: httpx.AsyncClient | None = None,
+        recorder: FrameRecorder | None = None,
+        clock: Callable[[], float] = time.time,
+        backoff: Backoff | None = None,
+    ) -> None:
+        """Prepare the feed; nothing connects until `run`.
+
+        Args:
+            settings: what to watch.
+            identity: the engine's event registry, shared by every feed.
+            client: an httpx client to use (its timeouts, proxies); the feed adds the
+                `read_error_bodies` hook to it if missing, so that a refused handshake
+                says why. Without one, the feed makes and closes its own.
+            recorder: records every WebSocket frame and REST body.
+            clock: epoch seconds: receive times and the bootstrap dates.
+            backoff: reconnect delays (default: 1 s doubling to 30 s, with jitter).
+        """
+        self.settings = settings
+        self.session = self._new_session(identity)
+        self.stats = FeedStats(settings.name)
+        self.stats.extra.update(dict.fromkeys(COUNTERS, 0.0))
+        self._client = client
+        self._recorder = recorder
+        self._clock = clock
+        self._backoff = backoff or Backoff()
+        self._secrets = (settings.api_key,)
+        self._rest_base = settings.base_url.rstrip("/")
+        self._handoff: Handoff | None = None
+        self._bootstrapped = False
+        self._source = settings.ws_url
+        # REST jobs, on anyio.current_time() (monotonic).
+        self._jobs = RestSchedule(settings.refetch_interval)
+        self._refresh_at = math.inf
+        self._rest_backoff = Backoff(initial=1.0, cap=30.0)
+        self._drop_backoff = Backoff(
+            initial=settings.min_resync_interval,
+            cap=max(settings.min_resync_interval, settings.refresh_interval),
+            jitter=0.0,
+        )
+
+    def _new_session(self, identity: EventIdentity) -> RundownSession:
+        """The protocol session this feed drives."""
+        return RundownSession(self.settings.name, identity)
+
+    def _snapshot_requests(self) -> list[tuple[str, PageKey | None]]:
+        """The requests of one snapshot round, in order: (path, page key)."""
+        dates = bootstrap_dates(self._clock(), self.settings.days_ahead)
+        return [
+            (f"/api/v2/sports/{sport_id}/events/{day}", (sport_id, day))
+            for sport_id in self.settings.sport_ids
+            for day in dates
+        ]
+
+    def _delta_scopes(self) -> list[dict[str, str]]:
+        """One delta filter per sport: the endpoint takes a single sport_id."""
+        return [{"sport_id": str(sport_id)} for sport_id in self.settings.sport_ids]
+
+    def _market_params(self) -> dict[str, str]:
+        """The market and book filters every odds request carries."""
+        params = {"market_ids": _csv(self.settings.market_ids)}
+        if self.settings.affiliate_ids:
+            params["affiliate_ids"] = _csv(self.settings.affiliate_ids)
+        return params
+
+    # --- running -------------------------------------------------------------------------
+
+    async def run(self, out: MemoryObjectSendStream[FeedBatch]) -> None:
+        """Feed ``out`` until a fatal failure (then return, ``stats`` saying why) or cancel.
+
+        ``out`` is not closed: it may be shared with other feeds.
+        """
+        self._handoff = Handoff(out, self.stats)
+        guard = RedactingFilter(self._secrets)
+        # httpx logs every request; connection.py logs failures: scrub both, and this
+        # module's own lines, which are also redacted as they are written.
+        loggers = [logging.getLogger(name) for name in ("httpx", "arbwatch.feeds", __name__)]
+        for logger in loggers:
+            logger.addFilter(guard)
+        try:
+            if self._client is None:
+                hooks = {"response": [read_error_bodies]}
+                async with httpx.AsyncClient(
+                    timeout=self.settings.request_timeout, event_hooks=hooks
+                ) as client:
+                    self._client = client
+                    try:
+                        await self._reconnecting()
+                    finally:
+                        self._client = None
+            else:
+                _install_error_hook(self._client)
+                await self._reconnecting()
+        finally:
+            if self.stats.state is not FeedState.FAILED:
+                self.stats.state = FeedState.STOPPED
+            for logger in loggers:
+                logger.removeFilter(guard)
+
+    async def _reconnecting(self) -> None:
+        await reconnecting(self._attempt, self.stats, backoff=self._backoff, secrets=self._secrets)
+
+    async def _attempt(self, healthy: Callable[[], None]) -> None:
+        """One connection: bootstrap if never done, connect, resync, read until it ends."""
+        if not self._bootstrapped:
+            await self._bootstrap()
+        url = self._source = self.settings.ws_url
+        ws: AsyncWebSocketSession
+        async with aconnect_ws(
+            url,
+            self._http,
+            headers={KEY_HEADER: self.settings.api_key},
+            session_class=AsyncWebSocketSession,
+        ) as ws:
+            self._info("feed %s: connected to %s", self.settings.name, url)
+            # Whatever changed while no socket was listening is in the delta log.
+            self._jobs.schedule(RestJob.RESYNC, anyio.current_time())
+            await self._read(ws, healthy)
+
+    async def _bootstrap(self) -> None:
+        """Sports, affiliates and every events page; failures end the attempt."""
+        session = self.session
+        session.handle_sports(
+            (await self._get("/api/v2/sports", "rest:sports", auth=False)).content
+        )
+        session.handle_affiliates(
+            (await self._get("/api/v2/affiliates", "rest:affiliates", auth=False)).content
+        )
+        await self._snapshot()
+        self._bootstrapped = True
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("the feed's HTTP client is used outside run()")
+        return self._client
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def _read(self, ws: AsyncWebSocketSession, healthy: Callable[[], None]) -> None:
+        """Read frames, run REST jobs as they fall due, and watch the heartbeat."""
+        timeout = self.settings.heartbeat_timeout
+        heartbeat_deadline = anyio.current_time() + timeout
+        greeted = False
+        while True:
+            started = anyio.current_time()
+            await self._work()
+            now = anyio.current_time()
+            # The socket was not read during REST work: its queued heartbeats are not late.
+            heartbeat_deadline += now - started
+            if now >= heartbeat_deadline:
+                raise FeedError(f"no heartbeat for {timeout:g} s", fatal=False)
+            frame: str | None = None
+            with anyio.move_on_after(min(heartbeat_deadline, self._next_due()) - now):
+                try:
+                    frame = await ws.receive_text()
+                except WebSocketInvalidTypeReceived:
+                    frame = ""  # a binary frame: TheRundown sends text only
+            if frame is None:
+                continue
+            result = self._on_frame(frame)
+            if result is None:
+                continue
+            if not greeted:
+                greeted = True
+                healthy()
+            if result.heartbeat:
+                heartbeat_deadline = anyio.current_time() + timeout
+
+    def _on_frame(self, frame: str) -> FrameResult | None:
+        """Record, check and apply one frame; None when it was malformed or oversized."""
+        received_at = self._clock()
+        stats = self.stats
+        stats.frames += 1
+        self._record("ws", self._source, frame, received_at)
+        limit = self.settings.max_frame_bytes
+        if len(frame) > limit or (len(frame) * 4 > limit and len(frame.encode()) > limit):
+            stats.malformed += 1
+            stats.extra["oversized"] += 1
+            self._warn(
+                "feed %s: frame over %d bytes skipped: %s",
+                self.settings.name,
+                limit,
+                truncate(frame),
+            )
+            return None
+        try:
+            result = self.session.handle_ws(frame, received_at)
+        except ParseError as error:
+            stats.malformed += 1
+            self._warn(
+                "feed %s: malformed frame skipped (%s): %s",
+                self.settings.name,
+                error,
+                truncate(frame),
+            )
+            return None
+        stats.extra["skipped_quotes"] += result.skipped
+        if result.heartbeat:
+            stats.extra["heartbeats"] += 1
+        elif result.batch is not None:
+            stats.extra["price_changes"] += 1
+            self._deliver(result.batch, recover=RestJob.RESYNC)
+        else:
+            stats.extra["ignored_frames"] += 1
+        self._follow_up(result.refresh_event, result.refresh_affiliates)
+        return result
+
+    # --- REST jobs -----------------------------------------------------------------------
+
+    def _follow_up(self, event_ids: str | Collection[str] | None, affiliates: bool) -> None:
+        """Ask for what a frame or page could not place: its events, the affiliates."""
+        now = anyio.current_time()
+        if isinstance(event_ids, str):
+            event_ids = (event_ids,)
+        for event_id in event_ids or ():
+            self._jobs.refetch(event_id, now)
+        if affiliates:
+            self._jobs.refetch(RestJob.AFFILIATES, now)
+
+    def _next_due(self) -> float:
+        """When the next REST job may run (monotonic), or infinity."""
+        return min(self._jobs.next_due(), self._refresh_at)
+
+    async def _work(self) -> None:
+        """Run the REST jobs that are due, most important first, until none is."""
+        while True:
+            now = anyio.current_time()
+            if now >= self._refresh_at:
+                self._jobs.schedule(RestJob.SNAPSHOT, now)
+                self._refresh_at = now + self.settings.refresh_interval
+            job = self._jobs.take(now)
+            if job is None:
+                return
+            try:
+                await self._run(job)
+            except FeedError as error:
+                if error.fatal:
+                    raise
+                # Keep the job, and hold every REST call back: a 429 for its Retry-After,
+                # other failures for a backoff that grows while they go on.
+                self._jobs.schedule(job, now)
+                delay = self._rest_backoff.next_delay(error.retry_after)
+                self._jobs.hold(anyio.current_time() + delay)
+                self.stats.extra["rest_errors"] += 1
+                self._warn("feed %s: %s; REST retried in %.1f s", self.settings.name, error, delay)
+                return
+            self._rest_backoff.reset()
+
+    async def _run(self, job: Job) -> None:
+        """Run one REST job."""
+        try:
+            if job is RestJob.AFFILIATES:
+                self.stats.extra["affiliate_refreshes"] += 1
+                response = await self._get("/api/v2/affiliates", "rest:affiliates", auth=False)
+                self.session.handle_affiliates(response.content)
+            elif job is RestJob.SNAPSHOT:
+                await self._snapshot()
+            elif job is RestJob.RESYNC:
+                await self._resync()
+            else:
+                await self._refresh_event(job)
+        except ParseError as error:
+            raise FeedError(f"unreadable REST answer: {error}", fatal=False) from error
+
+    async def _snapshot(self) -> None:
+        """Fetch every events page; a page the engine dropped schedules another round."""
+        self.stats.extra["snapshots"] += 1
+        started = anyio.current_time()
+        delivered = True
+        for index, (path, page) in enumerate(self._snapshot_requests()):
+            response = await self._get(path, "rest:events", params=self._market_params())
+            result = self.session.handle_events(
+                response.content, self._clock(), page=page, sets_cursor=index == 0
+            )
+            delivered &= self._apply(result, recover=RestJob.SNAPSHOT)
+        # The round answers a resync asked for before it began, and the periodic refresh.
+        if delivered and self._jobs.due_at(RestJob.RESYNC) <= started:
+            self._jobs.cancel(RestJob.RESYNC)
+        self._refresh_at = anyio.current_time() + self.settings.refresh_interval
+
+    async def _resync(self) -> None:
+        """Replay the delta log from the cursor, sport by sport; re-bootstrap if refused."""
+        start, scopes = self.session.cursor, self._delta_scopes()
+        if start is None or not scopes:
+            await self._snapshot()
+            return
+        self.stats.extra["resyncs"] += 1
+        delivered = True
+        final: str | None = None
+        for scope in scopes:
+            cursor = start
+            for _ in range(MAX_DELTA_PAGES):
+                params = {**self._market_params(), **scope, "last_id": cursor}
+                response = await self._get(
+                    "/api/v2/markets/delta", "rest:delta", params=params, allow=(400,)
+                )
+                if response.status_code == 400:
+                    self.stats.extra["stale_cursors"] += 1
+                    self._warn(
+                        "feed %s: delta cursor refused (%s); re-bootstrapping the events",
+                        self.settings.name,
+                        truncate(response.text),
+                    )
+                    await self._snapshot()
+                    return
+                result = self.session.handle_delta(response.content, self._clock())
+                delivered &= self._apply(result, recover=RestJob.RESYNC)
+                advanced = result.cursor is not None and result.cursor != cursor
+                cursor = result.cursor if result.cursor is not None else cursor
+                if not (result.has_more and advanced):
+                    break
+            # The first scope ended earliest: a resync from there misses nothing.
+            final = final or cursor
+        if delivered:
+            self.session.cursor = final
+
+    async def _refresh_event(self, event_id: str) -> None:
+        """Fetch one event (with the feed's market filters) to learn its participants."""
+        self.stats.extra["event_refreshes"] += 1
+        path = "/api/v2/events/" + quote_path(event_id, safe="")
+        response = await self._get(path, "rest:event", params=self._market_params(), allow=(404,))
+        if response.status_code == 404:
+            result = self.session.handle_event_missing(event_id, self._clock())
+        else:
+            result = self.session.handle_event(response.content, self._clock())
+        self._apply(result, recover=event_id)
+
+    def _apply(self, result: SyncResult, *, recover: Job) -> bool:
+        """Hand a REST result's batch on and follow up on what it could not place."""
+        self.stats.extra["skipped_quotes"] += result.skipped
+        self._follow_up(result.refresh_events, result.refresh_affiliates)
+        return self._deliver(result.batch, recover=recover)
+
+    def _deliver(self, batch: FeedBatch, *, recover: Job) -> bool:
+        """Hand ``batch`` to the engine; if it was dropped, schedule ``recover``."""
+        if not batch.updates and not batch.events:
+            return True
+        if self._handoff is None:
+            raise RuntimeError("the feed delivers batches only inside run()")
+        if self._handoff.send(batch):
+            self._drop_backoff.reset()
+            return True
+        if recover not in self._jobs:
+            # Recovering costs REST calls (and data points): back off while the engine
+            # stays behind, instead of answering each dropped frame at once.
+            self.stats.extra["recoveries"] += 1
+            delay = self._drop_backoff.next_delay()
+            self._jobs.schedule(recover, anyio.current_time() + delay)
+        return False
+
+    async def _get(
+        self,
+        path: str,
+        channel: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        auth: bool = True,
+        allow: Collection[int] = (),
+    ) -> httpx.Response:
+        """GET a REST path, record its body, and turn refusals into `FeedError`s.
+
+        Statuses in ``allow`` are returned for the caller to read.
+        """
+        headers = {KEY_HEADER: self.settings.api_key} if auth else {}
+        self.stats.extra["rest_requests"] += 1
+        try:
+            response = await self._http.get(
+                self._rest_base + path, params=dict(params or {}), headers=headers
+            )
+        except httpx.HTTPError as error:
+            reason = f"GET {path}: network: {type(error).__name__}: {error}".rstrip(": ")
+            raise FeedError(self._redact(reason), fatal=False) from error
+        self._record(channel, str(response.url), response.text, self._clock())
+        status = response.status_code
+        if status < 400 or status in allow:
+            return response
+        if status == 429:
+            self.stats.extra["rate_limited"] += 1
+        failure = classify(
+            httpx.HTTPStatusError(f"HTTP {status}", request=response.request, response=response)
+        )
+        fatal = failure.verdict is Verdict.FATAL
+        hint = "; check the feed's api_key and its plan" if fatal else ""
+        raise FeedError(
+            self._redact(f"GET {path}: {failure.reason}{hint}"),
+            fatal=fatal,
+            retry_after=failure.retry_after,
+        )
+
+    # --- recording and logging -----------------------------------------------------------
+
+    def _record(self, channel: str, source: str, frame: str, received_at: float) -> None:
+        if self._recorder is not None:
+            self._recorder.record(
+                RecordedFrame(
+                    received_at=received_at,
+                    feed=self.settings.name,
+                    provider=PROVIDER,
+                    channel=channel,
+                    source=source,
+                    frame=frame,
+                )
+            )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def _warn(self, message: str, *args: object) -> None:
+        log.warning("%s", self._redact(message % args))
+
+    def _info(self, message: str, *args: object) -> None:
+        log.info("%s", self._redact(message % args))
+
+
+def _install_error_hook(client: httpx.AsyncClient) -> None:
+    """Add `read_error_bodies` to a caller's client, so refusals keep their reason."""
+    hooks = client.event_hooks
+    responses = list(hooks.get("response", []))
+    if read_error_bodies not in responses:
+        client.event_hooks = {**hooks, "response": [*responses, read_error_bodies]}

@@ -1,0 +1,670 @@
+"""The TheRundown V2 and V1 feeds against the real simulator over loopback (no mocks).
+
+Each test serves a `RundownSimulator` on 127.0.0.1, runs a feed into a memory stream and
+reads the batches like the engine would, into a board of prices that is compared with
+the simulated world. The world moves only when a test steps it (``sim.advance()``), and
+the simulator and the feed share a fake clock, so dates and cursor ages are the test's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from arbwatch.core.markets import (
+    HOME,
+    Event,
+    MarketKey,
+    MarketKind,
+    moneyline,
+    player_prop,
+    spread,
+    total,
+)
+from arbwatch.core.odds import american_to_decimal, decimal_to_american
+from arbwatch.feeds.base import Backoff, FeedBatch
+from arbwatch.feeds.connection import FeedState, FeedStats
+from arbwatch.feeds.identity import EventIdentity
+from arbwatch.feeds.recording import FrameRecorder, read_recording
+from arbwatch.feeds.rundown import PROVIDER
+from arbwatch.feeds.rundown_feed import RundownFeed, RundownSettings
+from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.sim.faults import Faults
+from arbwatch.sim.rundown import RundownKey, RundownSimulator
+from arbwatch.sim.server import serve
+from arbwatch.sim.world import SimEvent, SimMarket, World
+
+pytestmark = pytest.mark.anyio
+
+KEY = "trd-test-key-7Hq2ZpX"
+DAY = 86_400.0
+
+BoardKey = tuple[MarketKey, int, str]
+
+
+class FakeClock:
+    """Epoch seconds that move only when a test says so; shared by simulator and feed."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Engine:
+    """Reads batches the way the engine does: the last price of each cell wins."""
+
+    def __init__(self) -> None:
+        self.board: dict[BoardKey, float] = {}
+        self.batches: list[FeedBatch] = []
+        self.events: dict[str, Event] = {}
+        self._running = anyio.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Stop reading the stream, like an engine stuck in a long evaluation."""
+        self._running = anyio.Event()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def take(self, batch: FeedBatch) -> None:
+        self.batches.append(batch)
+        for event in batch.events:
+            self.events[event.event_id] = event
+        for update in batch.updates:
+            self.board[(update.market, update.outcome, update.book)] = update.price
+
+    async def consume(self, receive: MemoryObjectReceiveStream[FeedBatch]) -> None:
+        async for batch in receive:
+            await self._running.wait()
+            self.take(batch)
+
+
+@dataclass
+class Setup:
+    """A simulator and what a test needs to steer it."""
+
+    world: World
+    clock: FakeClock
+    sim: RundownSimulator
+    faults: Faults = field(default_factory=Faults)
+
+
+def make_sim(
+    seed: int = 7,
+    *,
+    keys: dict[str, RundownKey] | None = None,
+    cursor_max_age: float = 30 * 60.0,
+    heartbeat_interval: float = 0.05,
+) -> Setup:
+    world = World(seed)
+    clock = FakeClock(world.now)
+    faults = Faults()
+    sim = RundownSimulator(
+        world,
+        clock=clock,
+        keys=keys if keys is not None else {KEY: RundownKey()},
+        heartbeat_interval=heartbeat_interval,
+        faults=faults,
+        cursor_max_age=cursor_max_age,
+        # One step of the world publishes hundreds of changes at once; TheRundown's 256
+        # would drop some silently (only the periodic refresh could recover them).
+        client_buffer=100_000,
+    )
+    return Setup(world, clock, sim, faults)
+
+
+@dataclass
+class Running:
+    """A feed running against a served simulator."""
+
+    setup: Setup
+    feed: RundownFeed
+    engine: Engine
+    identity: EventIdentity
+
+    def step(self) -> None:
+        """Move the world one step (one second later) and publish the changes."""
+        self.setup.clock.now += 1.0
+        self.setup.sim.advance()
+
+
+def settings(url: str, **overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": "rundown",
+        "api_key": KEY,
+        "base_url": url,
+        "sport_ids": (4,),
+        "days_ahead": 1,
+        "heartbeat_timeout": 1.0,
+        "refresh_interval": 60.0,
+        "min_resync_interval": 0.05,
+    }
+    values.update(overrides)
+    return values
+
+
+@asynccontextmanager
+async def running(
+    setup: Setup,
+    *,
+    v1: bool = False,
+    stream_size: int = 100_000,
+    consume: bool = True,
+    backoff: Backoff | None = None,
+    recorder: FrameRecorder | None = None,
+    client: httpx.AsyncClient | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Running]:
+    identity = EventIdentity()
+    engine = Engine()
+    backoff = backoff or Backoff(initial=0.01, cap=0.05)
+    async with serve(setup.sim) as url:
+        feed: RundownFeed
+        if v1:
+            feed = RundownV1Feed(
+                RundownV1Settings(**settings(url, **overrides)),
+                identity,
+                clock=setup.clock,
+                backoff=backoff,
+                recorder=recorder,
+                client=client,
+            )
+        else:
+            feed = RundownFeed(
+                RundownSettings(**settings(url, **overrides)),
+                identity,
+                clock=setup.clock,
+                backoff=backoff,
+                recorder=recorder,
+                client=client,
+            )
+        send, receive = anyio.create_memory_object_stream[FeedBatch](stream_size)
+        with send, receive:
+            async with anyio.create_task_group() as group:
+                group.start_soon(feed.run, send)
+                if consume:
+                    group.start_soon(engine.consume, receive)
+                try:
+                    yield Running(setup, feed, engine, identity)
+                finally:
+                    group.cancel_scope.cancel()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    with anyio.fail_after(timeout):
+        while not condition():
+            await anyio.sleep(0.01)
+
+
+# --- the world as the engine should see it -----------------------------------------------
+
+MARKET_IDS = {
+    MarketKind.MONEYLINE: 1,
+    MarketKind.MONEYLINE_3WAY: 1,
+    MarketKind.SPREAD: 2,
+    MarketKind.TOTAL: 3,
+    MarketKind.PLAYER_PROP: 29,
+}
+
+
+def market_key(engine_event_id: str, market: SimMarket) -> MarketKey:
+    if market.kind is MarketKind.SPREAD:
+        return spread(engine_event_id, HOME, market.line)[0]
+    if market.kind is MarketKind.TOTAL:
+        return total(engine_event_id, market.line)
+    if market.kind is MarketKind.PLAYER_PROP:
+        return player_prop(engine_event_id, market.player, market.stat, market.line)
+    return moneyline(engine_event_id, three_way=market.kind is MarketKind.MONEYLINE_3WAY)
+
+
+def wire_price(price: float | None) -> float:
+    """A world price as it survives TheRundown's American odds; NaN off the board."""
+    if price is None:
+        return math.nan
+    return american_to_decimal(round(decimal_to_american(price)))
+
+
+def expected_board(
+    world: World,
+    identity: EventIdentity,
+    *,
+    sport_ids: Iterable[int] = (4,),
+    market_ids: Iterable[int] = (1, 2, 3),
+    books: Iterable[str] | None = None,
+    events: Iterable[str] | None = None,
+) -> dict[BoardKey, float] | None:
+    """Every world quote in the filters as a board cell; None if an event is unknown."""
+    sports, markets = set(sport_ids), set(market_ids)
+    wanted_books = None if books is None else set(books)
+    wanted_events = None if events is None else set(events)
+    board: dict[BoardKey, float] = {}
+    for (event_id, index, side, book), quote in world.quotes.items():
+        event = world.event(event_id)
+        market = event.markets[index]
+        if (
+            event.sport_id not in sports
+            or MARKET_IDS[market.kind] not in markets
+            or (wanted_books is not None and book not in wanted_books)
+            or (wanted_events is not None and event_id not in wanted_events)
+        ):
+            continue
+        resolved = identity.lookup(PROVIDER, event_id)
+        if resolved is None:
+            return None
+        board[(market_key(resolved.event.event_id, market), side, book)] = wire_price(quote.price)
+    return board
+
+
+def same_price(a: float | None, b: float) -> bool:
+    if a is None:
+        return False
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12)
+
+
+def matches(run: Running, *, exclusive: bool = True, **filters: Any) -> bool:
+    """Whether the engine's board is the world's within the filters (and only that)."""
+    expected = expected_board(run.setup.world, run.identity, **filters)
+    if expected is None:
+        return False
+    board = run.engine.board
+    if not all(same_price(board.get(key), price) for key, price in expected.items()):
+        return False
+    return not exclusive or all(
+        key in expected or math.isnan(price) for key, price in board.items()
+    )
+
+
+def more_frames(stats: FeedStats, count: int) -> Callable[[], bool]:
+    """A condition: the feed has read more than ``count`` frames, or reconnected."""
+    return lambda: stats.frames > count or stats.reconnects > 0
+
+
+def day_of(event: SimEvent) -> str:
+    return datetime.fromtimestamp(event.starts_at, UTC).date().isoformat()
+
+
+def today(setup: Setup) -> str:
+    return datetime.fromtimestamp(setup.clock(), UTC).date().isoformat()
+
+
+# --- bootstrap, deltas, filters ------------------------------------------------------------
+
+
+async def test_bootstrap_and_socket_deltas_match_the_world(tmp_path: Path) -> None:
+    setup = make_sim()
+    path = tmp_path / "rundown.jsonl"
+    recorder = FrameRecorder(path, secrets=(KEY,))
+    sports, markets = (4, 2, 11), (1, 2, 3, 29)
+    async with running(setup, recorder=recorder, sport_ids=sports, market_ids=markets) as run:
+        await wait_until(lambda: matches(run, sport_ids=sports, market_ids=markets))
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        snapshot_batches = len(run.engine.batches)
+        for _ in range(3):
+            run.step()
+        await wait_until(lambda: matches(run, sport_ids=sports, market_ids=markets))
+        socket_batches = run.engine.batches[snapshot_batches:]
+        stats = run.feed.stats
+    recorder.close()
+
+    # Every game of the three sports, named as the world names it.
+    for event in setup.world.events:
+        resolved = run.identity.lookup(PROVIDER, event.event_id)
+        assert resolved is not None
+        engine_event = run.engine.events[resolved.event.event_id]
+        assert (engine_event.home, engine_event.away) == (event.home, event.away)
+        assert engine_event.starts_at == int(event.starts_at)
+    # The world's changes came one frame, one batch at a time.
+    assert socket_batches
+    assert all(len(batch.updates) == 1 for batch in socket_batches)
+    assert all(batch.feed == "rundown" for batch in run.engine.batches)
+    assert stats.extra["price_changes"] == len(socket_batches)
+    assert stats.extra["heartbeats"] > 0
+    assert stats.malformed == stats.reconnects == stats.dropped_batches == 0
+    assert stats.extra["snapshots"] == 1
+    assert stats.extra["resyncs"] == 1  # the one after connecting
+
+    frames = list(read_recording(path))
+    channels = {frame.channel for frame in frames}
+    assert channels == {"rest:sports", "rest:affiliates", "rest:events", "rest:delta", "ws"}
+    assert {frame.provider for frame in frames} == {"therundown"}
+    assert KEY not in path.read_text()
+
+
+async def test_the_filters_reach_the_server() -> None:
+    setup = make_sim()
+    books = ("Pinnacle", "DraftKings")
+    filters: dict[str, Any] = {"sport_ids": (4,), "market_ids": (1, 3)}
+    async with running(setup, affiliate_ids=(3, 19), **filters) as run:
+        await wait_until(lambda: matches(run, books=books, **filters))
+        for _ in range(3):
+            run.step()
+        await wait_until(lambda: matches(run, books=books, **filters))
+    updates = [update for batch in run.engine.batches for update in batch.updates]
+    assert {update.book for update in updates} == set(books)
+    assert {update.market.kind for update in updates} == {MarketKind.MONEYLINE, MarketKind.TOTAL}
+    assert {event.sport for event in run.engine.events.values()} == {"NBA"}
+
+
+# --- watchdog, resync, re-bootstrap, refresh ----------------------------------------------
+
+
+async def test_silence_trips_the_watchdog_and_the_resync_brings_what_was_missed() -> None:
+    setup = make_sim()
+    async with running(setup, heartbeat_timeout=0.3) as run:
+        await wait_until(lambda: matches(run) and run.feed.stats.state is FeedState.UP)
+        stats = run.feed.stats
+        resyncs, seen = stats.extra["resyncs"], len(run.engine.batches)
+        setup.faults.silent = True  # no data and no heartbeat; the delta log keeps the data
+        setup.clock.now += 1.0
+        changed = setup.sim.advance()
+        # The socket says nothing while silent: only a resync can bring the changes.
+        await wait_until(lambda: stats.reconnects >= 1 and matches(run))
+        assert stats.extra["resyncs"] > resyncs
+        assert "no heartbeat for 0.3 s" in stats.last_error
+        setup.faults.silent = False
+        await wait_until(lambda: stats.state is FeedState.UP)
+    missed = {
+        (quote.event_id, quote.side, quote.book, wire_price(quote.price))
+        for quote in changed
+        if setup.world.event(quote.event_id).sport_id == 4
+        and MARKET_IDS[setup.world.event(quote.event_id).markets[quote.market_index].kind] <= 3
+    }
+    assert missed
+    # They came in a resync batch (a page of changes), not as single frames.
+    resynced = [batch for batch in run.engine.batches[seen:] if len(batch.updates) > 1]
+    assert resynced
+    prices = {(update.book, update.price) for batch in resynced for update in batch.updates}
+    assert {(book, price) for _, _, book, price in missed if not math.isnan(price)} <= prices
+
+
+async def test_data_without_heartbeats_still_trips_the_watchdog() -> None:
+    # Prices keep coming but no heartbeat does: the upstream may be stuck half-way, so
+    # only heartbeats prove the connection healthy.
+    setup = make_sim(heartbeat_interval=30.0)
+    async with running(setup, heartbeat_timeout=0.4) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: setup.sim.connection_count == 1)
+        with anyio.fail_after(5):
+            while stats.reconnects == 0:
+                run.step()
+                await wait_until(more_frames(stats, stats.frames))
+    assert "no heartbeat for 0.4 s" in stats.last_error
+    assert stats.extra["heartbeats"] == 0
+    assert stats.extra["price_changes"] > 0
+
+
+async def test_a_stale_cursor_rebootstraps_the_events() -> None:
+    setup = make_sim(cursor_max_age=60.0)
+    async with running(setup) as run:
+        await wait_until(lambda: matches(run) and run.feed.stats.state is FeedState.UP)
+        stats = run.feed.stats
+        run.step()  # delivered by the socket; the cursor stays where the resync left it
+        await wait_until(lambda: matches(run))
+        setup.clock.now += 120.0
+        setup.sim.advance()  # prunes the first step's changes: the cursor is now stale
+        await wait_until(lambda: matches(run))
+        setup.faults.close_code = 1011
+        await wait_until(lambda: stats.extra["stale_cursors"] >= 1)
+        await wait_until(lambda: stats.extra["snapshots"] >= 2 and matches(run))
+        assert stats.reconnects >= 1
+        run.step()
+        await wait_until(lambda: matches(run))
+
+
+async def test_an_unknown_event_on_the_socket_is_fetched() -> None:
+    setup = make_sim()
+    later = [e for e in setup.world.events if e.sport_id == 4 and day_of(e) != today(setup)]
+    assert later, "the seed should have NBA games tomorrow"
+    async with running(setup, days_ahead=0) as run:
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        assert all(run.identity.lookup(PROVIDER, e.event_id) is None for e in later)
+        run.step()
+        await wait_until(lambda: matches(run))
+        stats = run.feed.stats
+    assert stats.extra["event_refreshes"] >= len(later)
+    assert stats.extra["snapshots"] == 1
+
+
+async def test_the_periodic_refresh_finds_new_games() -> None:
+    setup = make_sim()
+    later = [e for e in setup.world.events if e.sport_id == 4 and day_of(e) != today(setup)]
+    assert later
+    async with running(setup, days_ahead=0, refresh_interval=0.2) as run:
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        assert run.identity.lookup(PROVIDER, later[0].event_id) is None
+        setup.clock.now += DAY  # tomorrow's games are today's now
+        await wait_until(
+            lambda: all(run.identity.lookup(PROVIDER, e.event_id) for e in later), timeout=3
+        )
+        later_ids = [e.event_id for e in later]
+        await wait_until(lambda: matches(run, exclusive=False, events=later_ids))
+        stats = run.feed.stats
+    assert stats.extra["event_refreshes"] == 0  # found by the refresh, not by a frame
+    assert stats.extra["snapshots"] >= 2
+
+
+# --- fatal and retried failures -----------------------------------------------------------
+
+
+async def test_a_bad_key_stops_the_feed_and_is_never_shown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    setup = make_sim(keys={"another-key": RundownKey()})
+    async with serve(setup.sim) as url:
+        feed = RundownFeed(RundownSettings(**settings(url)), EventIdentity(), clock=setup.clock)
+        send, receive = anyio.create_memory_object_stream[FeedBatch](10)
+        with send, receive, anyio.fail_after(5):
+            await feed.run(send)  # returns by itself: nothing to retry
+    stats = feed.stats
+    assert stats.state is FeedState.FAILED
+    assert "HTTP 401 (Invalid API key)" in stats.fatal_error
+    assert "check the feed's api_key" in stats.fatal_error
+    assert stats.reconnects == 0
+    assert KEY not in repr(stats)
+    assert KEY not in caplog.text
+    assert "feed rundown stopped" in caplog.text
+
+
+async def test_a_key_without_websocket_access_is_refused_for_good() -> None:
+    setup = make_sim(keys={KEY: RundownKey(websocket_access=False)})
+    # A client of the caller's, without the hook that keeps refusal bodies readable: the
+    # feed adds it, or the reason below would be lost.
+    async with httpx.AsyncClient() as client, running(setup, client=client) as run:
+        await wait_until(lambda: run.feed.stats.state is FeedState.FAILED)
+    stats = run.feed.stats
+    assert stats.fatal_error == (
+        "handshake refused: HTTP 403 (WebSocket access requires Ultra plan or higher)"
+    )
+    assert KEY not in repr(stats)
+    # REST still answered: the engine got the games before the socket was refused.
+    assert run.engine.events
+
+
+async def test_a_key_revoked_while_connected_stops_the_feed_at_the_next_rest_call() -> None:
+    setup = make_sim()
+    async with running(setup, refresh_interval=0.2) as run:
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        del setup.sim.keys[KEY]  # the live socket stays open; the periodic refresh fails
+        await wait_until(lambda: run.feed.stats.state is FeedState.FAILED)
+    stats = run.feed.stats
+    assert "/api/v2/sports/4/events/" in stats.fatal_error
+    assert "HTTP 401 (Invalid API key); check the feed's api_key" in stats.fatal_error
+    assert stats.reconnects == 0
+
+
+async def test_close_4001_stops_the_feed() -> None:
+    setup = make_sim()
+    async with running(setup) as run:
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        setup.faults.close_code = 4001
+        await wait_until(lambda: run.feed.stats.state is FeedState.FAILED)
+    assert "code 4001" in run.feed.stats.fatal_error
+    assert run.feed.stats.reconnects == 0
+
+
+@pytest.mark.parametrize("fault", ["close 1011", "drop"])
+async def test_a_lost_connection_reconnects_and_resyncs(fault: str) -> None:
+    setup = make_sim()
+    async with running(setup) as run:
+        await wait_until(lambda: matches(run) and run.feed.stats.state is FeedState.UP)
+        stats = run.feed.stats
+        resyncs = stats.extra["resyncs"]
+        if fault == "drop":
+            setup.faults.drop = True
+        else:
+            setup.faults.close_code = 1011
+        await wait_until(lambda: stats.reconnects >= 1)
+        run.step()  # while the socket is down (drop) or just back (1011)
+        setup.faults.drop = False
+        await wait_until(lambda: stats.state is FeedState.UP and matches(run))
+        assert stats.extra["resyncs"] > resyncs
+        run.step()
+        await wait_until(lambda: matches(run))
+    assert stats.state is not FeedState.FAILED
+
+
+async def test_a_429_handshake_waits_for_its_retry_after() -> None:
+    delays: list[tuple[float | None, float]] = []
+
+    class Recording(Backoff):
+        def next_delay(self, retry_after: float | None = None) -> float:
+            delay = super().next_delay(retry_after)
+            delays.append((retry_after, delay))
+            return delay
+
+    setup = make_sim()
+    setup.faults.refuse_handshake, setup.faults.retry_after = 429, 0.4
+    async with running(setup, backoff=Recording(initial=0.01, cap=0.05)) as run:
+        await wait_until(lambda: bool(delays))
+        refused_at = anyio.current_time()
+        setup.faults.refuse_handshake = None
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        waited = anyio.current_time() - refused_at
+    retry_after, delay = delays[0]
+    assert retry_after == 0.4
+    assert delay == pytest.approx(0.4)
+    assert waited >= 0.3
+    assert "HTTP 429" in run.feed.stats.last_error
+
+
+async def test_a_rest_429_holds_rest_back_without_dropping_the_socket(tmp_path: Path) -> None:
+    # One request a second (of the simulator's clock): the bootstrap's one events page
+    # passes, the resync right after connecting is refused with Retry-After: 1.
+    setup = make_sim(keys={KEY: RundownKey(burst_limit=1)})
+    path = tmp_path / "rundown.jsonl"
+    recorder = FrameRecorder(path)
+
+    def deltas() -> list[str]:
+        return [f.frame for f in read_recording(path) if f.channel == "rest:delta"]
+
+    async with running(setup, days_ahead=0, recorder=recorder) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: stats.extra["rate_limited"] >= 1)
+        refused_at = anyio.current_time()
+        setup.clock.now += 1.0
+        await wait_until(lambda: len(deltas()) >= 2, timeout=4)
+        waited = anyio.current_time() - refused_at
+        assert stats.state is FeedState.UP
+    recorder.close()
+    assert "Rate limit exceeded" in deltas()[0]
+    assert '"deltas"' in deltas()[1]
+    assert waited >= 0.9  # Retry-After: 1
+    assert stats.reconnects == 0
+    assert stats.extra["rest_errors"] == 1
+
+
+async def test_malformed_and_oversized_frames_are_counted_and_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    setup = make_sim()
+    setup.faults.oversized_bytes = 100_000
+    async with running(setup, max_frame_bytes=64_000) as run:
+        await wait_until(lambda: matches(run) and run.feed.stats.state is FeedState.UP)
+        stats = run.feed.stats
+        # Nothing is published meanwhile, so the broken frames are heartbeats. One fault
+        # at a time: the simulator would cut an oversized frame in half too.
+        setup.faults.malformed_frames = 3
+        await wait_until(lambda: stats.malformed >= 3)
+        setup.faults.oversized_frames = 2
+        await wait_until(lambda: stats.malformed >= 5)
+        run.step()
+        await wait_until(lambda: matches(run))
+    assert stats.extra["oversized"] == 2
+    assert stats.malformed == 5
+    assert stats.reconnects == 0
+    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert sum("malformed frame skipped" in line for line in lines) == 3
+    assert sum("frame over 64000 bytes skipped" in line for line in lines) == 2
+    assert all(len(line) < 600 for line in lines)  # truncated, not 100 kB of spaces
+
+
+async def test_a_stalled_engine_costs_batches_not_the_socket() -> None:
+    setup = make_sim()
+    # A stream of one batch: while the engine is stuck, nearly every batch is dropped.
+    async with running(setup, stream_size=1) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: matches(run) and stats.state is FeedState.UP)
+        run.engine.pause()
+        for _ in range(3):
+            run.step()
+            await wait_until(more_frames(stats, stats.frames + 5))
+        await wait_until(lambda: stats.extra["recoveries"] >= 2)
+        assert stats.dropped_batches > 0
+        assert stats.state is FeedState.UP
+        assert stats.reconnects == 0
+        # The reader kept draining the socket: the server had nothing to drop.
+        assert setup.sim.dropped_frames == 0
+        # The resyncs' own batches were dropped too: the cursor stayed, and once the
+        # engine is back, a resync brings every change it missed.
+        run.engine.resume()
+        await wait_until(lambda: matches(run))
+        assert stats.extra["resyncs"] >= 3
+        assert stats.extra["snapshots"] == 1
+
+
+# --- V1 -----------------------------------------------------------------------------------
+
+
+async def test_v1_lines_reach_the_engine_and_survive_a_reconnect() -> None:
+    setup = make_sim()
+    sports = (4, 11)  # NBA two-way, EPL three-way moneylines
+    # Only today's games are bootstrapped: the others are learnt from their first frame.
+    async with running(setup, v1=True, sport_ids=sports, days_ahead=0) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: stats.state is FeedState.UP)
+        setup.world.off_board_rate = 0.2  # lines leave the board: their cells withdraw
+        for _ in range(3):
+            run.step()
+        setup.world.off_board_rate = 0.01
+        await wait_until(lambda: matches(run, sport_ids=sports))
+        assert stats.extra["price_changes"] > 0
+        assert stats.extra["event_refreshes"] >= 1
+        setup.faults.close_code = 1011
+        await wait_until(lambda: stats.reconnects >= 1)
+        run.step()
+        await wait_until(lambda: stats.state is FeedState.UP and matches(run, sport_ids=sports))
+    kinds = {u.market.kind for b in run.engine.batches for u in b.updates}
+    assert kinds == {
+        MarketKind.MONEYLINE,
+        MarketKind.MONEYLINE_3WAY,
+        MarketKind.SPREAD,
+        MarketKind.TOTAL,
+    }
+    withdrawn = [u for b in run.engine.batches for u in b.updates if math.isnan(u.price)]
+    assert withdrawn

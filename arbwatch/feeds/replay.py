@@ -11,6 +11,7 @@ book), not again while it lasts.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError
 from arbwatch.feeds.rapidodds_feed import RapidOddsSession
 from arbwatch.feeds.recording import RecordedFrame, read_recording
+from arbwatch.feeds.rundown import PROVIDER as RUNDOWN_PROVIDER
+from arbwatch.feeds.rundown_feed import RundownSession
+from arbwatch.feeds.rundown_v1_feed import V1_PROVIDER, RundownV1Session
 
 
 class FrameReplayer(Protocol):
@@ -66,11 +70,57 @@ class _RapidOddsReplayer:
         return None
 
 
+_EVENTS_PAGE = re.compile(r"/api/v2/sports/(\d+)/events/(\d{4}-\d{2}-\d{2})")
+_ONE_EVENT = re.compile(r"/api/v2/events/([^/?#]+)")
+
+
+@dataclass
+class _RundownReplayer:
+    """TheRundown V2 or V1: REST bootstrap, resync and refresh bodies, then socket frames."""
+
+    session: RundownSession
+
+    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
+        """Feed one frame or body to the session the way the live feed did."""
+        session, body, at, channel = self.session, frame.frame, frame.received_at, frame.channel
+        if channel == "ws":
+            return session.handle_ws(body, at).batch
+        if channel == "rest:sports":
+            session.handle_sports(body)
+        elif channel == "rest:affiliates":
+            session.handle_affiliates(body)
+        elif _is_refusal(body):
+            # The feed records refusals too; a missing event is withdrawn, as it was live.
+            event = _ONE_EVENT.search(frame.source)
+            if channel == "rest:event" and event is not None:
+                return session.handle_event_missing(event.group(1), at).batch
+        elif channel == "rest:events":
+            page = _EVENTS_PAGE.search(frame.source)
+            key = (int(page.group(1)), page.group(2)) if page is not None else None
+            return session.handle_events(body, at, page=key).batch
+        elif channel == "rest:event":
+            return session.handle_event(body, at).batch
+        elif channel == "rest:delta":
+            return session.handle_delta(body, at).batch
+        return None
+
+
+def _is_refusal(body: str) -> bool:
+    """A TheRundown error body, ``{"error": ...}``, rather than data."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(decoded, dict) and "error" in decoded
+
+
 #: provider -> how to make its replayer for a feed, sharing one identity across feeds.
 REPLAYERS: dict[str, Callable[[EventIdentity, str], FrameReplayer]] = {
     "rapidoddsapi": lambda identity, feed: _RapidOddsReplayer(
         RapidOddsSession(identity, feed=feed)
     ),
+    RUNDOWN_PROVIDER: lambda identity, feed: _RundownReplayer(RundownSession(feed, identity)),
+    V1_PROVIDER: lambda identity, feed: _RundownReplayer(RundownV1Session(feed, identity)),
 }
 
 

@@ -651,6 +651,9 @@ class RundownFeed:
     the engine dropped a batch).
     """
 
+    #: The provider name in recordings, which tells `arbwatch replay` which session to use.
+    recorded_provider: str = PROVIDER
+
     def __init__(
         self,
         settings: RundownSettings,
@@ -1053,7 +1056,7 @@ class RundownFeed:
                 RecordedFrame(
                     received_at=received_at,
                     feed=self.settings.name,
-                    provider=PROVIDER,
+                    provider=self.recorded_provider,
                     channel=channel,
                     source=source,
                     frame=frame,

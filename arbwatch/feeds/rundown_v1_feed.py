@@ -175,6 +175,10 @@ class RundownV1Session(RundownSession):
         return int(event.sport) if event.sport.isdigit() else None
 
 
+#: The provider name of V1 feeds in recordings: their frames need `RundownV1Session`.
+V1_PROVIDER: Final = "therundown-v1"
+
+
 class RundownV1Feed(RundownFeed):
     """Runs one TheRundown V1 feed: V2 REST bootstrap and resync, the V1 line socket.
 
@@ -182,6 +186,7 @@ class RundownV1Feed(RundownFeed):
     """
 
     settings: RundownV1Settings
+    recorded_provider = V1_PROVIDER
 
     def __init__(
         self,

@@ -363,20 +363,24 @@ async def test_the_filters_reach_the_server() -> None:
 # --- watchdog, resync, re-bootstrap, refresh ----------------------------------------------
 
 
-async def test_silence_trips_the_watchdog_and_the_resync_brings_what_was_missed() -> None:
+@pytest.mark.parametrize("fault", ["silent", "stall"])
+async def test_silence_trips_the_watchdog_and_the_resync_brings_what_was_missed(
+    fault: str,
+) -> None:
     setup = make_sim()
     async with running(setup, heartbeat_timeout=0.3) as run:
         await wait_until(lambda: matches(run) and run.feed.stats.state is FeedState.UP)
         stats = run.feed.stats
         resyncs, seen = stats.extra["resyncs"], len(run.engine.batches)
-        setup.faults.silent = True  # no data and no heartbeat; the delta log keeps the data
+        # Silent or stalled: no data and no heartbeat; the delta log keeps the data.
+        setattr(setup.faults, fault, True)
         setup.clock.now += 1.0
         changed = setup.sim.advance()
         # The socket says nothing while silent: only a resync can bring the changes.
         await wait_until(lambda: stats.reconnects >= 1 and matches(run))
         assert stats.extra["resyncs"] > resyncs
         assert "no heartbeat for 0.3 s" in stats.last_error
-        setup.faults.silent = False
+        setattr(setup.faults, fault, False)
         await wait_until(lambda: stats.state is FeedState.UP)
     missed = {
         (quote.event_id, quote.side, quote.book, wire_price(quote.price))

@@ -113,7 +113,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind
 from arbwatch.sim.faults import Faults
-from arbwatch.sim.server import Receive, Scope, Send
+from arbwatch.sim.server import Receive, Scope, Send, serve_lifespan
 from arbwatch.sim.world import SimEvent, SimMarket, World
 
 #: A JSON object as this module builds it.
@@ -461,7 +461,7 @@ class RapidOddsSimulator:
         elif scope["type"] == "websocket":
             await self._serve_websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await _serve_lifespan(receive, send)
+            await serve_lifespan(receive, send)
 
     async def _serve_http(self, scope: Scope, send: Send) -> None:
         status, body = self._route(scope)
@@ -846,14 +846,3 @@ async def _deny(scope: Scope, send: Send, refusal: _Refusal) -> None:
         }
     )
     await send({"type": "websocket.http.response.body", "body": body})
-
-
-async def _serve_lifespan(receive: Receive, send: Send) -> None:
-    """Nothing to start or stop: acknowledge both lifespan events."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

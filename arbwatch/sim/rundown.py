@@ -133,7 +133,7 @@ import msgspec
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind
 from arbwatch.core.odds import decimal_to_american
 from arbwatch.sim.faults import Faults
-from arbwatch.sim.server import Message, Receive, Scope, Send
+from arbwatch.sim.server import Message, Receive, Scope, Send, serve_lifespan
 from arbwatch.sim.world import SPORTS, Quote, SimBook, SimEvent, SimMarket, World
 
 #: The key the default simulator accepts (an Ultra plan, with WebSocket access).
@@ -523,7 +523,7 @@ class RundownSimulator:
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send)
 
     # --- REST ------------------------------------------------------------------------------
 
@@ -1033,17 +1033,6 @@ async def _deny(
     raw += [(name.encode(), value.encode()) for name, value in headers]
     await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
     await send({"type": "websocket.http.response.body", "body": _encode({"error": message})})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    """Nothing to start or stop: acknowledge both."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def _query(scope: Scope) -> dict[str, str]:

@@ -28,6 +28,20 @@ STARTUP_TIMEOUT: Final = 10.0
 SHUTDOWN_GRACE: Final = 1
 
 
+async def serve_lifespan(receive: Receive, send: Send) -> None:
+    """Answer an ASGI lifespan for a simulator with nothing to start or stop.
+
+    `serve` turns lifespan off, but another ASGI server may send one.
+    """
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 class _Server(uvicorn.Server):
     """uvicorn, minus its signal handling: arbwatch turns signals into cancellation itself."""
 

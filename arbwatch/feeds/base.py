@@ -221,6 +221,37 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _SECRET_QUERY.sub(lambda m: m.group("name") + REDACTED, text)
 
 
+#: Loggers that can print a URL or a provider's message: httpx logs every request with its
+#: query at INFO, httpcore more at DEBUG, and the feeds log their failures.
+REDACTED_LOGGERS: Final = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "arbwatch.feeds",
+)
+
+
+def install_redaction(secrets: Iterable[str], loggers: Iterable[str] = REDACTED_LOGGERS) -> None:
+    """Scrub ``secrets`` from every record the named loggers create; idempotent.
+
+    A logger's filters see only the records created on that very logger, not those
+    propagated from its children, and the handlers belong to whoever configured logging
+    (the daemon, pytest's caplog). So the filter goes on each logger that can print a URL
+    or a provider message, where it rewrites the record before any handler anywhere
+    formats it; a module that logs on its own logger passes it too. An existing
+    `RedactingFilter` there learns the secrets instead of a second filter being added.
+    """
+    for name in loggers:
+        logger = logging.getLogger(name)
+        existing = next((f for f in logger.filters if isinstance(f, RedactingFilter)), None)
+        if existing is None:
+            logger.addFilter(RedactingFilter(secrets))
+        else:
+            existing.secrets.update(s for s in secrets if s)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that scrubs secrets from every record it passes."""
 

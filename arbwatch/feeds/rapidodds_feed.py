@@ -77,10 +77,11 @@ from arbwatch.core.markets import Event, PriceUpdate
 from arbwatch.errors import ArbwatchError, InvalidMarketError
 from arbwatch.feeds.base import (
     MAX_FRAME_BYTES,
+    REDACTED_LOGGERS,
     Backoff,
     FeedBatch,
     FeedError,
-    RedactingFilter,
+    install_redaction,
     read_error_bodies,
     redact,
     retry_after_seconds,
@@ -127,15 +128,6 @@ READ_CHUNK_BYTES: Final = 256 * 1024
 #: Timeout of each REST request (connect, read, write, pool), in seconds.
 REST_TIMEOUT: Final = 30.0
 #: The loggers that create records which can hold a URL with the key in its query.
-REDACTED_LOGGERS: Final = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "arbwatch.feeds",
-    __name__,
-)
 #: How much of an oversized frame a recording keeps (it stays unreadable on replay too).
 _RECORDED_OVERSIZED_CHARS: Final = 1000
 
@@ -586,25 +578,6 @@ def _longer_than(frame: str | bytes, limit: int) -> bool:
 # --- redaction -------------------------------------------------------------------------
 
 
-def install_redaction(secret: str, loggers: Iterable[str] = REDACTED_LOGGERS) -> None:
-    """Scrub ``secret`` from every record the named loggers create; idempotent.
-
-    A logger's filters see only the records created on that very logger, not those
-    propagated from its children, and the handlers belong to whoever configured logging
-    (the daemon, pytest's caplog). So the filter goes on each logger that can print a URL
-    or a provider message (httpx, httpcore, arbwatch.feeds and this module), where it
-    rewrites the record before any handler, anywhere, formats it. An existing
-    `RedactingFilter` there learns the secret instead of a second filter being added.
-    """
-    for name in loggers:
-        logger = logging.getLogger(name)
-        existing = next((f for f in logger.filters if isinstance(f, RedactingFilter)), None)
-        if existing is None:
-            logger.addFilter(RedactingFilter([secret]))
-        else:
-            existing.secrets.add(secret)
-
-
 # --- the feed --------------------------------------------------------------------------
 
 
@@ -673,7 +646,7 @@ class RapidOddsFeed:
         saying why (redacted). Never blocks on ``out``: when it is full, batches are
         dropped and counted. ``out`` is not closed: it belongs to the caller.
         """
-        install_redaction(self.settings.api_key)
+        install_redaction([self.settings.api_key], (*REDACTED_LOGGERS, __name__))
         self._handoff = Handoff(out, self.stats)
         try:
             async with AsyncExitStack() as stack:

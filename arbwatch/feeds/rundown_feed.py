@@ -69,12 +69,13 @@ from httpx_ws import AsyncWebSocketSession, WebSocketInvalidTypeReceived, aconne
 from arbwatch.core.markets import MarketKey, PriceUpdate
 from arbwatch.errors import InvalidMarketError
 from arbwatch.feeds.base import (
+    REDACTED_LOGGERS,
     Backoff,
     FeedBatch,
     FeedError,
-    RedactingFilter,
     Verdict,
     classify,
+    install_redaction,
     read_error_bodies,
     redact,
     truncate,
@@ -731,12 +732,7 @@ class RundownFeed:
         ``out`` is not closed: it may be shared with other feeds.
         """
         self._handoff = Handoff(out, self.stats)
-        guard = RedactingFilter(self._secrets)
-        # httpx logs every request; connection.py logs failures: scrub both, and this
-        # module's own lines, which are also redacted as they are written.
-        loggers = [logging.getLogger(name) for name in ("httpx", "arbwatch.feeds", __name__)]
-        for logger in loggers:
-            logger.addFilter(guard)
+        install_redaction(self._secrets, (*REDACTED_LOGGERS, __name__))
         try:
             if self._client is None:
                 hooks = {"response": [read_error_bodies]}
@@ -754,8 +750,6 @@ class RundownFeed:
         finally:
             if self.stats.state is not FeedState.FAILED:
                 self.stats.state = FeedState.STOPPED
-            for logger in loggers:
-                logger.removeFilter(guard)
 
     async def _reconnecting(self) -> None:
         await reconnecting(self._attempt, self.stats, backoff=self._backoff, secrets=self._secrets)

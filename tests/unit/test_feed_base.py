@@ -13,6 +13,7 @@ from arbwatch.feeds.base import (
     RedactingFilter,
     Verdict,
     classify,
+    install_redaction,
     redact,
     retry_after_seconds,
     truncate,
@@ -133,3 +134,18 @@ def test_a_group_prefers_fatal_then_a_server_given_wait() -> None:
     bad_key = WebSocketDisconnect(4001, "Invalid API key")
     nested = ExceptionGroup("x", [network, ExceptionGroup("y", [credits, bad_key])])
     assert classify(nested).verdict is Verdict.FATAL
+
+
+def test_install_redaction_is_idempotent_and_learns_new_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    name = "test.install_redaction"
+    install_redaction(["first-key"], [name])
+    install_redaction(["second-key"], [name])
+    logger = logging.getLogger(name)
+    assert sum(isinstance(f, RedactingFilter) for f in logger.filters) == 1
+    with caplog.at_level(logging.INFO, logger=name):
+        logger.info("keys %s and %s", "first-key", "second-key")
+    assert "first-key" not in caplog.text
+    assert "second-key" not in caplog.text
+    assert "keys *** and ***" in caplog.text

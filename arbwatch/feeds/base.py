@@ -20,7 +20,7 @@ import logging
 import math
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -267,6 +267,18 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+def websocket_url(base_url: str, path: str, params: Mapping[str, str] | None = None) -> str:
+    """A WebSocket URL under a feed's REST base: http -> ws, https -> wss, path appended.
+
+    ``http://127.0.0.1:8000/relay`` with ``/ws`` gives ``ws://127.0.0.1:8000/relay/ws``, so
+    a proxy or relay under a path prefix works as the provider itself does.
+    """
+    url = httpx.URL(base_url)
+    scheme = "wss" if url.scheme == "https" else "ws"
+    joined = url.copy_with(scheme=scheme, path=url.path.rstrip("/") + path, query=None)
+    return str(joined.copy_merge_params(dict(params)) if params else joined)
 
 
 def truncate(text: str | bytes, limit: int = 200) -> str:

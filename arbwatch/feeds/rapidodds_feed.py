@@ -86,6 +86,7 @@ from arbwatch.feeds.base import (
     redact,
     retry_after_seconds,
     truncate,
+    websocket_url,
 )
 from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, frames, reconnecting
 from arbwatch.feeds.identity import EventIdentity, Resolved, normalize_sport, to_update
@@ -225,9 +226,7 @@ class RapidOddsSettings:
         ``https://api.rapidoddsapi.com`` gives ``wss://api.rapidoddsapi.com/ws``, and
         ``http://127.0.0.1:8000/relay`` gives ``ws://127.0.0.1:8000/relay/ws``.
         """
-        url = httpx.URL(self.base_url)
-        scheme = "wss" if url.scheme == "https" else "ws"
-        return str(url.copy_with(scheme=scheme, path=url.path.rstrip("/") + "/ws"))
+        return websocket_url(self.base_url, "/ws")
 
     def markets_url(self, sport: str) -> str:
         """The REST odds endpoint of one sport: ``{base}/sports/{sport}/markets``."""

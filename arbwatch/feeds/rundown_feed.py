@@ -79,6 +79,7 @@ from arbwatch.feeds.base import (
     read_error_bodies,
     redact,
     truncate,
+    websocket_url,
 )
 from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, reconnecting
 from arbwatch.feeds.identity import EventIdentity, to_update
@@ -219,16 +220,6 @@ class RundownSettings:
         if self.affiliate_ids:
             params["affiliate_ids"] = _csv(self.affiliate_ids)
         return websocket_url(self.base_url, V2_WS_PATH, params)
-
-
-def websocket_url(base_url: str, path: str, params: Mapping[str, str]) -> str:
-    """A WebSocket URL on the host of ``base_url``: http -> ws, https -> wss."""
-    base = base_url.rstrip("/")
-    if base.startswith("https://"):
-        base = "wss://" + base.removeprefix("https://")
-    elif base.startswith("http://"):
-        base = "ws://" + base.removeprefix("http://")
-    return str(httpx.URL(base + path, params=dict(params)))
 
 
 def bootstrap_dates(now: float, days_ahead: int) -> list[str]:

@@ -36,7 +36,7 @@ from urllib.parse import quote
 import httpx
 
 from arbwatch.core.markets import MarketKind
-from arbwatch.feeds.base import Backoff
+from arbwatch.feeds.base import Backoff, websocket_url
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import CellKey
 from arbwatch.feeds.recording import FrameRecorder
@@ -55,7 +55,6 @@ from arbwatch.feeds.rundown_feed import (
     RundownFeed,
     RundownSession,
     RundownSettings,
-    websocket_url,
 )
 
 #: The V1 WebSocket path.

@@ -43,7 +43,11 @@ class Script:
 
 
 async def run_against(
-    script: Script, *, idle: float | None = None, budget: float = 10.0
+    script: Script,
+    *,
+    idle: float | None = None,
+    budget: float = 10.0,
+    backoff: Backoff | None = None,
 ) -> FeedStats:
     stats = FeedStats("test")
     async with (
@@ -59,7 +63,7 @@ async def run_against(
                     healthy()
 
         with anyio.fail_after(budget):
-            await reconnecting(attempt, stats, backoff=Backoff(initial=0.01, cap=0.05))
+            await reconnecting(attempt, stats, backoff=backoff or Backoff(initial=0.01, cap=0.05))
     return stats
 
 
@@ -96,21 +100,7 @@ async def test_the_backoff_resets_only_after_a_healthy_message() -> None:
             return 0.0
 
     script = Script(["close-1011", "close-1011", "hello-then-close", "close-1011", "close-4001"])
-    stats = FeedStats("test")
-    async with (
-        serve(script) as url,
-        httpx.AsyncClient(event_hooks={"response": [read_error_bodies]}) as client,
-    ):
-
-        async def attempt(healthy: object) -> None:
-            ws: AsyncWebSocketSession
-            async with aconnect_ws(url.replace("http", "ws") + "/ws", client) as ws:
-                async for _ in frames(ws, None):
-                    assert callable(healthy)
-                    healthy()
-
-        with anyio.fail_after(10):
-            await reconnecting(attempt, stats, backoff=Recording(jitter=0.0, rng=random.Random(1)))
+    await run_against(script, backoff=Recording(jitter=0.0, rng=random.Random(1)))
     # 1 s, 2 s; the third connection said hello, so its failure waits 1 s again, then 2 s.
     assert delays == [1.0, 2.0, 1.0, 2.0]
 

@@ -19,3 +19,16 @@ class InvalidMarketError(ArbwatchError, ValueError):
 
 class InvalidStakeError(ArbwatchError, ValueError):
     """A bankroll, stake increment, commission, Kelly fraction or threshold out of range."""
+
+
+class ConfigError(ArbwatchError, ValueError):
+    """A configuration that cannot be used; its text names the file, line and path.
+
+    ``problems`` holds one line per mistake found (``config.yaml:23: rules[1].min_ev:
+    expected a percentage like 3% or 0.03, got "three"``); the message joins them.
+    """
+
+    def __init__(self, problems: str | list[str]) -> None:
+        """Keep every problem; the message is all of them, one per line."""
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))

@@ -48,7 +48,7 @@ class ArbitrageSettings:
     """What counts as an arbitrage worth reporting, and how to stake it.
 
     Profits are fractions: 0.01 is 1%. ``books`` limits the legs to books the bettor can use
-    (None: any). ``commissions`` maps a book to its commission on winnings (exchanges).
+    (None: any) and ``excluded_books`` takes books out of that. ``commissions`` maps a book to its commission on winnings (exchanges).
     An arbitrage whose rounded stakes no longer lock in a profit is not reported.
     """
 
@@ -58,6 +58,7 @@ class ArbitrageSettings:
     bankroll: float = 1000.0
     stake_increment: float = 0.0
     books: frozenset[str] | None = None
+    excluded_books: frozenset[str] = frozenset()
     commissions: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -71,6 +72,8 @@ class EvSettings:
     """What counts as a +EV price worth reporting, and how to stake it.
 
     ``sharp_books`` give the fair probabilities and are never bet into themselves.
+    ``books`` / ``excluded_books`` limit the books bet into, as for arbitrage (the sharp
+    books still give fair prices when excluded from betting).
     ``min_odds`` / ``max_odds`` bound the decimal price of the bet as the book quotes it
     (before any commission; EV and Kelly use the price after commission).
     """
@@ -86,6 +89,7 @@ class EvSettings:
     bankroll: float = 1000.0
     stake_increment: float = 0.0
     books: frozenset[str] | None = None
+    excluded_books: frozenset[str] = frozenset()
     commissions: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -206,7 +210,9 @@ def find_arbitrage(block: MatrixBlock, now: float, settings: ArbitrageSettings) 
     matrix = block.matrix
     if block.empty:
         return []
-    usable = _fresh(block, now, settings.max_quote_age) & _book_mask(matrix, settings.books)
+    usable = _fresh(block, now, settings.max_quote_age) & _book_mask(
+        matrix, settings.books, settings.excluded_books
+    )
     offered = _offered(block, usable, _kept_share(matrix, settings.commissions))
     # A slot past the market's outcome count needs no price: odds of ∞ add nothing to L.
     best = np.where(block.required, offered.max(axis=0), np.inf)
@@ -270,7 +276,7 @@ def find_positive_ev(
         return []
     fresh = _fresh(block, now, settings.max_quote_age)
     fair = sharp_fair_probabilities(block, fresh, sharp_columns, settings.devig, cache)
-    bettable = _book_mask(matrix, settings.books)
+    bettable = _book_mask(matrix, settings.books, settings.excluded_books)
     bettable[sharp_columns] = False
     usable = fresh & bettable
     # No-quote cells hold 0.0 and are not fresh, so only real bounds need checking.
@@ -351,12 +357,14 @@ def _leg(
     )
 
 
-def _book_mask(matrix: PriceMatrix, books: frozenset[str] | None) -> BoolArray:
+def _book_mask(
+    matrix: PriceMatrix, books: frozenset[str] | None, excluded: frozenset[str]
+) -> BoolArray:
     """(books, 1, 1): the columns a bettor may use; a fresh array, callers may change it."""
-    if books is None:
-        allowed = np.ones(matrix.book_count, dtype=bool)
-    else:
-        allowed = np.array([book in books for book in matrix.books], dtype=bool)
+    allowed = np.array(
+        [(books is None or book in books) and book not in excluded for book in matrix.books],
+        dtype=bool,
+    )
     return allowed[:, np.newaxis, np.newaxis]
 
 

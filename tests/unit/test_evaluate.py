@@ -264,6 +264,15 @@ def test_books_filter_limits_the_legs() -> None:
     )
     assert find_arbitrage(matrix.block(), NOW, ArbitrageSettings(books=frozenset())) == []
 
+    # An excluded book steps aside for the next best price, rather than hiding the market.
+    without_offshore = ArbitrageSettings(excluded_books=frozenset({"offshore"}))
+    arb = only(find_arbitrage(matrix.block(), NOW, without_offshore))
+    assert [leg.book for leg in arb.legs] == ["draftkings", "fanduel"]
+    both = ArbitrageSettings(
+        books=frozenset({"offshore", "fanduel"}), excluded_books=frozenset({"fanduel"})
+    )
+    assert find_arbitrage(matrix.block(), NOW, both) == []
+
 
 def test_exchange_commission_turns_an_arbitrage_into_none() -> None:
     matrix = make_matrix(q(ML, HOME, "betfair", 2.04), q(ML, AWAY, "fanduel", 2.00))
@@ -510,6 +519,11 @@ def test_ev_books_filter() -> None:
     assert only(find_positive_ev(matrix.block(), NOW, only_fanduel)).leg.book == "fanduel"
     sharp_only = EvSettings(sharp_books=("pinnacle",), books=frozenset({"pinnacle"}))
     assert find_positive_ev(matrix.block(), NOW, sharp_only) == []
+    # Excluding the sharp book from betting still takes its fair prices.
+    not_pinnacle = EvSettings(("pinnacle",), excluded_books=frozenset({"pinnacle"}))
+    assert only(find_positive_ev(matrix.block(), NOW, not_pinnacle)).leg.book == "draftkings"
+    not_draftkings = EvSettings(("pinnacle",), excluded_books=frozenset({"draftkings"}))
+    assert only(find_positive_ev(matrix.block(), NOW, not_draftkings)).leg.book == "fanduel"
 
 
 def test_ev_uses_the_price_after_commission() -> None:

@@ -1,0 +1,1 @@
+"""Configuration: the typed model (`model`) and the YAML loader that builds it."""

@@ -69,8 +69,11 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class QuietHours:
-    """A daily span in a time zone when a rule sends nothing (``start`` may be after ``end``:
-    23:00-07:00 spans midnight). ``start == end`` is refused by the loader."""
+    """A daily span in a time zone when a rule sends nothing.
+
+    ``start`` may be after ``end``: 23:00-07:00 spans midnight. ``start == end`` is refused
+    by the loader.
+    """
 
     start: dt.time
     end: dt.time

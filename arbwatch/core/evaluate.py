@@ -48,7 +48,8 @@ class ArbitrageSettings:
     """What counts as an arbitrage worth reporting, and how to stake it.
 
     Profits are fractions: 0.01 is 1%. ``books`` limits the legs to books the bettor can use
-    (None: any) and ``excluded_books`` takes books out of that. ``commissions`` maps a book to its commission on winnings (exchanges).
+    (None: any) and ``excluded_books`` takes books out of that. ``commissions`` maps a
+    book to its commission on winnings (exchanges).
     An arbitrage whose rounded stakes no longer lock in a profit is not reported.
     """
 

@@ -1,7 +1,9 @@
 """The ``arbwatch`` command line: parses arguments and turns every error into one line.
 
-Subcommands: ``calc arb``, ``calc ev`` (a bettor's calculator), ``replay`` (recorded
-frames through the engine) and ``bench`` (engine figures). Errors arbwatch raises on
+Subcommands: ``run`` (the daemon), ``demo`` (the daemon against the simulators),
+``check-config``, ``show-config``, ``test-notify``, ``history`` (see `arbwatch.commands`),
+``calc arb``, ``calc ev`` (a bettor's calculator), ``replay`` (recorded frames through the
+engine) and ``bench`` (engine figures). Errors arbwatch raises on
 purpose (`ArbwatchError`) and argument mistakes print ``arbwatch: error: ...`` on one line
 and exit 2; they never show a traceback.
 """
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from arbwatch import __version__
+from arbwatch import __version__, commands
 from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
@@ -44,9 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Arbitrage and positive-EV alerts from live bookmaker odds.",
     )
     parser.add_argument("--version", action="version", version=f"arbwatch {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    subcommands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_daemon_commands(subcommands)
 
-    calc = commands.add_parser("calc", help="arbitrage and EV calculator")
+    calc = subcommands.add_parser("calc", help="arbitrage and EV calculator")
     calc_kinds = calc.add_subparsers(dest="calc_kind", required=True, parser_class=_Parser)
     odds_help = "odds as decimal (2.10), American with its sign (+110, -105) or fractional (11/10)"
 
@@ -118,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read every price in this format instead of guessing",
     )
 
-    replay = commands.add_parser(
+    replay = subcommands.add_parser(
         "replay",
         help="run recorded provider frames through the engine and print what it finds",
         description="Replay a JSONL recording of feed frames, deterministically.",
@@ -165,11 +168,74 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to print prices (decimal)",
     )
 
-    bench = commands.add_parser("bench", help="measure the engine's speed and memory")
+    bench = subcommands.add_parser("bench", help="measure the engine's speed and memory")
     bench.add_argument("--events", type=int, default=2000, help="events on the board (2000)")
     bench.add_argument("--books", type=int, default=30, help="bookmakers (30)")
     bench.add_argument("--seed", type=int, default=1, help="random seed (1)")
     return parser
+
+
+def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> None:
+    """The daemon's subcommands; `arbwatch.commands` runs them."""
+    levels = ["debug", "info", "warning", "error"]
+    run = subcommands.add_parser(
+        "run",
+        help="run the daemon: watch the feeds, send alerts",
+        description="Watch the configured feeds and send alerts until SIGTERM or Ctrl-C. "
+        "SIGHUP, or an edit of the config file, reloads rules and channels.",
+    )
+    commands.add_config_argument(run)
+    run.add_argument("--log-level", choices=levels, help="overrides the config's log_level")
+
+    demo = subcommands.add_parser(
+        "demo",
+        help="see real alerts in seconds: the daemon against simulated providers",
+        description="Run the daemon against simulators of RapidOddsAPI and TheRundown on "
+        "127.0.0.1, alerting to the console. No API key needed.",
+    )
+    demo.add_argument(
+        "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
+    )
+    demo.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also alert to this apprise URL, e.g. tgram://TOKEN/CHAT (repeatable)",
+    )
+    demo.add_argument("--seed", type=int, default=7, help="the simulated world's seed (7)")
+    demo.add_argument("--log-level", choices=levels, help="log level (warning)")
+
+    check = subcommands.add_parser(
+        "check-config", help="check a config: exit 0 with a summary, or 1 with every problem"
+    )
+    commands.add_config_argument(check)
+    show = subcommands.add_parser(
+        "show-config", help="print the effective config, secrets redacted"
+    )
+    commands.add_config_argument(show)
+
+    test_notify = subcommands.add_parser("test-notify", help="send a sample alert to one channel")
+    test_notify.add_argument("channel", help="a channel name from the config")
+    commands.add_config_argument(test_notify)
+
+    history = subcommands.add_parser(
+        "history", help="the opportunities seen: when, how long, how good, alerts sent"
+    )
+    commands.add_config_argument(history)
+    history.add_argument("--limit", type=int, default=50, help="how many, newest first (50)")
+    history.add_argument("--rule", help="only this rule's")
+
+
+#: Subcommands whose function in `arbwatch.commands` returns the exit status.
+_DAEMON_COMMANDS = {
+    "run": commands.run,
+    "demo": commands.demo,
+    "check-config": commands.check_config,
+    "show-config": commands.show_config,
+    "test-notify": commands.test_notify,
+    "history": commands.history,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command in _DAEMON_COMMANDS:
+            return _DAEMON_COMMANDS[args.command](args)
         if args.command == "calc":
             lines = _calc(args)
             print("\n".join(lines))

@@ -1,1 +1,18 @@
-"""Configuration: the typed model (`model`) and the YAML loader that builds it."""
+"""Configuration: the typed model (`model`), the YAML loader (`load`) and its summaries (`show`).
+
+``load_config`` reads a file into a `Config`, or raises `arbwatch.errors.ConfigError` listing
+every problem as ``FILE:LINE: PATH: why``.
+"""
+
+from arbwatch.config.load import load_config, parse_config
+from arbwatch.config.model import ChannelConfig, Config, QuietHours, RuleConfig, Secret
+
+__all__ = [
+    "ChannelConfig",
+    "Config",
+    "QuietHours",
+    "RuleConfig",
+    "Secret",
+    "load_config",
+    "parse_config",
+]

@@ -29,6 +29,7 @@ from arbwatch.core.evaluate import (
 from arbwatch.core.fair import FairCache
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.core.odds import OddsFormat, format_odds
+from arbwatch.core.rules import Identity, opportunity_identity
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError
@@ -155,7 +156,7 @@ def replay(
     matrix = PriceMatrix()
     fair_cache = FairCache(matrix)
     result = ReplayResult()
-    seen: set[tuple[object, ...]] = set()
+    seen: set[Identity] = set()
     for frame in read_recording(path):
         result.frames += 1
         replayer = replayers.get(frame.feed)
@@ -185,19 +186,13 @@ def replay(
         if positive_ev is not None:
             found += find_positive_ev(block, now, positive_ev, fair_cache)
         for opportunity in found:
-            key = _identity_of(opportunity)
+            key = opportunity_identity(opportunity)
             if key not in seen:
                 seen.add(key)
                 result.found.append(opportunity)
                 print(describe(opportunity, now, odds_format), file=out)
     print(_summary(result), file=out)
     return result
-
-
-def _identity_of(opportunity: Opportunity) -> tuple[object, ...]:
-    """What makes an opportunity the same one again: kind, market, legs' outcomes and books."""
-    legs = tuple((leg.outcome, leg.book) for leg in opportunity.legs)
-    return (opportunity.kind, opportunity.market, legs)
 
 
 def describe(opportunity: Opportunity, now: float, odds_format: OddsFormat) -> str:

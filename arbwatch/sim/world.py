@@ -155,14 +155,25 @@ class World:
         stale_rate: float = 0.02,
         off_board_rate: float = 0.01,
         reprice_rate: float = 0.3,
+        noise: float = 0.01,
+        drift: float = 0.03,
     ) -> None:
-        """Create the events, starting between one and 30 hours after ``now``."""
+        """Create the events, starting between one and 30 hours after ``now``.
+
+        ``noise`` is the spread (standard deviation, in log-odds) of a book's own error
+        around its fair price: at 0.01 two books, or even one book's two sides, now and then
+        add up to an arbitrage by noise alone; at 0.004 nearly only stale prices do.
+        ``drift`` is how far (standard deviation, in log-odds) each outcome's fair weight
+        walks per step: the default moves markets fast, so tests see prices change quickly.
+        """
         # Not for cryptography: a reproducible simulation.
         self._rng = random.Random(seed)  # noqa: S311
         self.books = BOOKS
         self.stale_rate = stale_rate
         self.off_board_rate = off_board_rate
         self.reprice_rate = reprice_rate
+        self.noise = noise
+        self.drift = drift
         self._first_step = True
         self.events: list[SimEvent] = []
         self.now = now
@@ -227,7 +238,7 @@ class World:
             for index, market in enumerate(event.markets):
                 weights = event.weights[index]
                 for side in range(len(weights)):
-                    weights[side] += rng.gauss(0.0, 0.03)
+                    weights[side] += rng.gauss(0.0, self.drift)
                 fair = event.fair(index)
                 for book in self.books:
                     # A book reprices a market now and then, not on every tick.
@@ -257,7 +268,7 @@ class World:
         elif rng.random() < self.off_board_rate:
             price = None
         else:
-            noisy = fair * (1.0 + book.margin) * math.exp(rng.gauss(0.0, 0.01))
+            noisy = fair * (1.0 + book.margin) * math.exp(rng.gauss(0.0, self.noise))
             price = _round(1.0 / noisy, book.decimals)
         old = self.quotes.get(key)
         if old is not None and old.price == price:

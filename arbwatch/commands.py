@@ -1,0 +1,164 @@
+"""The daemon's subcommands: run, demo, check-config, show-config, test-notify, history.
+
+`arbwatch.cli` parses the arguments; each function here does one command and returns its
+exit status. Imports of the heavier parts happen inside, so that ``arbwatch calc`` stays
+quick to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Final
+
+import anyio
+
+from arbwatch.errors import ConfigError
+
+#: Exit status of ``run`` when the config cannot be used: EX_CONFIG from sysexits.h, which
+#: the systemd unit lists in RestartPreventExitStatus so a broken config is not retried.
+EXIT_CONFIG: Final = 78
+#: Where ``-c`` points unless told otherwise.
+DEFAULT_CONFIG: Final = "config.yaml"
+
+
+def default_config_path() -> Path:
+    """``$ARBWATCH_CONFIG``, else ``config.yaml`` in the current directory."""
+    return Path(os.environ.get("ARBWATCH_CONFIG", DEFAULT_CONFIG))
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``-c/--config FILE`` option every daemon command takes."""
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"the YAML config ($ARBWATCH_CONFIG, else ./{DEFAULT_CONFIG})",
+    )
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    """The config file the user asked for."""
+    path: Path | None = args.config
+    return path if path is not None else default_config_path()
+
+
+def run(args: argparse.Namespace) -> int:
+    """``arbwatch run``: the daemon, until SIGTERM or SIGINT."""
+    from arbwatch.config import load_config  # noqa: PLC0415 - see the module docstring
+    from arbwatch.daemon import Daemon  # noqa: PLC0415
+    from arbwatch.logs import configure_logging  # noqa: PLC0415
+    from arbwatch.runner import run_daemon  # noqa: PLC0415
+
+    try:
+        config = load_config(_config_path(args))
+    except ConfigError as error:
+        print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(args.log_level or config.log_level)
+    anyio.run(run_daemon, Daemon(config))
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``arbwatch demo``: the daemon against the simulators, alerting to the console."""
+    from arbwatch.demo import run_demo  # noqa: PLC0415 - see the module docstring
+    from arbwatch.logs import configure_logging  # noqa: PLC0415
+
+    # Warnings only by default: the console is for the alerts.
+    configure_logging(args.log_level or "warning")
+    seconds = args.seconds if args.seconds and args.seconds > 0 else None
+    print(
+        "arbwatch demo: simulated RapidOddsAPI and TheRundown on 127.0.0.1, no API key needed."
+        f"\nAlerts print below as they would reach a phone. {_how_long(seconds)}",
+        flush=True,
+    )
+
+    async def main() -> None:
+        daemon = await run_demo(seconds=seconds, notify=args.notify, seed=args.seed)
+        stats = daemon.stats
+        print(
+            f"\narbwatch demo: {stats.updates:,} price updates in {stats.evaluations:,} "
+            f"evaluations, {stats.alerts} alerts.",
+            flush=True,
+        )
+
+    anyio.run(main)
+    return 0
+
+
+def _how_long(seconds: float | None) -> str:
+    """The demo's promise about when it ends."""
+    if seconds is None:
+        return "Ctrl-C stops it."
+    return f"It stops after {seconds:g} s (Ctrl-C stops it sooner)."
+
+
+def check_config(args: argparse.Namespace) -> int:
+    """``arbwatch check-config``: 0 and a summary, or 1 and every problem."""
+    from arbwatch.config.show import check_config as check  # noqa: PLC0415
+
+    ok, lines = check(_config_path(args))
+    print("\n".join(lines), file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def show_config(args: argparse.Namespace) -> int:
+    """``arbwatch show-config``: the effective config, secrets redacted."""
+    from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.config.show import show_config as show  # noqa: PLC0415
+
+    try:
+        config = load_config(_config_path(args))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(show(config), end="")
+    return 0
+
+
+def test_notify(args: argparse.Namespace) -> int:
+    """``arbwatch test-notify CHANNEL``: send a sample alert; 0 if it went through."""
+    from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.notify.deliver import send_sample  # noqa: PLC0415
+    from arbwatch.notify.message import render_sample  # noqa: PLC0415
+
+    try:
+        config = load_config(_config_path(args))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    channel = config.channels.get(args.channel)
+    if channel is None:
+        known = ", ".join(sorted(config.channels)) or "none"
+        print(f"arbwatch: no channel {args.channel!r} (channels: {known})", file=sys.stderr)
+        return 1
+    message = render_sample(
+        now=time.time(),
+        odds_format=channel.odds_format or config.odds_format,
+        currency=config.currency,
+        timezone=config.timezone,
+    )
+    ok = anyio.run(send_sample, channel, message)
+    print(f"test-notify {args.channel}: {'sent' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+def history(args: argparse.Namespace) -> int:
+    """``arbwatch history``: the opportunities seen, newest first."""
+    from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.store import history_lines  # noqa: PLC0415
+
+    try:
+        config = load_config(_config_path(args))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    lines = history_lines(config.state_dir, args.limit, args.rule, time.time(), config.timezone)
+    print("\n".join(lines))
+    return 0

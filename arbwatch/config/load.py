@@ -1,0 +1,728 @@
+"""The YAML config loader: the schema, and the checks that turn a file into a `Config`.
+
+Every mistake in the file is collected before anything is refused, so the bettor fixes
+them all in one go: `ConfigError` lists each as ``FILE:LINE: PATH: why``. Secrets (feed API
+keys, channel URLs) come from the file, from ``${VAR}`` or from a ``*_file``, and are never
+quoted in a message.
+
+The key tables below are the schema: a key not in them is refused, and the test of
+``config.example.yaml`` checks that every one of them is documented there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import threading
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
+
+import apprise
+from apprise.manager_plugins import NotificationManager
+
+import arbwatch.notify.console  # noqa: F401 - registers console://
+from arbwatch.config import values
+from arbwatch.config.model import (
+    ChannelConfig,
+    Config,
+    FeedSettings,
+    InPlay,
+    QuietHours,
+    RuleConfig,
+    RuleKind,
+    Secret,
+)
+from arbwatch.config.values import InvalidValueError, Section, describe
+from arbwatch.config.yamlsource import (
+    ListValue,
+    MapValue,
+    Problems,
+    ScalarValue,
+    Value,
+    YamlSyntaxError,
+    read_yaml,
+)
+from arbwatch.core.devig import DevigMethod
+from arbwatch.core.markets import MarketKind, Period
+from arbwatch.core.odds import OddsFormat
+from arbwatch.errors import ConfigError
+from arbwatch.feeds.identity import normalize_sport
+from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
+from arbwatch.feeds.rundown_feed import RundownSettings
+from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+
+# --- the schema --------------------------------------------------------------------------
+
+#: ``provider:`` -> the settings a feed of that provider is built into.
+PROVIDERS: Final[Mapping[str, type[FeedSettings]]] = {
+    "rapidoddsapi": RapidOddsSettings,
+    "therundown": RundownSettings,
+    "therundown_v1": RundownV1Settings,
+}
+
+# The keys each mapping of the config takes (SCHEMA below says where each mapping sits).
+TOP_KEYS: Final = frozenset({
+    "odds_format", "currency", "timezone", "bankroll", "stake_round", "state_dir",
+    "log_level", "watch_config", "aliases", "commissions", "alerts", "feeds", "channels",
+    "rules",
+})  # fmt: skip
+ALERTS_KEYS: Final = frozenset({"flush_timeout", "queue_size"})
+#: The keys of a feed of each provider: its settings' fields, and where the key comes from.
+FEED_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    provider: frozenset({"name", "provider", "api_key", "api_key_file"})
+    | {field.name for field in dataclasses.fields(settings)}
+    for provider, settings in PROVIDERS.items()
+}
+CHANNEL_KEYS: Final = frozenset({
+    "url", "urls", "url_file", "freshness", "retries", "retry_initial", "retry_max",
+    "odds_format",
+})  # fmt: skip
+#: The keys every rule takes, and those of one kind only.
+RULE_COMMON_KEYS: Final = frozenset({
+    "name", "kind", "sports", "books", "market_types", "periods", "odds", "starts_within",
+    "in_play", "max_quote_age", "bankroll", "stake_round", "notify", "repeat", "improve_by",
+    "gone", "quiet_hours",
+})  # fmt: skip
+ARBITRAGE_KEYS: Final = frozenset({"min_profit", "max_profit"})
+POSITIVE_EV_KEYS: Final = frozenset({"min_ev", "max_ev", "sharp", "devig", "kelly_fraction"})
+BOOKS_KEYS: Final = frozenset({"include", "exclude"})
+ODDS_KEYS: Final = frozenset({"min", "max"})
+QUIET_HOURS_KEYS: Final = frozenset({"from", "to", "timezone"})
+
+#: Every mapping of the schema, by where it sits, and the keys it takes.
+SCHEMA: Final[Mapping[str, frozenset[str]]] = {
+    "(top level)": TOP_KEYS,
+    "alerts": ALERTS_KEYS,
+    "feeds[]": frozenset().union(*FEED_KEYS.values()),
+    "channels.*": CHANNEL_KEYS,
+    "rules[]": RULE_COMMON_KEYS | ARBITRAGE_KEYS | POSITIVE_EV_KEYS,
+    "rules[].books": BOOKS_KEYS,
+    "rules[].odds": ODDS_KEYS,
+    "rules[].quiet_hours": QUIET_HOURS_KEYS,
+}
+
+_PROVIDER_NAMES: Final = {name: name for name in PROVIDERS}
+_ODDS_FORMATS: Final = {member.value: member for member in OddsFormat}
+_LOG_LEVELS: Final[Mapping[str, Literal["debug", "info", "warning", "error"]]] = {
+    "debug": "debug", "info": "info", "warning": "warning", "error": "error",
+}  # fmt: skip
+_RULE_KINDS: Final[Mapping[str, RuleKind]] = {
+    "arbitrage": "arbitrage", "positive_ev": "positive_ev",
+}  # fmt: skip
+_IN_PLAY: Final[Mapping[str, InPlay]] = {"any": "any", "live": "live", "pre_match": "pre_match"}
+_MARKET_KINDS: Final = {member.value: member for member in MarketKind}
+_PERIODS: Final = {member.value: member for member in Period}
+_DEVIG_METHODS: Final = {member.value: member for member in DevigMethod}
+
+#: What to say about a key of the other kind of rule.
+_MISPLACED: Final[Mapping[RuleKind, Mapping[str, str]]] = {
+    "arbitrage": {
+        "min_ev": "min_ev is for positive_ev rules; an arbitrage rule takes min_profit",
+        "max_ev": "max_ev is for positive_ev rules; an arbitrage rule takes max_profit",
+        **{
+            key: f"{key} is for positive_ev rules only"
+            for key in ("sharp", "devig", "kelly_fraction")
+        },
+    },
+    "positive_ev": {
+        "min_profit": "min_profit is for arbitrage rules; a positive_ev rule takes min_ev",
+        "max_profit": "max_profit is for arbitrage rules; a positive_ev rule takes max_ev",
+    },
+}
+#: What to say about a key of another provider's feeds.
+_MISPLACED_FEED_KEYS: Final[Mapping[str, Mapping[str, str]]] = {
+    provider: {
+        key: f"{key} is a setting of "
+        + ", ".join(other for other, keys in FEED_KEYS.items() if key in keys)
+        + " feeds only"
+        for key in SCHEMA["feeds[]"] - own
+    }
+    for provider, own in FEED_KEYS.items()
+}
+#: The keys holding a rule's thresholds, by kind.
+_THRESHOLD_KEYS: Final[Mapping[RuleKind, tuple[str, str]]] = {
+    "arbitrage": ("min_profit", "max_profit"),
+    "positive_ev": ("min_ev", "max_ev"),
+}
+
+#: How a feed setting is read, by its type. Every float setting of a feed is seconds; the
+#: settings classes check ranges themselves (some take zero, some do not).
+_FEED_FIELD_READERS: Final[Mapping[object, Callable[[Value], object]]] = {
+    str: values.text,
+    float: partial(values.duration, positive=False),
+    int: values.integer,
+    bool: values.boolean,
+    tuple[str, ...]: partial(values.names, allow_empty=True),
+    tuple[int, ...]: values.whole_numbers,
+}
+#: What apprise URLs look like before ``://``.
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+#: Apprise's registry of notification schemes (one shared instance).
+_APPRISE_PLUGINS: Final = NotificationManager()  # type: ignore[no-untyped-call]
+#: Where a file is named in messages when it was read from a string.
+UNNAMED_SOURCE: Final = "<config>"
+
+
+# --- entry points ------------------------------------------------------------------------
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and check the config file at ``path``.
+
+    Args:
+        path: the YAML file; messages name it as given.
+        env: where ``${VAR}`` and the state directory's defaults come from (default:
+            ``os.environ``).
+
+    Raises:
+        ConfigError: every problem found, or why the file could not be read.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the file: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the file is not UTF-8 text") from None
+    return parse_config(text, source=path, env=os.environ if env is None else env)
+
+
+def parse_config(text: str, *, source: Path | None, env: Mapping[str, str]) -> Config:
+    """Check the YAML config in ``text``.
+
+    Args:
+        text: the YAML.
+        source: the file it came from: named in messages (``<config>`` when None), and
+            relative paths in it are relative to its directory (else to the current one).
+        env: where ``${VAR}`` and the state directory's defaults come from.
+
+    Raises:
+        ConfigError: every problem found.
+    """
+    problems = Problems(UNNAMED_SOURCE if source is None else str(source))
+    try:
+        root = read_yaml(text, env, problems)
+    except YamlSyntaxError as error:
+        raise ConfigError(
+            f"{problems.source_name}:{error.line}: not valid YAML: {error.why}"
+        ) from None
+    base = source.absolute().parent if source is not None else Path.cwd()
+    config = _Reader(problems, base, env).config(root, source)
+    if problems:
+        raise ConfigError(problems.messages())
+    return config
+
+
+def provider_of(settings: FeedSettings) -> str:
+    """The ``provider:`` a feed's settings were built for."""
+    return next(name for name, kind in PROVIDERS.items() if type(settings) is kind)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads one config document, recording every problem in ``problems``."""
+
+    def __init__(self, problems: Problems, base: Path, env: Mapping[str, str]) -> None:
+        self._problems = problems
+        self._base = base
+        self._env = env
+
+    def config(self, root: Value, source: Path | None) -> Config:
+        """The whole config (meaningful only if no problem was recorded)."""
+        if not isinstance(root, MapValue):
+            self._problems.at(
+                root, f"expected a mapping of settings (key: value), got {describe(root)}"
+            )
+            return Config(source=source)
+        top = Section(root, TOP_KEYS, self._problems)
+        top.reject_unknown()
+        timezone = top.get("timezone", values.zone, ZoneInfo("UTC"))
+        alerts = Section(top.mapping.entries.get("alerts", _EMPTY), ALERTS_KEYS, self._problems)
+        alerts.reject_unknown()
+        channels = self._channels(top)
+        rule_defaults = _RuleDefaults(
+            timezone=timezone,
+            bankroll=top.get("bankroll", partial(values.number, above=0.0), 1000.0),
+            stake_round=top.get("stake_round", partial(values.number, minimum=0.0), 0.0),
+        )
+        return Config(
+            source=source,
+            feeds=self._feeds(top),
+            channels=channels,
+            rules=self._rules(top, rule_defaults, channels),
+            odds_format=top.get(
+                "odds_format", partial(values.choice, options=_ODDS_FORMATS), OddsFormat.AMERICAN
+            ),
+            currency=top.get("currency", values.text, "$"),
+            timezone=timezone,
+            state_dir=self._state_dir(top),
+            aliases=self._aliases(top),
+            commissions=self._commissions(top),
+            flush_timeout=alerts.get("flush_timeout", values.duration, 5.0),
+            queue_size=alerts.get("queue_size", partial(values.integer, minimum=1), 100),
+            watch_config=top.get("watch_config", values.boolean, True),
+            log_level=top.get("log_level", partial(values.choice, options=_LOG_LEVELS), "info"),
+        )
+
+    # --- top level ---
+
+    def _state_dir(self, top: Section) -> Path:
+        """``state_dir``, else systemd's, XDG's or the home directory's state directory."""
+        written = top.find("state_dir", values.text)
+        if written is not None:
+            return self._path(written)
+        systemd = self._env.get("STATE_DIRECTORY", "")
+        if systemd:
+            # systemd joins several StateDirectory= entries with ':'; ours is the first.
+            return Path(systemd.split(":")[0])
+        xdg = self._env.get("XDG_STATE_HOME", "")
+        # The XDG spec says to ignore a relative XDG_STATE_HOME.
+        if xdg and Path(xdg).is_absolute():
+            return Path(xdg) / "arbwatch"
+        return self._home() / ".local" / "state" / "arbwatch"
+
+    def _home(self) -> Path:
+        """The home directory: ``$HOME`` in the environment given, else the user's."""
+        home = self._env.get("HOME")
+        return Path(home) if home else Path.home()
+
+    def _path(self, written: str) -> Path:
+        """A path from the file: ``~`` is the home directory, relative is to the file's."""
+        if written == "~" or written.startswith("~/"):
+            return self._home() / written[2:]
+        return self._base / written
+
+    def _aliases(self, top: Section) -> dict[str, str]:
+        """``aliases``: team name -> the name it stands for."""
+        aliases = Section(top.mapping.entries.get("aliases", _EMPTY), (), self._problems, "names")
+        found: dict[str, str] = {}
+        for name in aliases.mapping.entries:
+            if not name.strip():
+                aliases.report(name, "a name to replace must not be blank")
+            elif (meaning := aliases.find(name, values.text)) is not None:
+                found[name.strip()] = meaning.strip()
+        return found
+
+    def _commissions(self, top: Section) -> dict[str, float]:
+        """``commissions``: book -> commission on winnings."""
+        written = Section(
+            top.mapping.entries.get("commissions", _EMPTY), (), self._problems, "books"
+        )
+        found: dict[str, float] = {}
+        for book in written.mapping.entries:
+            rate = written.find(book, partial(values.percentage, below=1.0))
+            if rate is not None:
+                found[book] = rate
+        return found
+
+    # --- feeds ---
+
+    def _feeds(self, top: Section) -> tuple[FeedSettings, ...]:
+        """``feeds``: each feed's settings, names unique."""
+        listed = top.require("feeds", partial(_listed, what="a list of feeds"), "at least one feed")
+        feeds: list[FeedSettings] = []
+        seen: dict[str, int] = {}
+        for value in listed or ():
+            feed = self._feed(value, seen)
+            if feed is not None:
+                feeds.append(feed)
+        return tuple(feeds)
+
+    def _feed(self, value: Value, seen: dict[str, int]) -> FeedSettings | None:
+        """One feed's settings, or None after recording why not."""
+        if not isinstance(value, MapValue):
+            self._problems.at(
+                value, f"expected a mapping of feed settings (key: value), got {describe(value)}"
+            )
+            return None
+        before = len(self._problems)
+        provider_names = ", ".join(PROVIDERS)
+        probe = Section(value, (), self._problems)
+        provider = probe.require(
+            "provider", partial(values.choice, options=_PROVIDER_NAMES), f"one of {provider_names}"
+        )
+        feed = Section(
+            probe.mapping, FEED_KEYS[provider] if provider else SCHEMA["feeds[]"], self._problems
+        )
+        feed.reject_unknown(_MISPLACED_FEED_KEYS.get(provider or ""))
+        name = self._unique_name(feed, seen, "feed")
+        api_key = self._feed_key(feed)
+        if provider is None:
+            return None
+        settings = PROVIDERS[provider]
+        fields: dict[str, object] = {}
+        hints = typing.get_type_hints(settings)
+        for field in dataclasses.fields(settings):
+            if field.name in ("name", "api_key"):
+                continue
+            if field.name in feed:
+                read = feed.find(field.name, _FEED_FIELD_READERS[hints[field.name]])
+                if read is not None:
+                    fields[field.name] = read
+            elif field.default is dataclasses.MISSING:
+                feed.report(field.name, "missing (required)")
+        if name is None or api_key is None or len(self._problems) > before:
+            return None
+        try:
+            return settings(name=name, api_key=api_key, **fields)  # type: ignore[arg-type]
+        except ValueError as error:
+            self._settings_problem(feed, name, str(error))
+            return None
+
+    def _settings_problem(self, feed: Section, name: str, message: str) -> None:
+        """A feed settings class's refusal, at the line of the key it names if it names one."""
+        why = message.removeprefix(f"feed {name!r}: ").removeprefix(f"feed {name}: ")
+        key = re.match(r"[a-z_]+", why)
+        if key is not None and key.group() in feed:
+            feed.report(key.group(), why[key.end() :].lstrip(": "))
+        else:
+            self._problems.at(feed.mapping, why)
+
+    def _feed_key(self, feed: Section) -> str | None:
+        """The feed's API key, from ``api_key`` or ``api_key_file``."""
+        if "api_key" in feed and "api_key_file" in feed:
+            feed.report("api_key_file", "give api_key or api_key_file, not both")
+            return None
+        if "api_key_file" in feed:
+            return self._secret_file(feed, "api_key_file")
+        return feed.require("api_key", values.secret, "give api_key or api_key_file")
+
+    def _secret_file(self, section: Section, key: str) -> str | None:
+        """The contents of the file named by ``key``, stripped; problems name the file only."""
+        written = section.find(key, values.text)
+        if written is None:
+            return None
+        path = self._path(written)
+        try:
+            return path.read_text(encoding="utf-8-sig").strip()
+        except OSError as error:
+            section.report(key, f"cannot read {path}: {error.strerror}")
+        except UnicodeDecodeError:
+            section.report(key, f"{path} is not UTF-8 text")
+        return None
+
+    def _unique_name(self, section: Section, seen: dict[str, int], what: str) -> str | None:
+        """The section's ``name``, refused if another ``what`` has it already."""
+        name = section.require("name", values.text)
+        if name is None:
+            return None
+        name = name.strip()
+        if name in seen:
+            section.report("name", f"another {what} is named {name!r} (line {seen[name]})")
+            return None
+        seen[name] = section.line("name")
+        return name
+
+    # --- channels ---
+
+    def _channels(self, top: Section) -> dict[str, ChannelConfig]:
+        """``channels``: name -> channel, each URL checked with apprise."""
+        if "channels" not in top:
+            top.report(
+                "channels", "missing (required): at least one channel, e.g. phone: tgram://..."
+            )
+        listed = Section(
+            top.mapping.entries.get("channels", _EMPTY), (), self._problems, "channel names"
+        )
+        if isinstance(top.mapping.entries.get("channels"), MapValue) and not listed.mapping.entries:
+            top.report("channels", "expected at least one channel, got none")
+        channels: dict[str, ChannelConfig] = {}
+        for name, value in listed.mapping.entries.items():
+            if not name.strip():
+                listed.report(name, "a channel's name must not be blank")
+                continue
+            channel = self._channel(name, value)
+            if channel is not None:
+                channels[name] = channel
+        return channels
+
+    def _channel(self, name: str, value: Value) -> ChannelConfig | None:
+        """One channel; a bare URL is a channel with every setting at its default."""
+        before = len(self._problems)
+        if isinstance(value, ScalarValue):
+            url = self._url(value)
+            return ChannelConfig(name=name, urls=(url,)) if url is not None else None
+        channel = Section(value, CHANNEL_KEYS, self._problems, "channel settings")
+        channel.reject_unknown()
+        urls = self._channel_urls(channel)
+        retry_initial = channel.get("retry_initial", values.duration, 1.0)
+        retry_max = channel.get("retry_max", values.duration, 30.0)
+        if retry_max < retry_initial:
+            channel.report("retry_max", "must not be below retry_initial")
+        settings = ChannelConfig(
+            name=name,
+            urls=urls,
+            freshness=channel.get("freshness", values.duration, 120.0),
+            retries=channel.get("retries", partial(values.integer, minimum=0), 5),
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            odds_format=channel.find("odds_format", partial(values.choice, options=_ODDS_FORMATS)),
+        )
+        return settings if len(self._problems) == before else None
+
+    def _channel_urls(self, channel: Section) -> tuple[Secret, ...]:
+        """The channel's URLs, from exactly one of ``url``, ``urls`` and ``url_file``."""
+        given = [key for key in ("url", "urls", "url_file") if key in channel]
+        if not given:
+            channel.report("url", "missing (required): give url, urls or url_file")
+        for extra in given[1:]:
+            channel.report(extra, "give only one of url, urls and url_file")
+        if given != ["url_file"]:
+            listed = channel.find("urls", partial(_listed, what="a list of apprise URLs")) or ()
+            single = channel.mapping.entries.get("url")
+            found = [self._url(value) for value in (*listed, *([single] if single else []))]
+            return tuple(url for url in found if url is not None)
+        contents = self._secret_file(channel, "url_file")
+        if contents is None:
+            return ()
+        lines = [line.strip() for line in contents.splitlines()]
+        urls = [line for line in lines if line and not line.startswith("#")]
+        if not urls:
+            channel.report("url_file", "the file holds no URL")
+        secrets: list[Secret] = []
+        for number, url in enumerate(urls, start=1):
+            why = _url_problem(url)
+            if why is None:
+                secrets.append(Secret(url))
+            else:
+                channel.report("url_file", f"URL {number} in the file: {why}")
+        return tuple(secrets)
+
+    def _url(self, value: Value) -> Secret | None:
+        """One apprise URL written in the file, checked."""
+        try:
+            url = values.secret(value).strip()
+        except values.AlreadyReportedError:
+            return None
+        except InvalidValueError as error:
+            self._problems.at(value, error.why)
+            return None
+        why = _url_problem(url)
+        if why is not None:
+            self._problems.at(value, why)
+            return None
+        return Secret(url)
+
+    # --- rules ---
+
+    def _rules(
+        self, top: Section, defaults: _RuleDefaults, channels: Mapping[str, ChannelConfig]
+    ) -> tuple[RuleConfig, ...]:
+        """``rules``: each rule, names unique, every ``notify`` entry a channel."""
+        listed = top.require("rules", partial(_listed, what="a list of rules"), "at least one rule")
+        # A channel that has problems of its own still counts as named: one mistake, one message.
+        channel_names = set(channels)
+        if isinstance(written := top.mapping.entries.get("channels"), MapValue):
+            channel_names |= set(written.entries)
+        rules: list[RuleConfig] = []
+        seen: dict[str, int] = {}
+        for value in listed or ():
+            rule = self._rule(value, defaults, channel_names, seen)
+            if rule is not None:
+                rules.append(rule)
+        return tuple(rules)
+
+    def _rule(
+        self, value: Value, defaults: _RuleDefaults, channel_names: set[str], seen: dict[str, int]
+    ) -> RuleConfig | None:
+        """One rule, or None after recording why not."""
+        if not isinstance(value, MapValue):
+            self._problems.at(
+                value, f"expected a mapping of rule settings (key: value), got {describe(value)}"
+            )
+            return None
+        before = len(self._problems)
+        probe = Section(value, (), self._problems)
+        kind = probe.require(
+            "kind", partial(values.choice, options=_RULE_KINDS), "arbitrage or positive_ev"
+        )
+        keys = RULE_COMMON_KEYS | {
+            "arbitrage": ARBITRAGE_KEYS,
+            "positive_ev": POSITIVE_EV_KEYS,
+        }.get(kind or "", ARBITRAGE_KEYS | POSITIVE_EV_KEYS)
+        rule = Section(probe.mapping, keys, self._problems)
+        rule.reject_unknown(_MISPLACED[kind] if kind else None)
+        name = self._unique_name(rule, seen, "rule")
+        notify = self._notify(rule, channel_names)
+        min_key, max_key = _THRESHOLD_KEYS[kind or "arbitrage"]
+        min_value = rule.get(min_key, values.percentage, 0.0)
+        max_value = rule.get(max_key, values.percentage, float("inf"))
+        if max_value < min_value:
+            rule.report(max_key, f"must not be below {min_key}")
+        min_odds, max_odds = self._odds_range(rule)
+        include, exclude = self._books(rule)
+        sharp: tuple[str, ...] = ()
+        if kind == "positive_ev":
+            sharp = (
+                rule.require(
+                    "sharp", values.names, "the books whose prices are fair, e.g. [Pinnacle]"
+                )
+                or ()
+            )
+        kelly = rule.get("kelly_fraction", partial(values.number, above=0.0, at_most=1.0), 0.25)
+        sports = rule.find("sports", values.names)
+        built = RuleConfig(
+            name=name or "",
+            kind=kind or "arbitrage",
+            notify=notify,
+            sports=frozenset(map(normalize_sport, sports)) if sports else None,
+            books=include,
+            excluded_books=exclude,
+            market_types=rule.find("market_types", partial(values.choices, options=_MARKET_KINDS)),
+            periods=rule.find("periods", partial(values.choices, options=_PERIODS)),
+            min_odds=min_odds,
+            max_odds=max_odds,
+            min_value=min_value,
+            max_value=max_value,
+            starts_within=rule.find("starts_within", values.duration),
+            in_play=rule.get("in_play", partial(values.choice, options=_IN_PLAY), "any"),
+            max_quote_age=rule.get("max_quote_age", values.duration, 120.0),
+            sharp=sharp,
+            devig=rule.get(
+                "devig", partial(values.choice, options=_DEVIG_METHODS), DevigMethod.WORST_CASE
+            ),
+            kelly_fraction=kelly,
+            bankroll=rule.get("bankroll", partial(values.number, above=0.0), defaults.bankroll),
+            stake_round=rule.get(
+                "stake_round", partial(values.number, minimum=0.0), defaults.stake_round
+            ),
+            repeat=rule.get("repeat", values.duration, 600.0),
+            improve_by=rule.get("improve_by", values.percentage, 0.005),
+            gone=rule.get("gone", values.boolean, False),
+            quiet_hours=self._quiet_hours(rule, defaults.timezone),
+        )
+        return built if len(self._problems) == before else None
+
+    def _notify(self, rule: Section, channel_names: set[str]) -> tuple[str, ...]:
+        """``notify``: channel names, each one that exists (reported at its own line)."""
+        listed = rule.require("notify", values.names, "the channels to alert, e.g. [phone]")
+        if listed is None:
+            return ()
+        written = rule.mapping.entries["notify"]
+        # `values.names` took it, so it is a list of text.
+        for item in written.items if isinstance(written, ListValue) else ():
+            name = values.text(item).strip()
+            if name not in channel_names:
+                hint = values.did_you_mean(name, channel_names)
+                self._problems.at(
+                    item, f"no channel named {name!r}" + (f", {hint}" if hint else "")
+                )
+        return listed
+
+    def _odds_range(self, rule: Section) -> tuple[float, float]:
+        """``odds: {min, max}`` as decimal odds."""
+        if "odds" not in rule:
+            return 1.0, float("inf")
+        bounds = Section(rule.mapping.entries["odds"], ODDS_KEYS, self._problems, "min and max")
+        bounds.reject_unknown()
+        low = bounds.get("min", values.odds, 1.0)
+        high = bounds.get("max", values.odds, float("inf"))
+        if high < low:
+            bounds.report("max", "must not be below min")
+        return low, high
+
+    def _books(self, rule: Section) -> tuple[frozenset[str] | None, frozenset[str]]:
+        """``books``: a list to include, or ``{include: [...], exclude: [...]}``."""
+        written = rule.mapping.entries.get("books")
+        if written is None:
+            return None, frozenset()
+        if isinstance(written, ListValue):
+            include = rule.find("books", values.names)
+            return (frozenset(include) if include else None), frozenset()
+        books = Section(written, BOOKS_KEYS, self._problems, "include and exclude")
+        books.reject_unknown()
+        include = books.find("include", values.names)
+        exclude = books.find("exclude", values.names) or ()
+        return (frozenset(include) if include else None), frozenset(exclude)
+
+    def _quiet_hours(self, rule: Section, timezone: ZoneInfo) -> QuietHours | None:
+        """``quiet_hours: {from, to, timezone}``; the zone defaults to the config's."""
+        if "quiet_hours" not in rule:
+            return None
+        span = Section(
+            rule.mapping.entries["quiet_hours"],
+            QUIET_HOURS_KEYS,
+            self._problems,
+            "from, to and timezone",
+        )
+        span.reject_unknown()
+        start = span.require("from", values.clock, 'a time of day like "23:00"')
+        end = span.require("to", values.clock, 'a time of day like "07:00"')
+        zone = span.get("timezone", values.zone, timezone)
+        if start is None or end is None:
+            return None
+        if start == end:
+            self._problems.at(span.mapping, "from and to must differ")
+            return None
+        return QuietHours(start=start, end=end, timezone=zone)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _RuleDefaults:
+    """What a rule takes from the top level when it does not say."""
+
+    timezone: ZoneInfo
+    bankroll: float
+    stake_round: float
+
+
+#: Stands in for a section that is not written (read as an empty mapping).
+_EMPTY: Final = MapValue(line=1, path="", entries={}, key_lines={})
+
+
+def _listed(value: Value, what: str) -> tuple[Value, ...]:
+    """A non-empty list's items."""
+    if not isinstance(value, ListValue) or not value.items:
+        raise values.expected(what, value)
+    return value.items
+
+
+# --- apprise -----------------------------------------------------------------------------
+
+
+def _url_problem(url: str) -> str | None:
+    """Why apprise cannot use ``url`` (naming its scheme only), or None if it can."""
+    scheme, separator, _ = url.partition("://")
+    if not separator or not _SCHEME.fullmatch(scheme):
+        return "expected an apprise URL like tgram://TOKEN/CHAT_ID"
+    scheme = scheme.lower()
+    if scheme not in _APPRISE_PLUGINS:
+        hint = values.did_you_mean(scheme, _APPRISE_PLUGINS.schemas())  # type: ignore[no-untyped-call]
+        return f"unknown apprise scheme {scheme!r}" + (f", {hint}" if hint else "")
+    with _apprise_silenced():
+        plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        return f"apprise cannot use this {scheme}:// URL (check its tokens and address)"
+    return None
+
+
+class _OtherThreads(logging.Filter):
+    """Lets through only records logged by other threads than the one that made it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop this thread's records."""
+        return record.thread != self._thread
+
+
+@contextmanager
+def _apprise_silenced() -> Iterator[None]:
+    """Keep apprise from logging while it checks a URL: its messages quote the URL's tokens."""
+    logger = logging.getLogger("apprise")
+    quiet = _OtherThreads()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)

@@ -1,0 +1,239 @@
+"""What ``arbwatch check-config`` and ``arbwatch show-config`` print.
+
+Neither ever prints a secret: channels are summed up by their apprise scheme (``tgram``),
+and the effective configuration shows API keys and URLs as `REDACTED`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+
+from arbwatch.config.load import load_config, provider_of
+from arbwatch.config.model import (
+    REDACTED,
+    ChannelConfig,
+    Config,
+    FeedSettings,
+    QuietHours,
+    RuleConfig,
+)
+from arbwatch.errors import ConfigError
+from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
+from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+
+
+def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool, list[str]]:
+    """Load the config at ``path`` and say what it does, or what is wrong with it.
+
+    Args:
+        path: the YAML file.
+        env: the environment for ``${VAR}`` (default: ``os.environ``).
+
+    Returns:
+        Whether it can be used, and the lines to print: ``FILE: OK`` and one line per feed,
+        channel and rule; or every problem, one per line.
+    """
+    try:
+        config = load_config(path, env)
+    except ConfigError as error:
+        return False, list(error.problems)
+    return True, [
+        f"{path}: OK",
+        *(_feed_line(feed) for feed in config.feeds),
+        *(_channel_line(channel) for channel in config.channels.values()),
+        *(_rule_line(rule) for rule in config.rules),
+    ]
+
+
+def _feed_line(feed: FeedSettings) -> str:
+    """``feed NAME (PROVIDER): what it watches``."""
+    if isinstance(feed, RapidOddsSettings):
+        watches = (
+            f"sports {', '.join(feed.sports)}; {len(feed.bookmakers)} bookmakers; "
+            f"markets {', '.join(feed.market_types)}"
+        )
+    else:
+        scope = [f"sport_ids {_ids(feed.sport_ids)}"] if feed.sport_ids else []
+        if isinstance(feed, RundownV1Settings) and feed.event_ids:
+            scope.append(f"event_ids {', '.join(feed.event_ids)}")
+        books = f"affiliate_ids {_ids(feed.affiliate_ids)}" if feed.affiliate_ids else "all books"
+        watches = f"{'; '.join(scope)}; market_ids {_ids(feed.market_ids)}; {books}"
+    return f"feed {feed.name} ({provider_of(feed)}): {watches}"
+
+
+def _ids(numbers: tuple[int, ...]) -> str:
+    """``1, 2, 3``."""
+    return ", ".join(str(number) for number in numbers)
+
+
+def _channel_line(channel: ChannelConfig) -> str:
+    """``channel NAME: SCHEMES`` (the scheme of each URL, never the URL)."""
+    schemes = dict.fromkeys(url.reveal().partition("://")[0].lower() for url in channel.urls)
+    return f"channel {channel.name}: {', '.join(schemes)}"
+
+
+def _rule_line(rule: RuleConfig) -> str:
+    """``rule NAME: KIND, THRESHOLD → CHANNELS``."""
+    measure = "profit" if rule.kind == "arbitrage" else "EV"
+    threshold = f"{measure} >= {_percent(rule.min_value)}"
+    if math.isfinite(rule.max_value):
+        threshold += f" and <= {_percent(rule.max_value)}"
+    if rule.kind == "positive_ev":
+        threshold += f", fair prices from {', '.join(rule.sharp)}"
+    return f"rule {rule.name}: {rule.kind}, {threshold} → {', '.join(rule.notify)}"
+
+
+# --- show-config -------------------------------------------------------------------------
+
+
+def show_config(config: Config) -> str:
+    """The effective configuration as YAML, defaults filled in and every secret redacted.
+
+    Percentages and durations are written as the loader reads them (``3%``, ``10m``), so
+    the output is itself a config once the secrets are put back.
+    """
+    document = {
+        "odds_format": config.odds_format.value,
+        "currency": config.currency,
+        "timezone": config.timezone.key,
+        "state_dir": str(config.state_dir),
+        "log_level": config.log_level,
+        "watch_config": config.watch_config,
+        "aliases": dict(config.aliases),
+        "commissions": {book: _percent(rate) for book, rate in config.commissions.items()},
+        "alerts": {
+            "flush_timeout": _duration(config.flush_timeout),
+            "queue_size": config.queue_size,
+        },
+        "feeds": [_feed(feed) for feed in config.feeds],
+        "channels": {name: _channel(channel) for name, channel in config.channels.items()},
+        "rules": [_rule(rule) for rule in config.rules],
+    }
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    source = f" of {config.source}" if config.source is not None else ""
+    return f"# The effective configuration{source}; secrets are shown as {REDACTED}.\n{body}"
+
+
+def _feed(feed: FeedSettings) -> dict[str, object]:
+    """A feed as its config entry, key redacted."""
+    shown: dict[str, object] = {"name": feed.name, "provider": provider_of(feed)}
+    for field in dataclasses.fields(feed):
+        value = getattr(feed, field.name)
+        if field.name == "api_key":
+            shown["api_key"] = REDACTED
+        elif isinstance(value, tuple):
+            shown[field.name] = list(value)
+        elif isinstance(value, float):
+            # Every float setting of a feed is seconds (see the loader).
+            shown[field.name] = _duration(value)
+        elif field.name != "name":
+            shown[field.name] = value
+    return shown
+
+
+def _channel(channel: ChannelConfig) -> dict[str, object]:
+    """A channel as its config entry, URLs redacted."""
+    shown: dict[str, object] = {
+        "urls": [REDACTED for _ in channel.urls],
+        "freshness": _duration(channel.freshness),
+        "retries": channel.retries,
+        "retry_initial": _duration(channel.retry_initial),
+        "retry_max": _duration(channel.retry_max),
+    }
+    if channel.odds_format is not None:
+        shown["odds_format"] = channel.odds_format.value
+    return shown
+
+
+def _rule(rule: RuleConfig) -> dict[str, object]:
+    """A rule as its config entry; what is unlimited (every sport, no maximum) is left out."""
+    min_key, max_key = (
+        ("min_profit", "max_profit") if rule.kind == "arbitrage" else ("min_ev", "max_ev")
+    )
+    shown: dict[str, object] = {"name": rule.name, "kind": rule.kind}
+    optional: dict[str, object | None] = {
+        "sports": _sorted(rule.sports),
+        "books": _books(rule),
+        "market_types": _sorted(rule.market_types),
+        "periods": _sorted(rule.periods),
+        "odds": _odds(rule),
+        min_key: _percent(rule.min_value),
+        max_key: _percent(rule.max_value) if math.isfinite(rule.max_value) else None,
+        "starts_within": None if rule.starts_within is None else _duration(rule.starts_within),
+        "in_play": rule.in_play,
+        "max_quote_age": _duration(rule.max_quote_age),
+    }
+    if rule.kind == "positive_ev":
+        optional |= {
+            "sharp": list(rule.sharp),
+            "devig": rule.devig.value,
+            "kelly_fraction": rule.kelly_fraction,
+        }
+    optional |= {
+        "bankroll": rule.bankroll,
+        "stake_round": rule.stake_round,
+        "notify": list(rule.notify),
+        "repeat": _duration(rule.repeat),
+        "improve_by": _percent(rule.improve_by),
+        "gone": rule.gone,
+        "quiet_hours": _quiet_hours(rule.quiet_hours),
+    }
+    shown |= {key: value for key, value in optional.items() if value is not None}
+    return shown
+
+
+def _quiet_hours(span: QuietHours | None) -> dict[str, str] | None:
+    """``quiet_hours: {from, to, timezone}``."""
+    if span is None:
+        return None
+    return {
+        "from": span.start.strftime("%H:%M"),
+        "to": span.end.strftime("%H:%M"),
+        "timezone": span.timezone.key,
+    }
+
+
+def _books(rule: RuleConfig) -> object:
+    """``books`` as written: a list, ``{include, exclude}``, or None for every book."""
+    if not rule.excluded_books:
+        return _sorted(rule.books)
+    books: dict[str, object] = {"exclude": sorted(rule.excluded_books)}
+    if rule.books is not None:
+        books = {"include": sorted(rule.books), **books}
+    return books
+
+
+def _odds(rule: RuleConfig) -> dict[str, float] | None:
+    """``odds: {min, max}`` in decimal, leaving out a bound that is not set."""
+    bounds = {"min": rule.min_odds, "max": rule.max_odds}
+    # 1.0 and infinity are "no bound": neither is a price anyone can quote.
+    shown = {key: value for key, value in bounds.items() if 1.0 < value < math.inf}
+    return shown or None
+
+
+def _sorted(names: Iterable[str] | None) -> list[str] | None:
+    """A set as a sorted list of plain text, so the output is the same every time."""
+    return None if names is None else [str(name) for name in sorted(names)]
+
+
+def _percent(fraction: float) -> str:
+    """``0.03`` -> ``3%`` (rounded to hide float noise: 0.03 * 100 is 3.0000000000000004)."""
+    return f"{round(fraction * 100, 9):g}%"
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as ``1h30m``, ``90s`` -> ``1m30s``; fractions of a second as ``0.5s``."""
+    if not seconds.is_integer():
+        return f"{seconds:g}s"
+    left = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, left = divmod(left, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"

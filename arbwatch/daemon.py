@@ -1,0 +1,393 @@
+"""The daemon: feeds -> price matrix -> rules -> alert lifecycle -> notifier, in one task group.
+
+```
+ feed tasks ──> one bounded stream ──> engine task: drain, apply, evaluate dirty rows
+                                            │
+                         lifecycle (new / improved / repeat / gone) ──> SQLite store
+                                            │
+                         notifier: one queue and worker per channel (never blocks the engine)
+```
+
+The engine task is the only one that touches the matrix, the lifecycle and the store, so
+none of them needs a lock. Signals are not handled here: the command line turns SIGTERM and
+SIGINT into `Daemon.stop` and SIGHUP into `Daemon.reload`, so tests run the daemon
+in-process and stop it the same way.
+
+Stopping: the feeds and the engine stop first (nothing new comes in), then the notifier
+gets ``flush_timeout`` seconds to send what is in flight, then everything is cancelled.
+
+Reloading (SIGHUP, or the config file changing when ``watch_config`` is on): a new config
+that loads replaces the rules, channels and how alerts are written, without touching the
+feed connections; one that does not load is logged and the running config stays. Feeds,
+aliases and the state directory are read at start only: a change to them is logged as
+needing a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from arbwatch.config import load_config
+from arbwatch.config.model import Config, FeedSettings
+from arbwatch.core.dedup import Alert, AlertReason, Lifecycle, Observation
+from arbwatch.core.fair import FairCache
+from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.rules import RuleSet
+from arbwatch.errors import ConfigError
+from arbwatch.feeds.base import FeedBatch
+from arbwatch.feeds.connection import FeedStats
+from arbwatch.feeds.identity import EventIdentity
+from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
+from arbwatch.feeds.rundown_feed import RundownFeed
+from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.notify.deliver import DeliveryResult, Notifier
+from arbwatch.notify.message import Message, render, render_gone
+from arbwatch.store import STATE_FILE, Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+#: Batches waiting for the engine; beyond this a feed's batch is dropped and counted
+#: (a delta feed then resyncs). About a minute of a busy feed's frames.
+STREAM_SIZE = 10_000
+#: The most batches the engine drains into one evaluation, so one pass stays short.
+MAX_DRAIN = 500
+#: Seconds between checks for opportunities whose quotes have all gone stale.
+EXPIRY_INTERVAL = 1.0
+#: Seconds between looks at the config file's modification time.
+CONFIG_POLL_INTERVAL = 1.0
+
+
+class Feed(Protocol):
+    """What the daemon needs of a feed: its counters, and a run loop into a stream."""
+
+    stats: FeedStats
+
+    async def run(self, out: MemoryObjectSendStream[FeedBatch]) -> None:
+        """Send batches to ``out`` until cancelled or failed for good."""
+
+
+def build_feed(settings: FeedSettings, identity: EventIdentity) -> Feed:
+    """The feed that runs ``settings``, by provider."""
+    if isinstance(settings, RapidOddsSettings):
+        return RapidOddsFeed(settings, identity)
+    if isinstance(settings, RundownV1Settings):
+        return RundownV1Feed(settings, identity)
+    return RundownFeed(settings, identity)
+
+
+@dataclass
+class EngineStats:
+    """What the engine has done since start; read by status lines and metrics."""
+
+    batches: int = 0
+    updates: int = 0
+    #: Updates the matrix refused (an outcome slot its market does not have).
+    refused: int = 0
+    evaluations: int = 0
+    #: Rule matches found, counting the same opportunity again on each evaluation.
+    matches: int = 0
+    alerts: int = 0
+    #: `time.monotonic` of the last evaluation, for the watchdog (None before the first).
+    last_evaluation: float | None = None
+    #: Seconds the last evaluation took (apply, evaluate, lifecycle, store).
+    last_evaluation_seconds: float = 0.0
+    config_reloads: int = 0
+    config_reload_failures: int = 0
+    #: State-database writes that failed (the alerts still went out).
+    store_failures: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)
+
+
+class Daemon:
+    """One running arbwatch: build it from a `Config`, then `run` it in a task group."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        feeds: Sequence[Feed] | None = None,
+        load: Callable[[Path], Config] = load_config,
+    ) -> None:
+        """Prepare everything; nothing connects or opens until `run`.
+
+        Args:
+            config: the configuration to start with.
+            clock: epoch seconds; passed to every decision (tests may pin it).
+            feeds: feeds to run instead of those the config names (the demo and tests
+                pass their own; None builds them from ``config.feeds``).
+            load: reads a config file on reload (tests may count calls).
+        """
+        self.config = config
+        self.stats = EngineStats()
+        self._clock = clock
+        self._load = load
+        self.identity = EventIdentity(config.aliases)
+        self.feeds: list[Feed] = (
+            list(feeds)
+            if feeds is not None
+            else [build_feed(settings, self.identity) for settings in config.feeds]
+        )
+        self.matrix = PriceMatrix()
+        self._fair = FairCache(self.matrix)
+        self._rules = RuleSet(config.rules, config.commissions)
+        self.notifier = Notifier(
+            config.channels,
+            clock=clock,
+            on_result=self._delivered,
+            queue_size=config.queue_size,
+        )
+        self.lifecycle: Lifecycle | None = None
+        self._store: Store | None = None
+        self._stop = anyio.Event()
+        self._reload_requested = anyio.Event()
+        self._started = anyio.Event()
+        self._config_stamp = _file_stamp(config.source)
+
+    # -- control, from the command line or a test ------------------------------------------
+
+    def stop(self) -> None:
+        """Ask `run` to stop: feeds first, then flush alerts within ``flush_timeout``."""
+        self._stop.set()
+
+    def reload(self) -> None:
+        """Ask for the config file to be read again (what SIGHUP does)."""
+        self._reload_requested.set()
+
+    @property
+    def started(self) -> anyio.Event:
+        """Set once the store is open and every task is running."""
+        return self._started
+
+    # -- the task group ---------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run until `stop` is called; the caller's cancellation also ends it (no flush)."""
+        state_dir = self.config.state_dir
+        with Store(state_dir / STATE_FILE) as store:
+            self._store = store
+            now = self._clock()
+            self.lifecycle = Lifecycle(
+                self.config.rules, store.load_states(now, horizon=_dedup_horizon(self.config))
+            )
+            send, receive = anyio.create_memory_object_stream[FeedBatch](STREAM_SIZE)
+            logger.info(
+                "arbwatch started: %d feeds, %d channels, %d rules; state in %s",
+                len(self.feeds),
+                len(self.config.channels),
+                len(self.config.rules),
+                state_dir,
+            )
+            async with anyio.create_task_group() as outer:
+                outer.start_soon(self.notifier.run)
+                async with anyio.create_task_group() as inner:
+                    # Each feed gets its own clone; the engine ends when every clone and
+                    # the original are closed, which cancelling the group does.
+                    with send:
+                        for feed in self.feeds:
+                            inner.start_soon(self._run_feed, feed, send.clone())
+                    inner.start_soon(self._engine, receive)
+                    inner.start_soon(self._expire_regularly)
+                    inner.start_soon(self._watch_config)
+                    self._started.set()
+                    task_status.started()
+                    await self._stop.wait()
+                    logger.info("stopping: feeds closed, sending alerts in flight")
+                    inner.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    left = await self.notifier.flush(self.config.flush_timeout)
+                if left:
+                    logger.warning("stopped with %d alerts not sent", left)
+                outer.cancel_scope.cancel()
+            self._store = None
+        logger.info("arbwatch stopped")
+
+    async def _run_feed(self, feed: Feed, out: MemoryObjectSendStream[FeedBatch]) -> None:
+        """Run one feed; a feed that fails for good stops alone, with a log line."""
+        with out:
+            await feed.run(out)
+        if feed.stats.fatal_error:
+            logger.error("feed %s stopped: %s", feed.stats.name, feed.stats.fatal_error)
+
+    # -- the engine -------------------------------------------------------------------------
+
+    async def _engine(self, receive: MemoryObjectReceiveStream[FeedBatch]) -> None:
+        """Take every batch waiting, apply them at once, evaluate the rows they touched."""
+        with receive:
+            async for first in receive:
+                batches = [first]
+                while len(batches) < MAX_DRAIN:
+                    try:
+                        batches.append(receive.receive_nowait())
+                    except anyio.WouldBlock:
+                        break
+                self.process(batches)
+
+    def process(self, batches: Sequence[FeedBatch]) -> Observation:
+        """Apply ``batches`` to the matrix and act on what the rules find (synchronous)."""
+        started = time.monotonic()
+        matrix = self.matrix
+        for batch in batches:
+            for event in batch.events:
+                matrix.set_event(event)
+            self.stats.refused += matrix.apply(batch.updates)
+            self.stats.updates += len(batch.updates)
+        self.stats.batches += len(batches)
+        rows = matrix.take_dirty()
+        now = self._clock()
+        matches = self._rules.evaluate(matrix.block(rows), now, self._fair)
+        evaluated = {matrix.market(int(row)) for row in rows}
+        observation = self._require_lifecycle().observe(matches, evaluated, now)
+        self._act(observation)
+        self.stats.evaluations += 1
+        self.stats.matches += len(matches)
+        self.stats.last_evaluation = time.monotonic()
+        self.stats.last_evaluation_seconds = self.stats.last_evaluation - started
+        return observation
+
+    async def _expire_regularly(self) -> None:
+        """End opportunities whose quotes have gone stale without any new price."""
+        while True:
+            await anyio.sleep(EXPIRY_INTERVAL)
+            self._act(self._require_lifecycle().expire(self._clock()))
+
+    def _act(self, observation: Observation) -> None:
+        """Record an observation, then hand its alerts to the notifier."""
+        if self._store is not None and (observation.changed or observation.alerts):
+            try:
+                self._store.save(observation)
+            except StoreError as error:
+                # A full disk must not silence alerts: they go out, unrecorded, and the
+                # next save tries again.
+                self.stats.store_failures += 1
+                logger.error("could not record alerts in the state database: %s", error)  # noqa: TRY400
+        for alert in observation.alerts:
+            message = self._message(alert)
+            channels = alert.rule.notify
+            accepted = [name for name in channels if self.notifier.submit(name, message)]
+            self.stats.alerts += 1
+            logger.info(
+                "alert %s: %s -> %s", alert.reason.value, message.title, ", ".join(accepted)
+            )
+
+    def _message(self, alert: Alert) -> Message:
+        """The text of one alert, in the running config's format."""
+        config = self.config
+        if alert.reason is AlertReason.GONE:
+            return render_gone(
+                alert.opportunity,
+                summary=alert.state.summary,
+                rule=alert.rule.name,
+                key=alert.key,
+                first_seen=alert.state.first_seen,
+                now=alert.at,
+                best_value=alert.state.best_value,
+                kind=alert.state.kind,
+            )
+        if alert.opportunity is None:  # only a GONE alert may lack its opportunity
+            raise AssertionError(f"alert {alert.key} has no opportunity")
+        return render(
+            alert.opportunity,
+            reason=alert.reason.value,
+            rule=alert.rule.name,
+            key=alert.key,
+            now=alert.at,
+            odds_format=config.odds_format,
+            currency=config.currency,
+            timezone=config.timezone,
+        )
+
+    def _delivered(self, result: DeliveryResult) -> None:
+        """Keep the outcome of one delivery in the store and the counters."""
+        outcome = "sent" if result.ok else "failed"
+        key = f"{result.channel}:{outcome}"
+        self.stats.deliveries[key] = self.stats.deliveries.get(key, 0) + 1
+        if self._store is not None:
+            self._store.record_delivery(
+                result.key, result.channel, result.ok, result.at, result.detail
+            )
+
+    def _require_lifecycle(self) -> Lifecycle:
+        """The lifecycle, which exists while `run` runs."""
+        if self.lifecycle is None:
+            raise RuntimeError("the daemon is not running")
+        return self.lifecycle
+
+    # -- reload -----------------------------------------------------------------------------
+
+    async def _watch_config(self) -> None:
+        """Reload on request, or when the config file changes (polled; no inotify needed)."""
+        while True:
+            with anyio.move_on_after(CONFIG_POLL_INTERVAL):
+                await self._reload_requested.wait()
+            if self._reload_requested.is_set():
+                self._reload_requested = anyio.Event()
+                self.apply_reload("reload requested")
+            elif self.config.watch_config:
+                stamp = _file_stamp(self.config.source)
+                if stamp != self._config_stamp:
+                    self.apply_reload("config file changed")
+
+    def apply_reload(self, why: str) -> bool:
+        """Read the config file again and switch to it; keep the old one if it is broken."""
+        source = self.config.source
+        if source is None:
+            logger.warning("%s, but this config was not read from a file", why)
+            return False
+        self._config_stamp = _file_stamp(source)
+        try:
+            new = self._load(source)
+        except ConfigError as error:
+            self.stats.config_reload_failures += 1
+            logger.error(  # noqa: TRY400 - the problems are the message; no traceback
+                "%s, but the new config is broken; still running the old one:\n%s", why, error
+            )
+            return False
+        old = self.config
+        rules = RuleSet(new.rules, new.commissions)
+        self._rules = rules
+        self._require_lifecycle().replace_rules(new.rules)
+        self.notifier.replace_channels(new.channels)
+        self.config = new
+        self.stats.config_reloads += 1
+        for what, before, after in (
+            ("feeds", old.feeds, new.feeds),
+            ("aliases", old.aliases, new.aliases),
+            ("state_dir", old.state_dir, new.state_dir),
+        ):
+            if before != after:
+                logger.warning("%s changed: that takes a restart to apply", what)
+        logger.info(
+            "%s: reloaded %s: %d rules, %d channels",
+            why,
+            source,
+            len(new.rules),
+            len(new.channels),
+        )
+        return True
+
+
+def _dedup_horizon(config: Config) -> float:
+    """How far back ended opportunities still matter for not alerting twice."""
+    return max((rule.repeat for rule in config.rules), default=0.0)
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What changes when a file is edited or replaced: mtime, size and inode."""
+    if path is None:
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_mtime_ns, status.st_size, status.st_ino)

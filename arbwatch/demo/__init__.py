@@ -1,0 +1,96 @@
+"""``arbwatch demo``: the real daemon against arbwatch's own simulators, with no API key.
+
+The simulators of RapidOddsAPI and TheRundown serve one simulated world on 127.0.0.1; the
+daemon connects to them exactly as it would to the providers, through the same config
+loader (`config.yaml` beside this module), and alerts to the console, plus any apprise URL
+given with ``--notify`` so a user can see an alert arrive on their phone.
+
+The world starts at the current time and moves every `STEP_INTERVAL` seconds. Its soft
+books now and then leave a price behind the market for a few steps, which is what makes
+arbitrage and +EV prices appear; the same seed gives the same prices in the same order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+from arbwatch.config import parse_config
+from arbwatch.config.model import ChannelConfig, Config, Secret
+from arbwatch.daemon import Daemon
+from arbwatch.runner import run_daemon
+from arbwatch.sim.rapidodds import RapidOddsSimulator
+from arbwatch.sim.rundown import RundownSimulator
+from arbwatch.sim.server import serve
+from arbwatch.sim.world import World
+
+#: Seconds between moves of the simulated market.
+STEP_INTERVAL: Final = 1.0
+#: Seconds between RapidOddsAPI snapshot pushes (real scrape cycles are longer).
+PUSH_INTERVAL: Final = 2.0
+#: The seed whose world is shown unless another is asked for.
+DEFAULT_SEED: Final = 7
+#: How often a soft book leaves a price behind, and how far books stray from the fair price
+#: by noise: both below the world's defaults, so that the console shows a readable few
+#: alerts a minute, nearly all from prices left behind, rather than a flood.
+STALE_RATE: Final = 0.004
+NOISE: Final = 0.005
+#: How fast fair prices walk per step: half the world's default, closer to a real
+#: pre-match market, so an EV price left behind does not grow by a point every second.
+DRIFT: Final = 0.015
+
+
+def demo_config(
+    rapidodds_url: str,
+    rundown_url: str,
+    state_dir: Path,
+    notify: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """The demo's config, pointed at the simulators, with ``notify`` URLs as extra channels.
+
+    Raises:
+        ConfigError: a ``notify`` URL apprise does not know.
+    """
+    text = resources.files(__package__).joinpath("config.yaml").read_text(encoding="utf-8")
+    values = dict(os.environ if env is None else env)
+    values.update(
+        ARBWATCH_DEMO_RAPIDODDS_URL=rapidodds_url,
+        ARBWATCH_DEMO_RUNDOWN_URL=rundown_url,
+        ARBWATCH_DEMO_STATE=str(state_dir),
+    )
+    config = parse_config(text, source=None, env=values)
+    if not notify:
+        return config
+    extra = ChannelConfig(name="notify", urls=tuple(Secret(url) for url in notify))
+    rules = tuple(
+        dataclasses.replace(rule, notify=(*rule.notify, extra.name)) for rule in config.rules
+    )
+    return dataclasses.replace(config, channels={**config.channels, extra.name: extra}, rules=rules)
+
+
+async def run_demo(
+    *, seconds: float | None = None, notify: Sequence[str] = (), seed: int = DEFAULT_SEED
+) -> Daemon:
+    """Serve the simulators, run the daemon against them; return it once it has stopped."""
+    world = World(seed, now=time.time(), stale_rate=STALE_RATE, noise=NOISE, drift=DRIFT)
+    rundown = RundownSimulator(world, clock=time.time)
+    rapidodds = RapidOddsSimulator(world, clock=time.time, push_interval=PUSH_INTERVAL)
+    with tempfile.TemporaryDirectory(prefix="arbwatch-demo-") as state:
+        async with serve(rapidodds) as rapidodds_url, serve(rundown) as rundown_url:
+            config = demo_config(rapidodds_url, rundown_url, Path(state), notify)
+            daemon = Daemon(config)
+
+            async def move_the_world() -> None:
+                # The TheRundown simulator steps the shared world and pushes the changes;
+                # the RapidOddsAPI simulator renders the same world on each push.
+                await rundown.run(STEP_INTERVAL)
+
+            await run_daemon(daemon, seconds=seconds, companions=[move_the_world])
+    return daemon

@@ -1,0 +1,460 @@
+"""The SQLite state: opportunity history, the alert log, and deliveries.
+
+    occurrences   one row per occurrence of an opportunity under a rule (its `AlertState`),
+                  keyed by (key, first_seen): found, improved, gone, found again later
+    alerts        every alert decided, linked to its occurrence
+    deliveries    every attempt to send an alert to a channel, and how it went
+
+What the lifecycle needs after a restart, so that nothing is alerted twice, is read back by
+`Store.load_states`; `arbwatch history` reads `Store.history`.
+
+The daemon calls the store from its event loop, so every call is short: `Store.save` writes
+a whole observation in one transaction, and the database is in WAL mode with
+``synchronous=NORMAL`` (a commit is an append to the log, no fsync; a power cut may lose the
+last transactions, never corrupt the file). Readers, such as ``arbwatch history`` while the
+daemon runs, never block the writer. The schema version is SQLite's ``user_version``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from arbwatch.config.model import RuleKind
+from arbwatch.core.dedup import AlertState, Observation
+from arbwatch.core.markets import MarketKey, MarketKind, Period
+from arbwatch.errors import ArbwatchError
+
+#: The database file inside the state directory.
+STATE_FILE: Final = "arbwatch.sqlite3"
+#: What ``PRAGMA user_version`` holds once the schema below exists.
+SCHEMA_VERSION: Final = 1
+#: Seconds to wait for another connection's write to finish; short, since the daemon waits
+#: in its event loop (the only other writer is a second daemon on the same directory).
+_BUSY_TIMEOUT: Final = 1.0
+
+_SCHEMA: Final = (
+    """CREATE TABLE occurrences (
+        key TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        rule TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        market TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        last_seen REAL NOT NULL,
+        best_value REAL NOT NULL,
+        last_value REAL NOT NULL,
+        alerted_at REAL,
+        alerted_value REAL,
+        active INTEGER NOT NULL,
+        ended_at REAL,
+        PRIMARY KEY (key, first_seen)
+    )""",
+    "CREATE INDEX occurrences_by_time ON occurrences (first_seen)",
+    "CREATE INDEX occurrences_by_rule ON occurrences (rule, first_seen)",
+    "CREATE INDEX occurrences_active ON occurrences (active) WHERE active = 1",
+    "CREATE INDEX occurrences_ended ON occurrences (ended_at)",
+    """CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        value REAL NOT NULL,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX alerts_by_occurrence ON alerts (key, first_seen)",
+    """CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        at REAL NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+_UPSERT: Final = """
+    INSERT INTO occurrences (
+        key, first_seen, rule, kind, market, summary, last_seen, best_value, last_value,
+        alerted_at, alerted_value, active, ended_at)
+    VALUES (:key, :first_seen, :rule, :kind, :market, :summary, :last_seen, :best_value,
+            :last_value, :alerted_at, :alerted_value, :active, :ended_at)
+    ON CONFLICT (key, first_seen) DO UPDATE SET
+        last_seen = excluded.last_seen, best_value = excluded.best_value,
+        last_value = excluded.last_value, alerted_at = excluded.alerted_at,
+        alerted_value = excluded.alerted_value, active = excluded.active,
+        ended_at = excluded.ended_at
+"""
+_RESTORE: Final = """
+    SELECT key, first_seen, rule, kind, market, summary, last_seen, best_value, last_value,
+           alerted_at, alerted_value, active, ended_at
+    FROM occurrences WHERE active = 1 OR ended_at >= ?
+    ORDER BY first_seen
+"""
+_HISTORY: Final = """
+    SELECT o.rule, o.kind, o.summary, o.first_seen, o.last_seen, o.ended_at, o.best_value,
+           (SELECT COUNT(*) FROM alerts a WHERE a.key = o.key AND a.first_seen = o.first_seen)
+    FROM occurrences o
+    WHERE :rule IS NULL OR o.rule = :rule
+    ORDER BY o.first_seen DESC, o.key
+    LIMIT :limit
+"""
+_KINDS: Final[dict[str, RuleKind]] = {"arbitrage": "arbitrage", "positive_ev": "positive_ev"}
+
+
+class StoreError(ArbwatchError):
+    """The state database cannot be opened, read or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One occurrence of an opportunity, as ``arbwatch history`` lists it.
+
+    Attributes:
+        rule: the rule's name.
+        kind: ``arbitrage`` or ``positive_ev``.
+        summary: what it was (`arbwatch.core.dedup.summarize`).
+        first_seen / last_seen: epoch seconds.
+        ended_at: when it went away; None if it was still there when last recorded.
+        best_value: the best profit or EV it reached.
+        alerts: how many alerts were decided for it (gone included).
+    """
+
+    rule: str
+    kind: RuleKind
+    summary: str
+    first_seen: float
+    last_seen: float
+    ended_at: float | None
+    best_value: float
+    alerts: int
+
+    @property
+    def active(self) -> bool:
+        """Still there when last recorded."""
+        return self.ended_at is None
+
+    @property
+    def lasted(self) -> float:
+        """Seconds from first seen to gone (or to last seen, while active)."""
+        end = self.last_seen if self.ended_at is None else self.ended_at
+        return end - self.first_seen
+
+
+class Store:
+    """The state database; use as a context manager, or call `close`."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open ``path``, creating its directory and the schema unless ``read_only``.
+
+        Raises:
+            StoreError: it cannot be opened, or was written by a newer arbwatch.
+        """
+        self.path = path
+        try:
+            if read_only:
+                self._db = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=_BUSY_TIMEOUT,
+                    isolation_level=None,
+                )
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Autocommit: transactions are begun and ended explicitly (`_transaction`).
+                self._db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"cannot open the state database {path}: {error}") from error
+        try:
+            self._version = self._prepare(read_only)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self, read_only: bool) -> int:
+        """Check the schema version; create the schema if the file is new (and writable)."""
+        if read_only:
+            return self._check_version(self._user_version())
+        with self._transaction():
+            # Read inside the write transaction: two processes opening a new file at once
+            # must not both create the schema.
+            version = self._check_version(self._user_version())
+            if version == 0:
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
+        return SCHEMA_VERSION
+
+    def _user_version(self) -> int:
+        """``PRAGMA user_version``: 0 for a file with no schema yet."""
+        try:
+            row = self._db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read the state database {self.path}: {error}") from error
+        return int(row[0])
+
+    def _check_version(self, version: int) -> int:
+        """Refuse a schema this version does not know."""
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer arbwatch (schema {version}; "
+                f"this version knows {SCHEMA_VERSION})"
+            )
+        return version
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; SQLite errors become `StoreError`."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write the state database {self.path}: {error}") from error
+
+    # -- the lifecycle's state -------------------------------------------------------------
+
+    def load_states(self, now: float, horizon: float) -> list[AlertState]:
+        """The states the lifecycle needs: active ones, and ones ended within ``horizon``.
+
+        ``horizon`` is the longest repeat interval of the rules: an occurrence that ended
+        earlier cannot hold back an alert. One state per key, its latest occurrence.
+        """
+        if self._version == 0:
+            return []
+        rows = self._read(_RESTORE, (now - horizon,))
+        latest = {state.key: state for state in map(_state, rows)}
+        return list(latest.values())
+
+    def save(self, observation: Observation) -> None:
+        """Keep every state the observation changed, and log its alerts, in one transaction."""
+        if not observation.changed and not observation.alerts:
+            return
+        with self._transaction() as db:
+            db.executemany(_UPSERT, [_row(state) for state in observation.changed])
+            db.executemany(
+                "INSERT INTO alerts (key, first_seen, rule, reason, value, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (a.key, a.state.first_seen, a.rule.name, a.reason.value, a.value, a.at)
+                    for a in observation.alerts
+                ],
+            )
+
+    def record_delivery(
+        self, key: str, channel: str, ok: bool, at: float, detail: str = ""
+    ) -> None:
+        """Log one attempt to send the alert for ``key`` to ``channel``."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO deliveries (key, channel, ok, at, detail) VALUES (?, ?, ?, ?, ?)",
+                (key, channel, int(ok), at, detail),
+            )
+
+    # -- history ---------------------------------------------------------------------------
+
+    def history(self, limit: int = 50, rule: str | None = None) -> list[HistoryRow]:
+        """The latest ``limit`` occurrences (of ``rule`` only, if given), newest first."""
+        if self._version == 0:
+            return []
+        return [
+            HistoryRow(
+                rule=str(row[0]),
+                kind=_kind(row[1]),
+                summary=str(row[2]),
+                first_seen=_real(row[3]),
+                last_seen=_real(row[4]),
+                ended_at=None if row[5] is None else _real(row[5]),
+                best_value=_real(row[6]),
+                alerts=int(_real(row[7])),
+            )
+            for row in self._read(_HISTORY, {"rule": rule, "limit": limit})
+        ]
+
+    def _read(
+        self, query: str, parameters: tuple[object, ...] | dict[str, object]
+    ) -> list[tuple[object, ...]]:
+        """Run a query; SQLite errors become `StoreError`."""
+        try:
+            return list(self._db.execute(query, parameters).fetchall())
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read the state database {self.path}: {error}") from error
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        """The store itself."""
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the database."""
+        self.close()
+
+
+def _row(state: AlertState) -> dict[str, object]:
+    """An `AlertState` as the columns of ``occurrences``."""
+    return {
+        "key": state.key,
+        "first_seen": state.first_seen,
+        "rule": state.rule,
+        "kind": state.kind,
+        "market": json.dumps(list(state.market), ensure_ascii=False),
+        "summary": state.summary,
+        "last_seen": state.last_seen,
+        "best_value": state.best_value,
+        "last_value": state.last_value,
+        "alerted_at": state.alerted_at,
+        "alerted_value": state.alerted_value,
+        "active": int(state.active),
+        "ended_at": state.ended_at,
+    }
+
+
+def _state(row: tuple[object, ...]) -> AlertState:
+    """A row of ``occurrences`` (`_RESTORE`'s column order) as an `AlertState`."""
+    (
+        key,
+        first_seen,
+        rule,
+        kind,
+        market,
+        summary,
+        last_seen,
+        best,
+        last,
+        at,
+        value,
+        active,
+        ended,
+    ) = row
+    event_id, market_kind, period, line, player, stat = json.loads(str(market))
+    return AlertState(
+        key=str(key),
+        rule=str(rule),
+        kind=_kind(kind),
+        market=MarketKey(
+            event_id, MarketKind(market_kind), Period(period), float(line), player, stat
+        ),
+        summary=str(summary),
+        first_seen=_real(first_seen),
+        last_seen=_real(last_seen),
+        best_value=_real(best),
+        last_value=_real(last),
+        alerted_at=None if at is None else _real(at),
+        alerted_value=None if value is None else _real(value),
+        active=bool(active),
+        ended_at=None if ended is None else _real(ended),
+    )
+
+
+def _real(value: object) -> float:
+    """A REAL column's value."""
+    if not isinstance(value, int | float):
+        raise StoreError(f"expected a number in the state database, found {value!r}")
+    return float(value)
+
+
+def _kind(value: object) -> RuleKind:
+    """A stored kind, checked."""
+    kind = _KINDS.get(str(value))
+    if kind is None:
+        raise StoreError(f"unknown opportunity kind in the state database: {value!r}")
+    return kind
+
+
+# -- arbwatch history ------------------------------------------------------------------------
+
+
+def history_lines(
+    state_dir: Path, limit: int, rule: str | None, now: float, tz: ZoneInfo
+) -> list[str]:
+    """What ``arbwatch history`` prints: the table, or one line saying there is nothing yet.
+
+    Opens the database read-only, so it is safe while the daemon runs and creates nothing.
+    """
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        return [f"No history yet: {path} does not exist (the daemon creates it on start)."]
+    with Store(path, read_only=True) as store:
+        rows = store.history(limit, rule)
+    if not rows:
+        which = "" if rule is None else f" for rule {rule!r}"
+        return [f"No opportunities recorded yet{which}."]
+    return format_history(rows, now, tz)
+
+
+def format_history(rows: Sequence[HistoryRow], now: float, tz: ZoneInfo) -> list[str]:
+    """A printable table of ``rows``, a header first and a note on time zones last.
+
+    Columns: when first seen (in ``tz``) and how long before ``now``, how long it lasted,
+    the rule, kind, best value, the number of alerts, and what it was.
+    """
+    table = [("FIRST SEEN", "AGO", "LASTED", "RULE", "KIND", "BEST", "ALERTS", "WHAT")]
+    for row in rows:
+        seen = dt.datetime.fromtimestamp(row.first_seen, tz).strftime("%Y-%m-%d %H:%M:%S")
+        lasted = _duration(row.lasted) + (", active" if row.active else "")
+        kind = "ARB" if row.kind == "arbitrage" else "EV"
+        table.append(
+            (
+                seen,
+                _duration(now - row.first_seen),
+                lasted,
+                row.rule,
+                kind,
+                f"{row.best_value:+.2%}",
+                str(row.alerts),
+                row.summary,
+            )
+        )
+    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]) - 1)]
+    right = {1, 2, 5, 6}  # numbers line up on the right
+    lines = []
+    for line in table:
+        cells = [
+            cell.rjust(width) if column in right else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(line, widths, strict=False))
+        ]
+        lines.append("  ".join([*cells, line[-1]]))
+    lines.append(f"times in {tz.key}; newest first")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    """A span of time in the two largest units: ``45s``, ``2m 13s``, ``1h 05m``, ``2d 3h``."""
+    whole = 0 if math.isnan(seconds) else max(0, int(seconds))
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

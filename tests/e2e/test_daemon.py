@@ -1,0 +1,299 @@
+"""The daemon end to end, in-process: TheRundown's simulator in, real e-mail and webhooks out.
+
+The world is frozen (nothing moves by itself) and every NBA moneyline starts at a price no
+arbitrage can come from; each test then publishes the prices it needs through the
+simulator's WebSocket, exactly as TheRundown pushes them. Alerts go to a real SMTP server
+(aiosmtpd) and a real HTTP receiver (apprise ``json://``), both on 127.0.0.1.
+
+"Which alerts must not arrive" is decided without waiting for nothing: the prices that must
+not alert are published before one that must, on the same socket, and every channel
+delivers in order, so once the later alert has arrived the earlier ones would have too;
+then nothing more may be waiting at either receiver.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import pytest
+
+from arbwatch.config import load_config
+from arbwatch.core.markets import AWAY, HOME
+from arbwatch.daemon import Daemon
+from arbwatch.sim.rundown import DEFAULT_KEY, RundownSimulator
+from arbwatch.sim.server import serve
+from arbwatch.sim.world import Quote, SimEvent, World
+from tests.sinks import JsonReceiver, Reply, SmtpServer, json_receiver, smtp_server, until
+
+pytestmark = pytest.mark.anyio
+
+#: The books the feed watches, by TheRundown affiliate id: Pinnacle, FanDuel, Bovada.
+AFFILIATES = (3, 23, 2)
+BOOKS = ("Pinnacle", "FanDuel", "Bovada")
+#: Decimal 1.87 is American -115 on both sides: a 7% overround, far from any arbitrage.
+BASELINE = 1.87
+#: Prices are sent as whole American odds, so tests use decimals that convert exactly.
+WAIT = 15.0
+
+CONFIG = """\
+odds_format: decimal
+currency: "$"
+bankroll: 1000
+state_dir: {state}
+watch_config: false
+feeds:
+  - name: rundown
+    provider: therundown
+    api_key: {key}
+    base_url: {rundown_url}
+    sport_ids: [4]
+    market_ids: [1]
+    affiliate_ids: [3, 23, 2]
+    heartbeat_timeout: 5s
+channels:
+  mail: {mail_url}
+  hook:
+    url: {hook_url}/alerts
+    retries: 100
+    retry_initial: 0.02s
+    retry_max: 0.1s
+rules:
+  - name: arbs
+    kind: arbitrage
+    min_profit: {min_profit}
+    max_profit: 15%
+    max_quote_age: 60s
+    notify: [mail, hook]
+    repeat: 10m
+  - name: bovada-ev
+    kind: positive_ev
+    sharp: [Pinnacle]
+    devig: multiplicative
+    books: [Bovada]
+    min_ev: 3%
+    max_quote_age: 60s
+    notify: [hook]
+    repeat: 10m
+"""
+
+
+@dataclass
+class Stage:
+    """The frozen world, its simulator, both sinks, and where the config lives."""
+
+    world: World
+    rundown: RundownSimulator
+    rundown_url: str
+    smtp: SmtpServer
+    hook: JsonReceiver
+    hook_url: str
+    path: Path
+    events: list[SimEvent] = field(default_factory=list)
+
+    def write_config(self, min_profit: str = "1%", text: str | None = None) -> Path:
+        """Write the config file (the template, or ``text`` as given)."""
+        self.path.write_text(
+            text
+            if text is not None
+            else CONFIG.format(
+                state=self.path.parent / "state",
+                key=DEFAULT_KEY,
+                rundown_url=self.rundown_url,
+                mail_url=self.smtp.url(),
+                hook_url=self.hook_url,
+                min_profit=min_profit,
+            ),
+            encoding="utf-8",
+        )
+        return self.path
+
+    def price(
+        self,
+        event: SimEvent,
+        prices: Mapping[str, tuple[float | None, float | None]],
+        age: float = 0.0,
+    ) -> None:
+        """Publish each book's (home, away) moneyline prices; None takes a side off the board."""
+        at = time.time() - age
+        quotes = [
+            Quote(event.event_id, 0, side, book, price, at)
+            for book, pair in prices.items()
+            for side, price in zip((HOME, AWAY), pair, strict=True)
+        ]
+        for quote in quotes:
+            self.world.quotes[(quote.event_id, 0, quote.side, quote.book)] = quote
+        self.rundown.publish(quotes)
+
+
+def frozen_world() -> tuple[World, list[SimEvent]]:
+    """A world that never moves, with every NBA moneyline at `BASELINE` at every book."""
+    world = World(seed=11, now=time.time(), stale_rate=0.0, off_board_rate=0.0, reprice_rate=0.0)
+    nba = [event for event in world.events if event.sport == "NBA"]
+    for event in nba:
+        for book in BOOKS:
+            for side in (HOME, AWAY):
+                world.quotes[(event.event_id, 0, side, book)] = Quote(
+                    event.event_id, 0, side, book, BASELINE, world.now
+                )
+    return world, nba
+
+
+@asynccontextmanager
+async def stage(tmp_path: Path, default: Reply | None = None) -> AsyncIterator[Stage]:
+    """Serve the simulator, the webhook receiver (answering ``default``) and SMTP."""
+    world, nba = frozen_world()
+    rundown = RundownSimulator(world, clock=time.time, heartbeat_interval=0.5)
+    async with (
+        smtp_server() as smtp,
+        json_receiver(default=default or Reply()) as (hook, hook_url),
+        serve(rundown) as rundown_url,
+    ):
+        path = tmp_path / "config.yaml"
+        yield Stage(world, rundown, rundown_url, smtp, hook, hook_url, path, nba)
+
+
+@asynccontextmanager
+async def running(daemon: Daemon) -> AsyncIterator[Daemon]:
+    """Run ``daemon`` until the block ends, then stop it as SIGTERM would."""
+    async with anyio.create_task_group() as group:
+        await group.start(daemon.run)
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+
+
+async def bootstrapped(daemon: Daemon, events: int) -> None:
+    """Wait until the feed's first snapshot is in: both sides at three books per event."""
+    await until(lambda: daemon.stats.updates >= events * len(BOOKS) * 2, WAIT)
+
+
+def arb(home: float, away: float) -> dict[str, tuple[float | None, float | None]]:
+    """FanDuel best on home, Bovada best on away, Pinnacle at the baseline."""
+    return {
+        "Pinnacle": (1.91, 1.91),
+        "FanDuel": (home, 1.80),
+        "Bovada": (1.80, away),
+    }
+
+
+async def test_alerts_arrive_for_what_qualifies_and_never_for_what_does_not(
+    tmp_path: Path,
+) -> None:
+    async with stage(tmp_path) as s:
+        near_miss, stale, off_board, real = s.events[:4]
+        daemon = Daemon(load_config(s.write_config()))
+        async with running(daemon):
+            await bootstrapped(daemon, len(s.events))
+            assert daemon.stats.alerts == 0
+
+            # 2.01 / 2.01: L = 0.995, a 0.5% arbitrage, under the rule's 1%.
+            s.price(near_miss, arb(2.01, 2.01))
+            # 2.10 at Bovada would make 5%, but its quote is 5 minutes old (max age 60 s).
+            s.price(stale, {"Pinnacle": (1.91, 1.91), "FanDuel": (2.10, 1.80)})
+            s.price(stale, {"Bovada": (1.80, 2.10)}, age=300.0)
+            # Bovada's away side goes off the board (TheRundown's 0.0001): not a price.
+            s.price(off_board, {"Pinnacle": (1.91, 1.91), "FanDuel": (2.10, 1.80)})
+            s.price(off_board, {"Bovada": (1.80, None)})
+            # 2.10 / 2.10: L = 0.952, a 5% arbitrage; and Bovada's 2.10 is +5% EV against
+            # Pinnacle's 1.91 / 1.91 (fair 50%).
+            s.price(real, arb(2.10, 2.10))
+
+            mail = await s.smtp.next_mail(WAIT)
+            posts = [await s.hook.next_post(WAIT), await s.hook.next_post(WAIT)]
+            assert s.smtp.nothing_more()
+            assert s.hook.nothing_more()
+
+        game = f"NBA · {real.away} @ {real.home} · Moneyline"
+        assert mail["Subject"] == f"ARB +5.00% · {game}"
+        assert sorted(post["title"] for post in posts) == [
+            f"ARB +5.00% · {game}",
+            f"EV +5.00% · {game}",
+        ]
+        text = mail.get_body(preferencelist=("plain",))
+        assert text is not None
+        body = text.get_content()
+        assert "@ FanDuel" in body
+        assert "@ Bovada" in body
+        assert "2.10" in body
+        assert daemon.stats.alerts == 2
+
+
+async def test_a_restart_does_not_alert_again(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        first, second = s.events[:2]
+        daemon = Daemon(load_config(s.write_config()))
+        async with running(daemon):
+            await bootstrapped(daemon, len(s.events))
+            s.price(first, arb(2.10, 2.10))
+            before = await s.smtp.next_mail(WAIT)
+
+        # The same arbitrage is still on the board when the daemon comes back.
+        again = Daemon(load_config(s.path))
+        async with running(again):
+            await bootstrapped(again, len(s.events))
+            lifecycle = again.lifecycle
+            assert lifecycle is not None
+            await until(lambda: lifecycle.active_count > 0, WAIT)
+            s.price(second, arb(2.20, 2.20))
+            after = await s.smtp.next_mail(WAIT)
+            assert s.smtp.nothing_more()
+
+        assert f"{first.away} @ {first.home}" in before["Subject"]
+        assert f"{second.away} @ {second.home}" in after["Subject"]
+        assert again.stats.alerts == 2  # the second game's arbitrage and its Bovada EV
+
+
+async def test_reload_switches_rules_and_a_broken_config_keeps_the_old(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        a, b, c = s.events[:3]
+        daemon = Daemon(load_config(s.write_config(min_profit="1%")))
+        async with running(daemon):
+            await bootstrapped(daemon, len(s.events))
+            feed_stats = daemon.feeds[0].stats
+
+            s.write_config(text="rules: [this is not: a config")
+            assert not daemon.apply_reload("test")
+            assert daemon.stats.config_reload_failures == 1
+            s.price(a, arb(2.10, 2.10))  # 5%: the old 1% rule still runs
+            first = await s.smtp.next_mail(WAIT)
+
+            s.write_config(min_profit="8%")
+            daemon.reload()
+            await until(lambda: daemon.stats.config_reloads == 1, WAIT)
+            s.price(b, arb(2.10, 2.10))  # 5%: under the new 8%
+            s.price(c, arb(2.24, 2.24))  # 12%: over it
+            second = await s.smtp.next_mail(WAIT)
+            assert s.smtp.nothing_more()
+
+            assert feed_stats.reconnects == 0
+            assert s.rundown.connection_count == 1
+
+        assert f"{a.away} @ {a.home}" in first["Subject"]
+        assert f"{c.away} @ {c.home}" in second["Subject"]
+
+
+async def test_a_failing_channel_is_retried_and_never_holds_up_the_others(
+    tmp_path: Path,
+) -> None:
+    # The webhook fails until the e-mail of the same alert has arrived, then recovers.
+    async with stage(tmp_path, default=Reply(500)) as s:
+        daemon = Daemon(load_config(s.write_config()))
+        async with running(daemon):
+            await bootstrapped(daemon, len(s.events))
+            s.price(s.events[0], arb(2.10, 2.10))
+            await s.smtp.next_mail(WAIT)
+            await until(lambda: s.hook.requests >= 3, WAIT)
+            assert s.hook.nothing_more()
+            s.hook.default = Reply()
+            posts = [await s.hook.next_post(WAIT), await s.hook.next_post(WAIT)]
+        assert len(posts) == 2
+        stats = daemon.notifier.stats()
+        assert stats["hook"].sent == 2
+        assert stats["hook"].retried >= 2
+        assert stats["mail"].sent == 1

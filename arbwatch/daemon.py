@@ -16,6 +16,11 @@ in-process and stop it the same way.
 Stopping: the feeds and the engine stop first (nothing new comes in), then the notifier
 gets ``flush_timeout`` seconds to send what is in flight, then everything is cancelled.
 
+Under systemd (``NOTIFY_SOCKET`` set) it says READY=1 once every feed has connected or
+tried once, keeps STATUS= up to date, sends WATCHDOG=1 at half of WatchdogSec only while the
+engine is making progress or has caught up (`arbwatch.sdnotify.WatchdogGate`), and says
+RELOADING=1 / READY=1 around a reload and STOPPING=1 when it stops.
+
 Reloading (SIGHUP, or the config file changing when ``watch_config`` is on): a new config
 that loads replaces the rules, channels and how alerts are written, without touching the
 feed connections; one that does not load is logged and the running config stays. Feeds,
@@ -37,6 +42,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from arbwatch import __version__
 from arbwatch.config import load_config
 from arbwatch.config.model import Config, FeedSettings
 from arbwatch.core.dedup import Alert, AlertReason, Lifecycle, Observation
@@ -45,13 +51,23 @@ from arbwatch.core.matrix import PriceMatrix
 from arbwatch.core.rules import RuleSet
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import FeedBatch
-from arbwatch.feeds.connection import FeedStats
+from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownFeed
 from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.health import (
+    ChannelHealth,
+    Counters,
+    FeedHealth,
+    Health,
+    LiveOpportunity,
+    Rate,
+    RecentAlert,
+)
 from arbwatch.notify.deliver import DeliveryResult, Notifier
 from arbwatch.notify.message import Message, render, render_gone
+from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
 from arbwatch.store import STATE_FILE, Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -65,6 +81,10 @@ MAX_DRAIN = 500
 EXPIRY_INTERVAL = 1.0
 #: Seconds between looks at the config file's modification time.
 CONFIG_POLL_INTERVAL = 1.0
+#: Seconds between STATUS= lines to systemd (and rate samples for the health snapshot).
+STATUS_INTERVAL = 5.0
+#: Seconds between samples of the update counters, for the per-second rates.
+RATE_INTERVAL = 1.0
 
 
 class Feed(Protocol):
@@ -74,6 +94,17 @@ class Feed(Protocol):
 
     async def run(self, out: MemoryObjectSendStream[FeedBatch]) -> None:
         """Send batches to ``out`` until cancelled or failed for good."""
+
+
+def provider_name(feed: Feed) -> str:
+    """The provider a feed speaks, for status and metrics."""
+    if isinstance(feed, RapidOddsFeed):
+        return "rapidoddsapi"
+    if isinstance(feed, RundownV1Feed):
+        return "therundown_v1"
+    if isinstance(feed, RundownFeed):
+        return "therundown"
+    return type(feed).__name__
 
 
 def build_feed(settings: FeedSettings, identity: EventIdentity) -> Feed:
@@ -130,7 +161,9 @@ class Daemon:
         """
         self.config = config
         self.stats = EngineStats()
+        self.counters = Counters()
         self._clock = clock
+        self._started_at = clock()
         self._load = load
         self.identity = EventIdentity(config.aliases)
         self.feeds: list[Feed] = (
@@ -153,6 +186,9 @@ class Daemon:
         self._reload_requested = anyio.Event()
         self._started = anyio.Event()
         self._config_stamp = _file_stamp(config.source)
+        self._systemd: SystemdNotifier | None = None
+        self._gate: WatchdogGate | None = None
+        self._pending: Callable[[], int] = lambda: 0
 
     # -- control, from the command line or a test ------------------------------------------
 
@@ -174,6 +210,7 @@ class Daemon:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until `stop` is called; the caller's cancellation also ends it (no flush)."""
         state_dir = self.config.state_dir
+        self._systemd = SystemdNotifier.from_environ()
         with Store(state_dir / STATE_FILE) as store:
             self._store = store
             now = self._clock()
@@ -181,6 +218,7 @@ class Daemon:
                 self.config.rules, store.load_states(now, horizon=_dedup_horizon(self.config))
             )
             send, receive = anyio.create_memory_object_stream[FeedBatch](STREAM_SIZE)
+            self._pending = lambda: receive.statistics().current_buffer_used
             logger.info(
                 "arbwatch started: %d feeds, %d channels, %d rules; state in %s",
                 len(self.feeds),
@@ -199,10 +237,15 @@ class Daemon:
                     inner.start_soon(self._engine, receive)
                     inner.start_soon(self._expire_regularly)
                     inner.start_soon(self._watch_config)
+                    inner.start_soon(self._sample_rates)
+                    if self._systemd is not None:
+                        inner.start_soon(self._tell_systemd, self._systemd)
                     self._started.set()
                     task_status.started()
                     await self._stop.wait()
                     logger.info("stopping: feeds closed, sending alerts in flight")
+                    if self._systemd is not None:
+                        self._systemd.stopping()
                     inner.cancel_scope.cancel()
                 with anyio.CancelScope(shield=True):
                     left = await self.notifier.flush(self.config.flush_timeout)
@@ -210,6 +253,8 @@ class Daemon:
                     logger.warning("stopped with %d alerts not sent", left)
                 outer.cancel_scope.cancel()
             self._store = None
+        if self._systemd is not None:
+            self._systemd.close()
         logger.info("arbwatch stopped")
 
     async def _run_feed(self, feed: Feed, out: MemoryObjectSendStream[FeedBatch]) -> None:
@@ -237,11 +282,13 @@ class Daemon:
         """Apply ``batches`` to the matrix and act on what the rules find (synchronous)."""
         started = time.monotonic()
         matrix = self.matrix
+        by_feed = self.counters.updates_by_feed
         for batch in batches:
             for event in batch.events:
                 matrix.set_event(event)
             self.stats.refused += matrix.apply(batch.updates)
             self.stats.updates += len(batch.updates)
+            by_feed[batch.feed] = by_feed.get(batch.feed, 0) + len(batch.updates)
         self.stats.batches += len(batches)
         rows = matrix.take_dirty()
         now = self._clock()
@@ -251,8 +298,15 @@ class Daemon:
         self._act(observation)
         self.stats.evaluations += 1
         self.stats.matches += len(matches)
-        self.stats.last_evaluation = time.monotonic()
-        self.stats.last_evaluation_seconds = self.stats.last_evaluation - started
+        found = self.counters.found_by_kind
+        for match in matches:
+            found[match.opportunity.kind] = found.get(match.opportunity.kind, 0) + 1
+        finished = time.monotonic()
+        self.stats.last_evaluation = finished
+        self.stats.last_evaluation_seconds = finished - started
+        self.counters.latency.observe(finished - started)
+        if self._gate is not None:
+            self._gate.note_progress(finished)
         return observation
 
     async def _expire_regularly(self) -> None:
@@ -276,6 +330,13 @@ class Daemon:
             channels = alert.rule.notify
             accepted = [name for name in channels if self.notifier.submit(name, message)]
             self.stats.alerts += 1
+            reasons = self.counters.alerts_by_reason
+            reasons[alert.reason.value] = reasons.get(alert.reason.value, 0) + 1
+            self.counters.recent_alerts.append(
+                RecentAlert(
+                    alert.at, alert.reason.value, alert.rule.name, message.title, tuple(accepted)
+                )
+            )
             logger.info(
                 "alert %s: %s -> %s", alert.reason.value, message.title, ", ".join(accepted)
             )
@@ -345,10 +406,16 @@ class Daemon:
             logger.warning("%s, but this config was not read from a file", why)
             return False
         self._config_stamp = _file_stamp(source)
+        if self._systemd is not None:
+            self._systemd.reloading()
         try:
             new = self._load(source)
         except ConfigError as error:
             self.stats.config_reload_failures += 1
+            if self._systemd is not None:
+                self._systemd.ready(
+                    f"reload failed, old config kept · {self.health().status_line()}"
+                )
             logger.error(  # noqa: TRY400 - the problems are the message; no traceback
                 "%s, but the new config is broken; still running the old one:\n%s", why, error
             )
@@ -374,7 +441,130 @@ class Daemon:
             len(new.rules),
             len(new.channels),
         )
+        if self._systemd is not None:
+            self._systemd.ready(self.health().status_line())
         return True
+
+    # -- health and systemd -------------------------------------------------------------------
+
+    async def _sample_rates(self) -> None:
+        """Sample the update counters every second for the per-second rates."""
+        counters = self.counters
+        while True:
+            now = time.monotonic()
+            counters.rate.sample(now, self.stats.updates)
+            for name, total in counters.updates_by_feed.items():
+                counters.feed_rates.setdefault(name, Rate()).sample(now, total)
+            await anyio.sleep(RATE_INTERVAL)
+
+    async def _tell_systemd(self, systemd: SystemdNotifier) -> None:
+        """READY once every feed has tried; STATUS= lines; WATCHDOG=1 while the engine works."""
+        interval = watchdog_interval()
+        if interval is not None:
+            self._gate = WatchdogGate(2 * interval)
+        tick = min(interval, STATUS_INTERVAL) if interval is not None else STATUS_INTERVAL / 5
+        ready = False
+        last_status = -STATUS_INTERVAL
+        while True:
+            now = time.monotonic()
+            if not ready and all(_tried(feed.stats) for feed in self.feeds):
+                ready = True
+                systemd.ready(self.health().status_line())
+                last_status = now
+            elif ready and now - last_status >= STATUS_INTERVAL:
+                systemd.status(self.health().status_line())
+                last_status = now
+            if self._gate is not None:
+                # The engine task only ever waits on its stream: an empty stream means it
+                # has caught up. A stuck evaluation blocks the loop and this task with it.
+                if self._pending() == 0:
+                    self._gate.note_idle(now)
+                if self._gate.should_ping(now):
+                    systemd.watchdog()
+            await anyio.sleep(tick)
+
+    def health(self) -> Health:
+        """A snapshot of the daemon now, for status, metrics and systemd."""
+        now = self._clock()
+        monotonic = time.monotonic()
+        counters = self.counters
+        lifecycle = self.lifecycle
+        live = tuple(
+            LiveOpportunity(
+                rule=state.rule,
+                kind=state.kind,
+                summary=state.summary,
+                value=state.last_value,
+                best_value=state.best_value,
+                first_seen=state.first_seen,
+                last_seen=state.last_seen,
+                alerted=state.alerted_at is not None,
+            )
+            for state in (lifecycle.active() if lifecycle is not None else [])
+        )
+        last = self.stats.last_evaluation
+        return Health(
+            at=now,
+            started_at=self._started_at,
+            version=__version__,
+            feeds=tuple(self._feed_health(feed, now) for feed in self.feeds),
+            channels=tuple(
+                ChannelHealth(
+                    name=name,
+                    sent=stats.sent,
+                    failed=stats.failed,
+                    retried=stats.retried,
+                    dropped_stale=stats.dropped_stale,
+                    dropped_full=stats.dropped_full,
+                    last_error=stats.last_error,
+                )
+                for name, stats in sorted(self.notifier.stats().items())
+            ),
+            batches=self.stats.batches,
+            updates=self.stats.updates,
+            updates_per_second=counters.rate.per_second(),
+            evaluations=self.stats.evaluations,
+            opportunities_found=dict(counters.found_by_kind),
+            alerts=self.stats.alerts,
+            alerts_by_reason=dict(counters.alerts_by_reason),
+            latency=counters.latency,
+            last_evaluation_age=None if last is None else monotonic - last,
+            live=live,
+            recent_alerts=tuple(counters.recent_alerts),
+            config_reloads=self.stats.config_reloads,
+            config_reload_failures=self.stats.config_reload_failures,
+            store_failures=self.stats.store_failures,
+        )
+
+    def _feed_health(self, feed: Feed, now: float) -> FeedHealth:
+        """One feed's part of the snapshot."""
+        stats = feed.stats
+        rate = self.counters.feed_rates.get(stats.name)
+        used = remaining = None
+        if isinstance(feed, RapidOddsFeed):
+            used = feed.session.credits_charged_total
+            remaining = feed.session.credits_remaining
+        return FeedHealth(
+            name=stats.name,
+            provider=provider_name(feed),
+            state=stats.state.value,
+            updates=self.counters.updates_by_feed.get(stats.name, 0),
+            updates_per_second=rate.per_second() if rate is not None else 0.0,
+            frames=stats.frames,
+            malformed=stats.malformed,
+            dropped_batches=stats.dropped_batches,
+            reconnects=stats.reconnects,
+            last_message_age=None if stats.last_message_at is None else now - stats.last_message_at,
+            last_error=stats.last_error,
+            fatal_error=stats.fatal_error,
+            credits_used=used,
+            credits_remaining=remaining,
+        )
+
+
+def _tried(stats: FeedStats) -> bool:
+    """Whether a feed has connected, or tried once and failed (READY waits for no more)."""
+    return stats.state is not FeedState.CONNECTING or stats.reconnects > 0
 
 
 def _dedup_horizon(config: Config) -> float:

@@ -32,7 +32,7 @@ import anyio.abc
 import apprise
 
 from arbwatch.config.model import ChannelConfig
-from arbwatch.feeds.base import Backoff
+from arbwatch.feeds.base import Backoff, install_redaction
 from arbwatch.notify.message import Message
 
 logger = logging.getLogger(__name__)
@@ -116,6 +116,9 @@ class _Sender:
             private = service.url(privacy=True)  # type: ignore[no-untyped-call]
             self._secrets |= set(_URL_PARTS.split(revealed)) - set(_URL_PARTS.split(private))
         self._secrets.discard("")
+        # Apprise's own log lines can carry tokens (a refused request names its URL): its
+        # logger scrubs this channel's secrets from every record, whatever the level.
+        install_redaction(self._secrets, loggers=("apprise",))
 
     def send(self, message: Message) -> tuple[bool, str]:
         """One attempt to every URL: (delivered to all, what went wrong, redacted)."""

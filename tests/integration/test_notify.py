@@ -146,6 +146,8 @@ async def test_dead_channel_gives_up_after_its_retries_without_leaking_the_url(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="arbwatch")
+    # apprise's own records too, at the level where it names whole URLs.
+    caplog.set_level(logging.DEBUG, logger="apprise")
     async with json_receiver(default=Reply(500)) as (receiver, base):
         url = base.replace("json://", "json://alerts:s3cretpass@", 1) + "/hook"
         async with running({"dead": channel("dead", url, retries=2)}) as (notifier, results):

@@ -45,7 +45,7 @@ odds_format: decimal
 currency: "$"
 bankroll: 1000
 state_dir: {state}
-watch_config: false
+watch_config: {watch}
 feeds:
   - name: rundown
     provider: therundown
@@ -95,7 +95,9 @@ class Stage:
     path: Path
     events: list[SimEvent] = field(default_factory=list)
 
-    def write_config(self, min_profit: str = "1%", text: str | None = None) -> Path:
+    def write_config(
+        self, min_profit: str = "1%", text: str | None = None, *, watch: bool = False
+    ) -> Path:
         """Write the config file (the template, or ``text`` as given)."""
         self.path.write_text(
             text
@@ -107,6 +109,7 @@ class Stage:
                 mail_url=self.smtp.url(),
                 hook_url=self.hook_url,
                 min_profit=min_profit,
+                watch=str(watch).lower(),
             ),
             encoding="utf-8",
         )
@@ -297,3 +300,21 @@ async def test_a_failing_channel_is_retried_and_never_holds_up_the_others(
         assert stats["hook"].sent == 2
         assert stats["hook"].retried >= 2
         assert stats["mail"].sent == 1
+
+
+async def test_an_edited_config_file_is_reloaded_by_itself(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        a, b = s.events[:2]
+        daemon = Daemon(load_config(s.write_config(min_profit="8%", watch=True)))
+        async with running(daemon):
+            await bootstrapped(daemon, len(s.events))
+            s.write_config(min_profit="1%", watch=True)  # no signal: the edit is noticed
+            await until(lambda: daemon.stats.config_reloads == 1, WAIT)
+            s.price(a, arb(2.10, 2.10))  # 5%: alerted under the new 1% rule
+            mail = await s.smtp.next_mail(WAIT)
+            s.write_config(text="feeds: []\n", watch=True)  # broken: logged, old rules stay
+            await until(lambda: daemon.stats.config_reload_failures == 1, WAIT)
+            s.price(b, arb(2.10, 2.10))
+            again = await s.smtp.next_mail(WAIT)
+        assert f"{a.away} @ {a.home}" in mail["Subject"]
+        assert f"{b.away} @ {b.home}" in again["Subject"]

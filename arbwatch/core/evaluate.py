@@ -32,7 +32,7 @@ import numpy.typing as npt
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.fair import FairCache, sharp_fair_probabilities
 from arbwatch.core.markets import Event, MarketKey, outcome_label
-from arbwatch.core.matrix import MatrixBlock, PriceMatrix
+from arbwatch.core.matrix import MatrixBlock, PriceMatrix, reduce_slots
 from arbwatch.core.stakes import StakePlan, arbitrage_stakes, kelly_fraction, kelly_stake
 from arbwatch.errors import InvalidStakeError
 
@@ -211,15 +211,14 @@ def find_arbitrage(block: MatrixBlock, now: float, settings: ArbitrageSettings) 
     matrix = block.matrix
     if block.empty:
         return []
-    usable = _fresh(block, now, settings.max_quote_age) & _book_mask(
-        matrix, settings.books, settings.excluded_books
-    )
+    usable = _fresh(block, now, settings.max_quote_age)
+    usable[~_allowed_books(matrix, settings.books, settings.excluded_books)] = False
     offered = _offered(block, usable, _kept_share(matrix, settings.commissions))
     # A slot past the market's outcome count needs no price: odds of ∞ add nothing to L.
     best = np.where(block.required, offered.max(axis=0), np.inf)
     # An outcome no book prices has best 0, so 1/0 -> ∞ makes L infinite: no arbitrage.
     inverse = np.divide(1.0, best, out=np.full(best.shape, np.inf), where=best > 0.0)
-    implied_sum = inverse.sum(axis=1)
+    implied_sum = reduce_slots(np.add, inverse)
     profit = 1.0 / implied_sum - 1.0
     hits = np.flatnonzero(
         (implied_sum < 1.0) & (profit >= settings.min_profit) & (profit <= settings.max_profit)
@@ -277,9 +276,12 @@ def find_positive_ev(
         return []
     fresh = _fresh(block, now, settings.max_quote_age)
     fair = sharp_fair_probabilities(block, fresh, sharp_columns, settings.devig, cache)
-    bettable = _book_mask(matrix, settings.books, settings.excluded_books)
+    bettable = _allowed_books(matrix, settings.books, settings.excluded_books)
     bettable[sharp_columns] = False
-    usable = fresh & bettable
+    # The fair prices are taken: from here on ``fresh`` is changed in place into the usable
+    # cells, a write per excluded book rather than a new (books, k, outcomes) mask.
+    usable = fresh
+    usable[~bettable] = False
     # No-quote cells hold 0.0 and are not fresh, so only real bounds need checking.
     if settings.min_odds > 1.0:
         usable &= block.prices >= settings.min_odds
@@ -358,15 +360,19 @@ def _leg(
     )
 
 
-def _book_mask(
+def _allowed_books(
     matrix: PriceMatrix, books: frozenset[str] | None, excluded: frozenset[str]
 ) -> BoolArray:
-    """(books, 1, 1): the columns a bettor may use; a fresh array, callers may change it."""
-    allowed = np.array(
+    """(books,): the columns a bettor may use; a fresh array, callers may change it.
+
+    Callers clear the other columns of a mask in place (``usable[~allowed] = False``, ~2 µs):
+    `&` with a (books, 1, 1) broadcast leaves numpy's fast path past ~1,000 rows and took
+    0.3 ms on the 6,000 markets of the full board.
+    """
+    return np.array(
         [(books is None or book in books) and book not in excluded for book in matrix.books],
         dtype=bool,
     )
-    return allowed[:, np.newaxis, np.newaxis]
 
 
 def _kept_share(matrix: PriceMatrix, commissions: Mapping[str, float]) -> FloatArray | None:

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from arbwatch.core.devig import DevigMethod, fair_probabilities
 from arbwatch.core.markets import MAX_OUTCOMES
-from arbwatch.core.matrix import MatrixBlock, PriceMatrix
+from arbwatch.core.matrix import MatrixBlock, PriceMatrix, reduce_slots
 from arbwatch.errors import InvalidMarketError
 
 FloatArray = npt.NDArray[np.float64]
@@ -47,12 +47,15 @@ class FairCache:
             raise InvalidMarketError("a FairCache serves blocks of the matrix it was made for")
         prices, rows = block.prices[column], block.rows
         inputs, outputs = self._entry(column, method, block.matrix.market_count)
-        changed = np.flatnonzero((inputs[rows] != prices).any(axis=1))
+        # np.take rather than inputs[rows]: the same rows, ~3x faster for a 2-D array.
+        changed = np.flatnonzero(
+            reduce_slots(np.logical_or, np.take(inputs, rows, axis=0) != prices)
+        )
         if len(changed):
             result = fair_probabilities(prices[changed], method, block.counts[changed])
             inputs[rows[changed]] = prices[changed]
             outputs[rows[changed]] = result.probabilities
-        return outputs[rows]
+        return np.take(outputs, rows, axis=0)
 
     def _entry(
         self, column: int, method: DevigMethod, markets: int
@@ -85,8 +88,9 @@ def sharp_fair_probabilities(
             devigged = fair_probabilities(block.prices[column], method, block.counts).probabilities
         else:
             devigged = cache.devigged(block, column, method)
-        complete = np.asarray((fresh[column] | ~block.required).all(axis=1), dtype=bool)
-        per_book.append(np.where(complete[:, np.newaxis], devigged, np.nan))
+        complete = reduce_slots(np.logical_and, fresh[column] | ~block.required)
+        devigged[~complete] = np.nan  # a copy of the cache's rows, never the cache itself
+        per_book.append(devigged)
     if len(per_book) == 1:
         return per_book[0]
     stacked = np.stack(per_book)

@@ -8,10 +8,10 @@ empty), one column per bookmaker. A cell either holds a usable price (> 1.0) wit
 time, or no quote: off-board sentinels, prices <= 1.0 and withdrawals are all written as
 no quote, so the evaluator never sees them.
 
-Updates are applied in batches: one Python pass resolves identities to indices, then one
-fancy-indexed write per array. Rows touched since the last evaluation are marked dirty.
-Arrays grow by doubling, so a new market or book costs amortised O(1), never a copy per
-update.
+Updates are applied in batches: identities are resolved to indices with C-level lookups
+(map over the dicts), then one fancy-indexed write per array. Rows touched since the last
+evaluation are marked dirty. Arrays grow by doubling, so a new market or book costs
+amortised O(1), never a copy per update.
 
 Inside, the arrays are stored book-major, (books, markets, outcomes), and "no quote" is a
 price of 0.0 with a NaN time. Both choices are for the evaluator, measured on 2,000 events x
@@ -173,6 +173,39 @@ class PriceMatrix:
         An update is refused when its outcome slot does not exist in its market (slot 2 of a
         2-way market, say). When one batch quotes the same cell twice, the later one wins.
         """
+        batch = updates if isinstance(updates, list | tuple) else list(updates)
+        if not batch:
+            return 0
+        # Once the board is known, every market and book already has its index: look them
+        # all up with C-level zip/map rather than a Python loop over the updates (measured
+        # in the bench's stream of 1,000-update batches: 0.78 -> 0.58 ms). A batch that
+        # brings a new market or book takes the loop, which numbers them in order of first
+        # appearance.
+        markets, slots, books, prices, times = zip(*batch, strict=True)
+        rows = list(map(self._rows.get, markets))
+        columns = list(map(self._columns.get, books))
+        if None in rows or None in columns:
+            return self._apply_in_order(batch)
+        row_index = np.array(rows, dtype=np.intp)
+        slot_index = np.array(slots, dtype=np.intp)
+        column_index = np.array(columns, dtype=np.intp)
+        price = np.array(prices, dtype=np.float64)
+        quoted = np.array(times, dtype=np.float64)
+        in_market = (slot_index >= 0) & (slot_index < self._outcome_counts[row_index])
+        refused = len(batch) - int(np.count_nonzero(in_market))
+        if refused:
+            row_index, slot_index, column_index = (
+                row_index[in_market],
+                slot_index[in_market],
+                column_index[in_market],
+            )
+            price, quoted = price[in_market], quoted[in_market]
+        if len(row_index):
+            self._write(row_index, slot_index, column_index, price, quoted)
+        return refused
+
+    def _apply_in_order(self, updates: list[PriceUpdate] | tuple[PriceUpdate, ...]) -> int:
+        """`apply` one update after another, giving new markets and books their indices."""
         rows: list[int] = []
         slots: list[int] = []
         columns: list[int] = []
@@ -200,25 +233,29 @@ class PriceMatrix:
             prices.append(price)
             times.append(quoted_at)
         if rows:
-            self._write(rows, slots, columns, prices, times)
+            self._write(
+                np.array(rows, dtype=np.intp),
+                np.array(slots, dtype=np.intp),
+                np.array(columns, dtype=np.intp),
+                np.array(prices, dtype=np.float64),
+                np.array(times, dtype=np.float64),
+            )
         return refused
 
     def _write(
         self,
-        rows: list[int],
-        slots: list[int],
-        columns: list[int],
-        prices: list[float],
-        times: list[float],
+        rows: IntArray,
+        slots: IntArray,
+        columns: IntArray,
+        price: FloatArray,
+        quoted: FloatArray,
     ) -> None:
-        """Write resolved cells with one flat fancy-indexed assignment per array."""
+        """Write resolved cells with one flat fancy-indexed assignment per array.
+
+        ``price`` and ``quoted`` are the caller's fresh arrays, changed in place.
+        """
         height = self._prices.shape[1]
-        row_index = np.array(rows, dtype=np.intp)
-        flat = (np.array(columns, dtype=np.intp) * height + row_index) * MAX_OUTCOMES + np.array(
-            slots, dtype=np.intp
-        )
-        price = np.array(prices, dtype=np.float64)
-        quoted = np.array(times, dtype=np.float64)
+        flat = (columns * height + rows) * MAX_OUTCOMES + slots
         if len(flat) > 1:
             # numpy does not promise which of several writes to one cell wins, so keep only
             # the last update per cell: unique over the reversed batch finds last occurrences.
@@ -232,7 +269,7 @@ class PriceMatrix:
         quoted[unusable] = np.nan
         self._prices.reshape(-1)[flat] = price
         self._quoted_at.reshape(-1)[flat] = quoted
-        self._dirty[row_index] = True
+        self._dirty[rows] = True
 
     def withdraw_book(self, book: str, markets: Iterable[MarketKey]) -> None:
         """Withdraw every quote of ``book`` on ``markets`` (e.g. the book left the board)."""
@@ -284,6 +321,19 @@ class PriceMatrix:
         dirty = np.zeros(markets, dtype=bool)
         dirty[:used_rows] = self._dirty
         self._dirty = dirty
+
+
+def reduce_slots(ufunc: np.ufunc, array: npt.NDArray[_Scalar]) -> npt.NDArray[_Scalar]:
+    """``ufunc.reduce(array, axis=1)`` for a (k, outcomes) array, one slot at a time.
+
+    The same result in the same order, ((a0 ∘ a1) ∘ a2), but numpy reduces a short trailing
+    axis with an inner loop per row: ~10 µs on 1,000 rows, against ~1.5 µs for two
+    whole-column operations.
+    """
+    result = array[:, 0].copy()
+    for slot in range(1, array.shape[1]):
+        ufunc(result, array[:, slot], out=result)
+    return result
 
 
 def _regrown(array: FloatArray, books: int, markets: int, fill: float) -> FloatArray:

@@ -25,7 +25,7 @@ from arbwatch.core.markets import (
     spread,
     total,
 )
-from arbwatch.core.matrix import FloatArray, PriceMatrix
+from arbwatch.core.matrix import FloatArray, PriceMatrix, reduce_slots
 
 ML = moneyline("e1")
 ML3 = moneyline("e2", three_way=True)
@@ -471,8 +471,30 @@ UPDATES = st.builds(
 def test_matrix_equals_a_dict_of_last_writes(
     batches: list[list[PriceUpdate]], capacity: tuple[int, int]
 ) -> None:
-    matrix = PriceMatrix(*capacity)
-    model: dict[Cell, tuple[float, float]] = {}
+    check_against_last_writes(PriceMatrix(*capacity), {}, batches)
+
+
+@settings(derandomize=True, max_examples=100, deadline=None)
+@given(batches=st.lists(st.lists(UPDATES, max_size=25), max_size=6))
+def test_batches_on_a_known_board_equal_a_dict_of_last_writes(
+    batches: list[list[PriceUpdate]],
+) -> None:
+    # Every market and book already has its index, so every batch takes apply's lookup path
+    # for known indices, refused slots and repeated cells included.
+    matrix = PriceMatrix()
+    board = [PriceUpdate(m, HOME, b, 2.0, 1.0) for m in POOL for b in BOOKS]
+    matrix.apply(board)
+    matrix.take_dirty()
+    model = {(u.market, u.outcome, u.book): (u.price, u.quoted_at) for u in board}
+    check_against_last_writes(matrix, model, batches)
+
+
+def check_against_last_writes(
+    matrix: PriceMatrix,
+    model: dict[Cell, tuple[float, float]],
+    batches: list[list[PriceUpdate]],
+) -> None:
+    """Apply ``batches`` and check the matrix against ``model`` (updated too) after each."""
     for batch in batches:
         accepted = [u for u in batch if 0 <= u.outcome < u.market.outcome_count]
         assert matrix.apply(batch) == len(batch) - len(accepted)
@@ -489,3 +511,25 @@ def test_matrix_equals_a_dict_of_last_writes(
         assert matrix.outcome_counts.tolist() == [
             matrix.market(row).outcome_count for row in range(matrix.market_count)
         ]
+
+
+# --- reduce_slots ----------------------------------------------------------------------
+
+
+@settings(derandomize=True, max_examples=100, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(*[st.one_of(st.floats(-1e6, 1e6), st.just(math.nan))] * MAX_OUTCOMES),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_reduce_slots_equals_the_ufunc_reduce_bit_for_bit(
+    values: list[tuple[float, ...]],
+) -> None:
+    array = np.array(values)
+    for ufunc in (np.add, np.fmin, np.maximum):
+        np.testing.assert_array_equal(reduce_slots(ufunc, array), ufunc.reduce(array, axis=1))
+    mask = array > 0.0
+    for logical in (np.logical_or, np.logical_and):
+        np.testing.assert_array_equal(reduce_slots(logical, mask), logical.reduce(mask, axis=1))

@@ -1,4 +1,4 @@
-"""The daemon's subcommands: run, demo, check-config, show-config, test-notify, history.
+"""The daemon's subcommands: run, demo, check-config, show-config, test-notify, status, history.
 
 `arbwatch.cli` parses the arguments; each function here does one command and returns its
 exit status. Imports of the heavier parts happen inside, so that ``arbwatch calc`` stays
@@ -67,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """``arbwatch demo``: the daemon against the simulators, alerting to the console."""
-    from arbwatch.demo import run_demo  # noqa: PLC0415 - see the module docstring
+    from arbwatch.demo import notify_channel, run_demo  # noqa: PLC0415 - see the docstring
     from arbwatch.logs import configure_logging  # noqa: PLC0415
 
+    notify_channel(args.notify)  # a bad URL is refused before anything starts
     # Warnings only by default: the console is for the alerts.
     configure_logging(args.log_level or "warning")
     seconds = args.seconds if args.seconds and args.seconds > 0 else None
@@ -147,6 +148,52 @@ def test_notify(args: argparse.Namespace) -> int:
     ok = anyio.run(send_sample, channel, message)
     print(f"test-notify {args.channel}: {'sent' if ok else 'FAILED'}")
     return 0 if ok else 1
+
+
+def status(args: argparse.Namespace) -> int:
+    """``arbwatch status``: the running daemon's health, from its status listener."""
+    import json  # noqa: PLC0415 - see the module docstring
+
+    from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.status import health_from_document  # noqa: PLC0415
+    from arbwatch.status_view import (  # noqa: PLC0415
+        StatusError,
+        fetch_status,
+        status_lines,
+        status_url,
+    )
+
+    url: str | None = args.url
+    timezone = None
+    if url is None:
+        path = _config_path(args)
+        try:
+            config = load_config(path)
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            return 1
+        if config.status_listen is None:
+            print(
+                f"arbwatch status: {path} sets no status.listen: add "
+                "status: {listen: 127.0.0.1:9464} and restart the daemon, or give --url",
+                file=sys.stderr,
+            )
+            return 1
+        url, timezone = status_url(config.status_listen), config.timezone
+    try:
+        document = fetch_status(url)
+        health = health_from_document(document)
+    except StatusError as error:
+        print(f"arbwatch status: {error}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError, ValueError):
+        print(f"arbwatch status: {url}/status is not arbwatch's status", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(status_lines(health, timezone)))
+    return 0
 
 
 def history(args: argparse.Namespace) -> int:

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Final
 
 from arbwatch.config import parse_config
+from arbwatch.config.load import apprise_url_problem
 from arbwatch.config.model import ChannelConfig, Config, Secret
 from arbwatch.daemon import Daemon
+from arbwatch.errors import ConfigError
 from arbwatch.runner import run_daemon
 from arbwatch.sim.rapidodds import RapidOddsSimulator
 from arbwatch.sim.rundown import RundownSimulator
@@ -66,19 +68,42 @@ def demo_config(
         ARBWATCH_DEMO_STATE=str(state_dir),
     )
     config = parse_config(text, source=None, env=values)
-    if not notify:
+    extra = notify_channel(notify)
+    if extra is None:
         return config
-    extra = ChannelConfig(name="notify", urls=tuple(Secret(url) for url in notify))
     rules = tuple(
         dataclasses.replace(rule, notify=(*rule.notify, extra.name)) for rule in config.rules
     )
     return dataclasses.replace(config, channels={**config.channels, extra.name: extra}, rules=rules)
 
 
+def notify_channel(notify: Sequence[str]) -> ChannelConfig | None:
+    """The channel ``--notify`` URLs make (None without any).
+
+    Raises:
+        ConfigError: a URL apprise does not know, named by its position and scheme only.
+    """
+    if not notify:
+        return None
+    problems = [
+        f"--notify #{number}: {why}"
+        for number, url in enumerate(notify, 1)
+        if (why := apprise_url_problem(url)) is not None
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return ChannelConfig(name="notify", urls=tuple(Secret(url) for url in notify))
+
+
 async def run_demo(
     *, seconds: float | None = None, notify: Sequence[str] = (), seed: int = DEFAULT_SEED
 ) -> Daemon:
-    """Serve the simulators, run the daemon against them; return it once it has stopped."""
+    """Serve the simulators, run the daemon against them; return it once it has stopped.
+
+    Raises:
+        ConfigError: a ``notify`` URL apprise does not know (before anything starts).
+    """
+    notify_channel(notify)
     world = World(seed, now=time.time(), stale_rate=STALE_RATE, noise=NOISE, drift=DRIFT)
     rundown = RundownSimulator(world, clock=time.time)
     rapidodds = RapidOddsSimulator(world, clock=time.time, push_interval=PUSH_INTERVAL)

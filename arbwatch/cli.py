@@ -1,9 +1,9 @@
 """The ``arbwatch`` command line: parses arguments and turns every error into one line.
 
 Subcommands: ``run`` (the daemon), ``demo`` (the daemon against the simulators),
-``check-config``, ``show-config``, ``test-notify``, ``history`` (see `arbwatch.commands`),
-``calc arb``, ``calc ev`` (a bettor's calculator), ``replay`` (recorded frames through the
-engine) and ``bench`` (engine figures). Errors arbwatch raises on
+``check-config``, ``show-config``, ``test-notify``, ``status``, ``history`` (see
+`arbwatch.commands`), ``calc arb``, ``calc ev`` (a bettor's calculator), ``replay``
+(recorded frames through the engine) and ``bench`` (engine figures). Errors arbwatch raises on
 purpose (`ArbwatchError`) and argument mistakes print ``arbwatch: error: ...`` on one line
 and exit 2; they never show a traceback.
 """
@@ -219,6 +219,18 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     test_notify.add_argument("channel", help="a channel name from the config")
     commands.add_config_argument(test_notify)
 
+    status = subcommands.add_parser(
+        "status",
+        help="the running daemon's feeds, engine, live opportunities and last alerts",
+        description="Ask the running daemon for its status, at the config's status.listen "
+        "(or --url), and print it.",
+    )
+    commands.add_config_argument(status)
+    status.add_argument(
+        "--url", help="the status listener's base URL, e.g. http://127.0.0.1:9464 (no config read)"
+    )
+    status.add_argument("--json", action="store_true", help="print the /status document as is")
+
     history = subcommands.add_parser(
         "history", help="the opportunities seen: when, how long, how good, alerts sent"
     )
@@ -234,6 +246,7 @@ _DAEMON_COMMANDS = {
     "check-config": commands.check_config,
     "show-config": commands.show_config,
     "test-notify": commands.test_notify,
+    "status": commands.status,
     "history": commands.history,
 }
 

@@ -68,6 +68,7 @@ from arbwatch.health import (
 from arbwatch.notify.deliver import DeliveryResult, Notifier
 from arbwatch.notify.message import Message, render, render_gone
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
+from arbwatch.status import serve_status
 from arbwatch.store import STATE_FILE, Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,8 @@ class Daemon:
                     inner.start_soon(self._expire_regularly)
                     inner.start_soon(self._watch_config)
                     inner.start_soon(self._sample_rates)
+                    if self.config.status_listen is not None:
+                        await inner.start(serve_status, self.health, self.config.status_listen)
                     if self._systemd is not None:
                         inner.start_soon(self._tell_systemd, self._systemd)
                     self._started.set()
@@ -431,6 +434,7 @@ class Daemon:
             ("feeds", old.feeds, new.feeds),
             ("aliases", old.aliases, new.aliases),
             ("state_dir", old.state_dir, new.state_dir),
+            ("status", old.status_listen, new.status_listen),
         ):
             if before != after:
                 logger.warning("%s changed: that takes a restart to apply", what)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -28,6 +29,21 @@ class Histogram:
         self._counts = [0] * (len(bounds) + 1)
         self.total = 0.0
         self.count = 0
+
+    @classmethod
+    def from_cumulative(cls, cumulative: Sequence[tuple[float, int]], total: float) -> Histogram:
+        """The histogram `cumulative` describes (its last bound is inf), with this sum.
+
+        How a reader of ``/status`` gets the daemon's histogram back.
+        """
+        histogram = cls(tuple(bound for bound, _ in cumulative[:-1]))
+        previous = 0
+        for index, (_, running) in enumerate(cumulative):
+            histogram._counts[index] = running - previous
+            previous = running
+        histogram.total = total
+        histogram.count = previous
+        return histogram
 
     def observe(self, value: float) -> None:
         """Count one observation."""

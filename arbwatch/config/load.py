@@ -38,6 +38,8 @@ from arbwatch.config.model import (
     RuleConfig,
     RuleKind,
     Secret,
+    is_loopback,
+    split_listen,
 )
 from arbwatch.config.values import InvalidValueError, Section, describe
 from arbwatch.config.yamlsource import (
@@ -71,9 +73,10 @@ PROVIDERS: Final[Mapping[str, type[FeedSettings]]] = {
 TOP_KEYS: Final = frozenset({
     "odds_format", "currency", "timezone", "bankroll", "stake_round", "state_dir",
     "log_level", "watch_config", "aliases", "commissions", "alerts", "feeds", "channels",
-    "rules",
+    "rules", "status",
 })  # fmt: skip
 ALERTS_KEYS: Final = frozenset({"flush_timeout", "queue_size"})
+STATUS_KEYS: Final = frozenset({"listen", "allow_remote"})
 #: The keys of a feed of each provider: its settings' fields, and where the key comes from.
 FEED_KEYS: Final[Mapping[str, frozenset[str]]] = {
     provider: frozenset({"name", "provider", "api_key", "api_key_file"})
@@ -100,6 +103,7 @@ QUIET_HOURS_KEYS: Final = frozenset({"from", "to", "timezone"})
 SCHEMA: Final[Mapping[str, frozenset[str]]] = {
     "(top level)": TOP_KEYS,
     "alerts": ALERTS_KEYS,
+    "status": STATUS_KEYS,
     "feeds[]": frozenset().union(*FEED_KEYS.values()),
     "channels.*": CHANNEL_KEYS,
     "rules[]": RULE_COMMON_KEYS | ARBITRAGE_KEYS | POSITIVE_EV_KEYS,
@@ -253,6 +257,7 @@ class _Reader:
             bankroll=top.get("bankroll", partial(values.number, above=0.0), 1000.0),
             stake_round=top.get("stake_round", partial(values.number, minimum=0.0), 0.0),
         )
+        status_listen, status_allow_remote = self._status(top)
         return Config(
             source=source,
             feeds=self._feeds(top),
@@ -270,6 +275,8 @@ class _Reader:
             queue_size=alerts.get("queue_size", partial(values.integer, minimum=1), 100),
             watch_config=top.get("watch_config", values.boolean, True),
             log_level=top.get("log_level", partial(values.choice, options=_LOG_LEVELS), "info"),
+            status_listen=status_listen,
+            status_allow_remote=status_allow_remote,
         )
 
     # --- top level ---
@@ -288,6 +295,30 @@ class _Reader:
         if xdg and Path(xdg).is_absolute():
             return Path(xdg) / "arbwatch"
         return self._home() / ".local" / "state" / "arbwatch"
+
+    def _status(self, top: Section) -> tuple[str | None, bool]:
+        """``status: {listen, allow_remote}``: where to serve status (None: nowhere)."""
+        if "status" not in top:
+            return None, False
+        written = top.mapping.entries["status"]
+        status = Section(written, STATUS_KEYS, self._problems, "listen and allow_remote")
+        if not isinstance(written, MapValue):
+            return None, False
+        status.reject_unknown()
+        listen = status.require("listen", _listen, f"host:port like {_LISTEN_EXAMPLE}")
+        allow_remote = status.get("allow_remote", values.boolean, False)
+        if listen is None:
+            return None, False
+        if not allow_remote and not is_loopback(split_listen(listen)[0]):
+            # Loopback by default: the metrics name every feed, channel and opportunity.
+            status.report(
+                "listen",
+                f"{listen} is not a loopback address, so anyone who can reach this machine "
+                "could read the metrics and status: listen on 127.0.0.1, or set "
+                "status.allow_remote: true",
+            )
+            return None, False
+        return listen, allow_remote
 
     def _home(self) -> Path:
         """The home directory: ``$HOME`` in the environment given, else the user's."""
@@ -489,7 +520,7 @@ class _Reader:
             channel.report("url_file", "the file holds no URL")
         secrets: list[Secret] = []
         for number, url in enumerate(urls, start=1):
-            why = _url_problem(url)
+            why = apprise_url_problem(url)
             if why is None:
                 secrets.append(Secret(url))
             else:
@@ -505,7 +536,7 @@ class _Reader:
         except InvalidValueError as error:
             self._problems.at(value, error.why)
             return None
-        why = _url_problem(url)
+        why = apprise_url_problem(url)
         if why is not None:
             self._problems.at(value, why)
             return None
@@ -674,8 +705,25 @@ class _RuleDefaults:
     stake_round: float
 
 
+#: The status listener's address, as messages show it.
+_LISTEN_EXAMPLE: Final = "127.0.0.1:9464"
 #: Stands in for a section that is not written (read as an empty mapping).
 _EMPTY: Final = MapValue(line=1, path="", entries={}, key_lines={})
+
+
+def _listen(value: Value) -> str:
+    """``host:port`` to listen on (see `split_listen`)."""
+    if isinstance(value, ScalarValue) and value.flawed:
+        raise values.AlreadyReportedError(value)
+    data = value.data if isinstance(value, ScalarValue) else None
+    what = f"host:port like {_LISTEN_EXAMPLE}"
+    if not isinstance(data, str):
+        raise values.expected(what, value)
+    try:
+        split_listen(data)
+    except ValueError as error:
+        raise values.expected(what, value, str(error)) from None
+    return data.strip()
 
 
 def _listed(value: Value, what: str) -> tuple[Value, ...]:
@@ -688,7 +736,7 @@ def _listed(value: Value, what: str) -> tuple[Value, ...]:
 # --- apprise -----------------------------------------------------------------------------
 
 
-def _url_problem(url: str) -> str | None:
+def apprise_url_problem(url: str) -> str | None:
     """Why apprise cannot use ``url`` (naming its scheme only), or None if it can."""
     scheme, separator, _ = url.partition("://")
     if not separator or not _SCHEME.fullmatch(scheme):

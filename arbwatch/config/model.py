@@ -7,7 +7,9 @@ decimal odds. Nothing in this module reads files or the environment.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +190,9 @@ class Config:
         queue_size: the most alerts waiting per channel; beyond it the oldest is dropped.
         watch_config: reload when the config file changes (SIGHUP always reloads).
         log_level: ``debug``, ``info``, ``warning`` or ``error``.
+        status_listen: ``host:port`` where ``/metrics`` and ``/status`` are served (None:
+            not served); loopback unless ``status_allow_remote``.
+        status_allow_remote: the bettor allowed a non-loopback ``status_listen``.
     """
 
     source: Path | None = None
@@ -204,3 +209,41 @@ class Config:
     queue_size: int = 100
     watch_config: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    status_listen: str | None = None
+    status_allow_remote: bool = False
+
+
+#: ``host:port``, or ``[v6 address]:port``.
+_LISTEN: Final = re.compile(r"(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>[0-9]{1,5})")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``127.0.0.1:9464`` -> ``("127.0.0.1", 9464)``; ``[::1]:9464`` -> ``("::1", 9464)``.
+
+    The host is an IP address or ``localhost``: a name could resolve to any address, so
+    whether it is loopback could not be told from the config.
+
+    Raises:
+        ValueError: it is not ``host:port``. The message adds what is wrong beyond that,
+            and is empty when the shape itself is wrong.
+    """
+    match = _LISTEN.fullmatch(listen.strip())
+    if match is None:
+        raise ValueError("")
+    host = match.group("v6") or match.group("host")
+    if host != "localhost":
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError("the host is an IP address or localhost") from None
+        if address.version == 4 and match.group("v6") is not None:
+            raise ValueError("only an IPv6 address goes in brackets")
+    port = int(match.group("port"))
+    if not 0 < port < 65536:
+        raise ValueError("the port is 1 to 65535")
+    return host, port
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (as `split_listen` gives it) is reachable from this machine only."""
+    return host == "localhost" or ipaddress.ip_address(host).is_loopback

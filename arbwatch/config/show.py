@@ -114,6 +114,11 @@ def show_config(config: Config) -> str:
         "channels": {name: _channel(channel) for name, channel in config.channels.items()},
         "rules": [_rule(rule) for rule in config.rules],
     }
+    if config.status_listen is not None:
+        document["status"] = {
+            "listen": config.status_listen,
+            "allow_remote": config.status_allow_remote,
+        }
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
     source = f" of {config.source}" if config.source is not None else ""
     return f"# The effective configuration{source}; secrets are shown as {REDACTED}.\n{body}"

@@ -21,6 +21,9 @@ tried once, keeps STATUS= up to date, sends WATCHDOG=1 at half of WatchdogSec on
 engine is making progress or has caught up (`arbwatch.sdnotify.WatchdogGate`), and says
 RELOADING=1 / READY=1 around a reload and STOPPING=1 when it stops.
 
+With ``status.listen`` set, an HTTP listener (`arbwatch.status`) serves `Daemon.health` as
+Prometheus ``/metrics`` and ``/status`` JSON, which ``arbwatch status`` reads.
+
 Reloading (SIGHUP, or the config file changing when ``watch_config`` is on): a new config
 that loads replaces the rules, channels and how alerts are written, without touching the
 feed connections; one that does not load is logged and the running config stays. Feeds,
@@ -34,7 +37,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -126,18 +129,13 @@ class EngineStats:
     #: Updates the matrix refused (an outcome slot its market does not have).
     refused: int = 0
     evaluations: int = 0
-    #: Rule matches found, counting the same opportunity again on each evaluation.
-    matches: int = 0
     alerts: int = 0
     #: `time.monotonic` of the last evaluation, for the watchdog (None before the first).
     last_evaluation: float | None = None
-    #: Seconds the last evaluation took (apply, evaluate, lifecycle, store).
-    last_evaluation_seconds: float = 0.0
     config_reloads: int = 0
     config_reload_failures: int = 0
     #: State-database writes that failed (the alerts still went out).
     store_failures: int = 0
-    deliveries: dict[str, int] = field(default_factory=dict)
 
 
 class Daemon:
@@ -185,7 +183,6 @@ class Daemon:
         self._store: Store | None = None
         self._stop = anyio.Event()
         self._reload_requested = anyio.Event()
-        self._started = anyio.Event()
         self._config_stamp = _file_stamp(config.source)
         self._systemd: SystemdNotifier | None = None
         self._gate: WatchdogGate | None = None
@@ -200,11 +197,6 @@ class Daemon:
     def reload(self) -> None:
         """Ask for the config file to be read again (what SIGHUP does)."""
         self._reload_requested.set()
-
-    @property
-    def started(self) -> anyio.Event:
-        """Set once the store is open and every task is running."""
-        return self._started
 
     # -- the task group ---------------------------------------------------------------------
 
@@ -243,7 +235,6 @@ class Daemon:
                         await inner.start(serve_status, self.health, self.config.status_listen)
                     if self._systemd is not None:
                         inner.start_soon(self._tell_systemd, self._systemd)
-                    self._started.set()
                     task_status.started()
                     await self._stop.wait()
                     logger.info("stopping: feeds closed, sending alerts in flight")
@@ -300,13 +291,11 @@ class Daemon:
         observation = self._require_lifecycle().observe(matches, evaluated, now)
         self._act(observation)
         self.stats.evaluations += 1
-        self.stats.matches += len(matches)
         found = self.counters.found_by_kind
         for match in matches:
             found[match.opportunity.kind] = found.get(match.opportunity.kind, 0) + 1
         finished = time.monotonic()
         self.stats.last_evaluation = finished
-        self.stats.last_evaluation_seconds = finished - started
         self.counters.latency.observe(finished - started)
         if self._gate is not None:
             self._gate.note_progress(finished)
@@ -372,10 +361,7 @@ class Daemon:
         )
 
     def _delivered(self, result: DeliveryResult) -> None:
-        """Keep the outcome of one delivery in the store and the counters."""
-        outcome = "sent" if result.ok else "failed"
-        key = f"{result.channel}:{outcome}"
-        self.stats.deliveries[key] = self.stats.deliveries.get(key, 0) + 1
+        """Keep the outcome of one delivery in the store (the notifier counts it)."""
         if self._store is not None:
             self._store.record_delivery(
                 result.key, result.channel, result.ok, result.at, result.detail

@@ -48,14 +48,14 @@ import math
 import os
 import socket
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import anyio
 import uvicorn
 from anyio.abc import TaskStatus
 
+from arbwatch.asgi import QuietServer, Receive, Scope, Send
 from arbwatch.config.model import RuleKind, split_listen
 from arbwatch.core.dedup import AlertReason
 from arbwatch.health import (
@@ -66,7 +66,6 @@ from arbwatch.health import (
     LiveOpportunity,
     RecentAlert,
 )
-from arbwatch.sim.server import Receive, Scope, Send
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -400,15 +399,6 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the command line turns signals into `stop`."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Leave SIGINT, SIGTERM and SIGHUP to `arbwatch.runner`."""
-        yield
-
-
 async def serve_status(
     health: Callable[[], Health],
     listen: str,
@@ -445,7 +435,7 @@ async def serve_status(
         access_log=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    server = _Server(config)
+    server = QuietServer(config)
     with listener:
         logger.info("status: serving http://%s/metrics and /status", listen)
         task_status.started()

@@ -21,7 +21,8 @@ from typing import Any
 import anyio
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from arbwatch.sim.server import Receive, Scope, Send, serve
+from arbwatch.asgi import Receive, Scope, Send
+from arbwatch.sim.server import serve
 
 WAIT = 5.0
 #: Seconds between looks at a condition in `until`.

@@ -111,9 +111,10 @@ from urllib.parse import parse_qs
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
+from arbwatch.asgi import Receive, Scope, Send
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind
 from arbwatch.sim.faults import Faults
-from arbwatch.sim.server import Receive, Scope, Send, serve_lifespan
+from arbwatch.sim.server import serve_lifespan
 from arbwatch.sim.world import SimEvent, SimMarket, World
 
 #: A JSON object as this module builds it.

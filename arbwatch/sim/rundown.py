@@ -130,10 +130,11 @@ from urllib.parse import parse_qs
 import anyio
 import msgspec
 
+from arbwatch.asgi import Message, Receive, Scope, Send
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind
 from arbwatch.core.odds import decimal_to_american
 from arbwatch.sim.faults import Faults
-from arbwatch.sim.server import Message, Receive, Scope, Send, serve_lifespan
+from arbwatch.sim.server import serve_lifespan
 from arbwatch.sim.world import SPORTS, Quote, SimBook, SimEvent, SimMarket, World
 
 #: The key the default simulator accepts (an Ultra plan, with WebSocket access).

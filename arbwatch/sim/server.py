@@ -8,18 +8,14 @@ as the real providers do. Only 127.0.0.1 is ever bound.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, Final
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
 
 import anyio
 import uvicorn
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from arbwatch.asgi import ASGIApp, QuietServer, Receive, Send
 
 LOOPBACK: Final = "127.0.0.1"
 #: How long the server may take to start before `serve` gives up.
@@ -40,15 +36,6 @@ async def serve_lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, minus its signal handling: arbwatch turns signals into cancellation itself."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Leave SIGINT and SIGTERM to the program that runs the simulator."""
-        yield
 
 
 @asynccontextmanager
@@ -73,7 +60,7 @@ async def serve(app: ASGIApp, port: int = 0) -> AsyncIterator[str]:
         # A simulator's handlers stream for ever; on exit they are cancelled after this.
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    server = _Server(config)
+    server = QuietServer(config)
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(server.serve, [listener])

@@ -7,9 +7,10 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
+from arbwatch.asgi import Receive, Scope, Send
 from arbwatch.feeds.base import Backoff, FeedBatch, read_error_bodies
 from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, frames, reconnecting
-from arbwatch.sim.server import Receive, Scope, Send, serve
+from arbwatch.sim.server import serve
 
 pytestmark = pytest.mark.anyio
 

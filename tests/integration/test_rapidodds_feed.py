@@ -26,6 +26,7 @@ import anyio
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from arbwatch.asgi import Receive, Scope, Send
 from arbwatch.core.markets import (
     MarketKey,
     MarketKind,
@@ -41,7 +42,7 @@ from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
 from arbwatch.feeds.recording import FrameRecorder, read_recording
 from arbwatch.sim.faults import Faults
 from arbwatch.sim.rapidodds import FREE, PRO, Plan, RapidOddsSimulator, market_key
-from arbwatch.sim.server import Receive, Scope, Send, serve
+from arbwatch.sim.server import serve
 from arbwatch.sim.world import SimMarket, World
 
 pytestmark = pytest.mark.anyio

@@ -1,0 +1,28 @@
+"""What the simulators and the status listener share to run an ASGI app under uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn without its signal handlers.
+
+    uvicorn installs its own SIGINT/SIGTERM handlers while it serves, which would take the
+    signals away from `arbwatch.runner` (the daemon) or from the program running a simulator.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Install nothing: whoever runs the server handles signals."""
+        yield

@@ -10,6 +10,7 @@ Input is a (markets, outcomes) array of decimal odds, one market per row. With
                      (two outcomes: z in closed form; more: z iterated by Newton's method
                       from 0, with a convergence check)
     odds ratio       p_i = π_i / (c + π_i - c·π_i),  c such that Σ p_i = 1
+                     (two outcomes: c in closed form; more: Newton's method)
     worst case       per outcome, the smallest p_i of the methods above that apply to the
                      row: the least favourable fair probability for the side being bet
 
@@ -41,6 +42,10 @@ BOOKSUM_ROUNDING: Final = 1e-12
 SUM_TOLERANCE: Final = 1e-9
 #: Newton steps for the power, Shin and odds-ratio methods; they converge in under 10.
 NEWTON_MAX_ITERATIONS: Final = 100
+#: log π in a padding slot of the power method: exp(k·this) is 0 for every k it can reach.
+#: With finite odds log π >= -710, so the root k >= log(2)/710 ≈ 1e-3, and k·(-1e300)
+#: underflows exp to exactly 0 (numpy does not warn on underflow).
+_LOG_OF_NOTHING: Final = -1e300
 #: Shin's step budget, which callers may lower.
 SHIN_MAX_ITERATIONS: Final = NEWTON_MAX_ITERATIONS
 
@@ -228,22 +233,30 @@ def _solve(
 ) -> tuple[FloatArray, StatusArray, FloatArray]:
     """Apply one base method; NaN in padding and in failed rows, outcome-major."""
     status = _initial_status(prepared.valid)
-    parameter = np.full(prepared.valid.shape, np.nan)
-    if method is DevigMethod.MULTIPLICATIVE:
-        probabilities = prepared.implied / prepared.booksum
-    elif method is DevigMethod.ADDITIVE:
-        probabilities = _additive(prepared, status)
-    elif method is DevigMethod.POWER:
-        probabilities, parameter = _power(prepared, status)
-    elif method is DevigMethod.SHIN:
-        probabilities, parameter = _shin(prepared, status, shin_max_iterations)
-    elif method is DevigMethod.ODDS_RATIO:
-        probabilities, parameter = _odds_ratio(prepared, status)
-    else:
-        raise InvalidMarketError(f"not a base devig method: {method}")
+    probabilities, parameter = _unmasked(prepared, method, status, shin_max_iterations)
     failed = status != _OK
     probabilities = np.where(prepared.required & ~failed, probabilities, np.nan)
     return probabilities, status, np.where(failed, np.nan, parameter)
+
+
+def _unmasked(
+    prepared: _Prepared, method: DevigMethod, status: StatusArray, shin_max_iterations: int
+) -> tuple[FloatArray, FloatArray]:
+    """One base method's probabilities and parameter, failed rows and padding not yet masked.
+
+    Rows where the method fails are marked in ``status``.
+    """
+    if method is DevigMethod.MULTIPLICATIVE:
+        return prepared.implied / prepared.booksum, np.full(status.shape, np.nan)
+    if method is DevigMethod.ADDITIVE:
+        return _additive(prepared, status), np.full(status.shape, np.nan)
+    if method is DevigMethod.POWER:
+        return _power(prepared, status)
+    if method is DevigMethod.SHIN:
+        return _shin(prepared, status, shin_max_iterations)
+    if method is DevigMethod.ODDS_RATIO:
+        return _odds_ratio(prepared, status)
+    raise InvalidMarketError(f"not a base devig method: {method}")
 
 
 def _initial_status(valid: BoolArray) -> StatusArray:
@@ -266,20 +279,27 @@ def _power(prepared: _Prepared, status: StatusArray) -> tuple[FloatArray, FloatA
 
     f(k) = Σ π_i^k - 1 is convex and decreasing (0 < π_i < 1), so Newton's iterates
     approach the root from below after at most one overshoot. k is kept positive (a step
-    past zero is halved instead), which also keeps 0^k = 0 in the padding slots.
+    past zero is halved instead).
+
+    π^k is computed as exp(k·log π), about twice as fast as numpy's ``power`` (measured
+    0.10 against 0.20 ms on 6,000 rows), with a relative error near 1e-16·|k·log π|. A padding
+    slot's log π is `_LOG_OF_NOTHING`, so its term is exp(-huge) = 0 and so is its slope term
+    (0 times a finite number, where log 0 = -inf would give NaN).
     """
     implied, counts = prepared.implied, prepared.counts
-    log_implied = np.log(implied, out=np.zeros_like(implied), where=implied > 0.0)
+    log_implied = np.log(
+        implied, out=np.full_like(implied, _LOG_OF_NOTHING), where=prepared.required
+    )
     # Start from the exact k of an evenly priced market, n (Π/n)^k = 1: a step saved.
     k = np.log(counts) / np.log(counts / prepared.booksum)
     step = np.full(k.shape, np.inf)
     for _ in range(NEWTON_MAX_ITERATIONS):
-        powered = implied**k
+        powered = np.exp(k * log_implied)
         step = (powered.sum(axis=0) - 1.0) / (powered * log_implied).sum(axis=0)
         k = np.maximum(k - step, k / 2.0)
         if np.abs(step).max() <= NEWTON_STEP_TOLERANCE:
             break
-    probabilities = implied**k
+    probabilities = np.exp(k * log_implied)
     _flag_unsettled(probabilities, np.abs(step) <= NEWTON_STEP_TOLERANCE, status)
     return probabilities, k
 
@@ -348,16 +368,39 @@ def _shin_newton(
 
 
 def _odds_ratio(prepared: _Prepared, status: StatusArray) -> tuple[FloatArray, FloatArray]:
-    """Solve Σ π_i / (c + π_i - c·π_i) = 1 for c by Newton's method.
+    """Solve Σ π_i / (c + π_i - c·π_i) = 1 for c: in closed form for two outcomes.
 
-    Each term is convex and decreasing in c > 0, so Newton behaves as for the power method;
-    a step that would take c past zero is halved instead.
+    In odds terms each fair probability is the implied one with its odds divided by c,
+    p_i/(1 - p_i) = (π_i/(1 - π_i)) / c. Two outcomes have fair odds that multiply to 1,
+    so c = sqrt(π_1 π_2 / ((1 - π_1)(1 - π_2))). More outcomes: Newton's method.
     """
-    implied = prepared.implied
+    implied, counts = prepared.implied, prepared.counts
+    two_way = counts == 2
+    odds_product = implied[0] * implied[1] / ((1.0 - implied[0]) * (1.0 - implied[1]))
+    c = np.sqrt(odds_product, out=np.ones_like(odds_product), where=two_way)
+    converged = two_way.copy()
+    many = ~two_way
+    if many.any():
+        c[many], converged[many] = _odds_ratio_newton(
+            implied[:, many], prepared.booksum[many], counts[many]
+        )
+    probabilities = implied / (c + implied * (1.0 - c))
+    _flag_unsettled(probabilities, converged, status)
+    return probabilities, c
+
+
+def _odds_ratio_newton(
+    implied: FloatArray, booksum: FloatArray, counts: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """Newton's method for the odds-ratio c; returns c and convergence.
+
+    Each term of Σ π_i / (c + π_i - c·π_i) is convex and decreasing in c > 0, so Newton
+    behaves as for the power method; a step that would take c past zero is halved instead.
+    """
     spread = implied * (1.0 - implied)
     # Start from the exact c of an evenly priced market (π = u = Π/n, p = 1/n): a step saved.
-    even = prepared.booksum / prepared.counts
-    c = (prepared.counts - 1.0) * even / (1.0 - even)
+    even = booksum / counts
+    c = (counts - 1.0) * even / (1.0 - even)
     step = np.full(c.shape, np.inf)
     for _ in range(NEWTON_MAX_ITERATIONS):
         denominator = c + implied * (1.0 - c)
@@ -366,9 +409,7 @@ def _odds_ratio(prepared: _Prepared, status: StatusArray) -> tuple[FloatArray, F
         c = np.maximum(c - step, c / 2.0)
         if np.abs(step).max() <= NEWTON_STEP_TOLERANCE:
             break
-    probabilities = implied / (c + implied * (1.0 - c))
-    _flag_unsettled(probabilities, np.abs(step) <= NEWTON_STEP_TOLERANCE, status)
-    return probabilities, c
+    return c, np.abs(step) <= NEWTON_STEP_TOLERANCE
 
 
 def _flag_unsettled(probabilities: FloatArray, converged: BoolArray, status: StatusArray) -> None:
@@ -385,12 +426,16 @@ def _worst_case(prepared: _Prepared, shin_max_iterations: int) -> DevigResult:
     long shot below zero) is left out of that row's minimum; the row fails only if its
     input is invalid, in which case every method fails.
     """
-    solved = [_solve(prepared, method, shin_max_iterations)[0] for method in BASE_METHODS]
-    # fmin ignores NaN, so failed methods drop out; valid input always has multiplicative.
-    probabilities = np.where(prepared.valid, np.fmin.reduce(solved), np.nan)
-    status = _initial_status(prepared.valid)
+    # Multiplicative applies to every valid row, so it starts the minimum.
+    least = prepared.implied / prepared.booksum
+    valid_status = _initial_status(prepared.valid)
+    for method in BASE_METHODS[1:]:
+        status = valid_status.copy()
+        probabilities, _ = _unmasked(prepared, method, status, shin_max_iterations)
+        np.minimum(least, probabilities, out=least, where=status == _OK)
+    probabilities = np.where(prepared.required & prepared.valid, least, np.nan)
     return DevigResult(
         probabilities=np.ascontiguousarray(probabilities.T),
-        status=status,
-        parameter=np.full(status.shape, np.nan),
+        status=valid_status,
+        parameter=np.full(valid_status.shape, np.nan),
     )

@@ -634,6 +634,33 @@ def test_shin_on_a_fair_three_way_book_gives_its_implied_probabilities(
     assert result.parameter[0] == pytest.approx(0.0, abs=1e-12)
 
 
+#: Lopsided two-way markets: a heavy favourite against a long shot. Newton's method on the
+#: odds ratio stalled on the first (100 steps without settling); the closed form does not.
+EXTREME_TWO_WAY = [[1.0001779768405752, 16.5976673928166], [1.001, 400.0], [1.5, 2.2]]
+
+
+@pytest.mark.parametrize("odds", EXTREME_TWO_WAY, ids=str)
+def test_two_way_odds_ratio_is_exact_on_lopsided_markets(odds: list[float]) -> None:
+    result = _devig(odds, DevigMethod.ODDS_RATIO)
+    assert result.status.tolist() == [DevigStatus.OK]
+    np.testing.assert_allclose(result.probabilities[0], _expected_odds_ratio(odds), atol=1e-12)
+    # In odds terms each fair price is the implied one divided by c, both sides alike.
+    c = float(result.parameter[0])
+    for share, fair in zip(_implied(odds), result.probabilities[0], strict=True):
+        assert fair / (1.0 - fair) == pytest.approx(share / (1.0 - share) / c, rel=1e-12)
+
+
+@pytest.mark.parametrize("odds", EXTREME_TWO_WAY, ids=str)
+def test_power_on_lopsided_markets_beside_a_three_way_row(odds: list[float]) -> None:
+    """π^k is exp(k·log π), with a stand-in log for padding: padding must stay out of it."""
+    batch = np.array([[*odds, NAN], THREE_WAY])
+    result = _devig(batch, DevigMethod.POWER, [2, 3])
+    assert result.status.tolist() == [DevigStatus.OK, DevigStatus.OK]
+    np.testing.assert_allclose(result.probabilities[0, :2], _expected_power(odds), atol=1e-12)
+    assert math.isnan(result.probabilities[0, 2])
+    np.testing.assert_allclose(result.probabilities[1], _expected_power(THREE_WAY), atol=1e-12)
+
+
 # --- worst case --------------------------------------------------------------------------
 
 

@@ -42,10 +42,6 @@ BOOKSUM_ROUNDING: Final = 1e-12
 SUM_TOLERANCE: Final = 1e-9
 #: Newton steps for the power, Shin and odds-ratio methods; they converge in under 10.
 NEWTON_MAX_ITERATIONS: Final = 100
-#: log π in a padding slot of the power method: exp(k·this) is 0 for every k it can reach.
-#: With finite odds log π >= -710, so the root k >= log(2)/710 ≈ 1e-3, and k·(-1e300)
-#: underflows exp to exactly 0 (numpy does not warn on underflow).
-_LOG_OF_NOTHING: Final = -1e300
 #: Shin's step budget, which callers may lower.
 SHIN_MAX_ITERATIONS: Final = NEWTON_MAX_ITERATIONS
 
@@ -282,24 +278,24 @@ def _power(prepared: _Prepared, status: StatusArray) -> tuple[FloatArray, FloatA
     past zero is halved instead).
 
     π^k is computed as exp(k·log π), about twice as fast as numpy's ``power`` (measured
-    0.10 against 0.20 ms on 6,000 rows), with a relative error near 1e-16·|k·log π|. A padding
-    slot's log π is `_LOG_OF_NOTHING`, so its term is exp(-huge) = 0 and so is its slope term
-    (0 times a finite number, where log 0 = -inf would give NaN).
+    0.12 against 0.35 ms on 18,000 values), with a relative error near 1e-16·|k·log π|.
+    A padding slot takes log π = -inf in the exponent, so its term is exp(-inf) = 0 (a
+    finite stand-in such as -1e300 underflows exp too, but through numpy's slow path: 2.3x
+    the time), and log π = 0 in the slope, where -inf would make 0·(-inf) = NaN.
     """
-    implied, counts = prepared.implied, prepared.counts
-    log_implied = np.log(
-        implied, out=np.full_like(implied, _LOG_OF_NOTHING), where=prepared.required
-    )
+    implied, counts, required = prepared.implied, prepared.counts, prepared.required
+    log_implied = np.log(implied, out=np.zeros_like(implied), where=required)
+    exponent_base = np.where(required, log_implied, -np.inf)
     # Start from the exact k of an evenly priced market, n (Π/n)^k = 1: a step saved.
     k = np.log(counts) / np.log(counts / prepared.booksum)
     step = np.full(k.shape, np.inf)
     for _ in range(NEWTON_MAX_ITERATIONS):
-        powered = np.exp(k * log_implied)
+        powered = np.exp(k * exponent_base)
         step = (powered.sum(axis=0) - 1.0) / (powered * log_implied).sum(axis=0)
         k = np.maximum(k - step, k / 2.0)
         if np.abs(step).max() <= NEWTON_STEP_TOLERANCE:
             break
-    probabilities = np.exp(k * log_implied)
+    probabilities = np.exp(k * exponent_base)
     _flag_unsettled(probabilities, np.abs(step) <= NEWTON_STEP_TOLERANCE, status)
     return probabilities, k
 

@@ -342,6 +342,7 @@ def test_the_bench_runs_agrees_and_prints_every_figure() -> None:
         "vectorized updates/s",
         "naive updates/s",
         "speedup (b)/(c)",
+        "part of it is design",
         "stream opportunities",
         "peak RSS",
         "engines agree",

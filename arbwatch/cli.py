@@ -204,6 +204,11 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
         help="also alert to this apprise URL, e.g. tgram://TOKEN/CHAT (repeatable)",
     )
     demo.add_argument("--seed", type=int, default=7, help="the simulated world's seed (7)")
+    demo.add_argument(
+        "--status",
+        metavar="HOST:PORT",
+        help="serve /metrics and /status there, e.g. 127.0.0.1:9464 (loopback only)",
+    )
     demo.add_argument("--log-level", choices=levels, help="log level (warning)")
 
     check = subcommands.add_parser(

@@ -67,10 +67,13 @@ def run(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """``arbwatch demo``: the daemon against the simulators, alerting to the console."""
-    from arbwatch.demo import notify_channel, run_demo  # noqa: PLC0415 - see the docstring
+    from arbwatch.demo import notify_channel, run_demo, status_listen  # noqa: PLC0415
     from arbwatch.logs import configure_logging  # noqa: PLC0415
+    from arbwatch.status_view import status_url  # noqa: PLC0415
 
-    notify_channel(args.notify)  # a bad URL is refused before anything starts
+    # A bad URL or address is refused before anything starts.
+    notify_channel(args.notify)
+    listen = status_listen(args.status)
     # Warnings only by default: the console is for the alerts.
     configure_logging(args.log_level or "warning")
     seconds = args.seconds if args.seconds and args.seconds > 0 else None
@@ -79,9 +82,16 @@ def demo(args: argparse.Namespace) -> int:
         f"\nAlerts print below as they would reach a phone. {_how_long(seconds)}",
         flush=True,
     )
+    if listen is not None:
+        url = status_url(listen)
+        print(
+            f"Health: {url}/metrics (Prometheus) and {url}/status, or in another terminal: "
+            f"arbwatch status --url {url}",
+            flush=True,
+        )
 
     async def main() -> None:
-        daemon = await run_demo(seconds=seconds, notify=args.notify, seed=args.seed)
+        daemon = await run_demo(seconds=seconds, notify=args.notify, seed=args.seed, status=listen)
         stats = daemon.stats
         print(
             f"\narbwatch demo: {stats.updates:,} price updates in {stats.evaluations:,} "

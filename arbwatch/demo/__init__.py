@@ -3,7 +3,9 @@
 The simulators of RapidOddsAPI and TheRundown serve one simulated world on 127.0.0.1; the
 daemon connects to them exactly as it would to the providers, through the same config
 loader (`config.yaml` beside this module), and alerts to the console, plus any apprise URL
-given with ``--notify`` so a user can see an alert arrive on their phone.
+given with ``--notify`` so a user can see an alert arrive on their phone. ``--status`` turns
+on the status listener (Prometheus ``/metrics``, ``/status`` and ``arbwatch status``) on a
+loopback address, to see the daemon's health without a config of one's own.
 
 The world starts at the current time and moves every `STEP_INTERVAL` seconds. Its soft
 books now and then leave a price behind the market for a few steps, which is what makes
@@ -23,7 +25,7 @@ from typing import Final
 
 from arbwatch.config import parse_config
 from arbwatch.config.load import apprise_url_problem
-from arbwatch.config.model import ChannelConfig, Config, Secret
+from arbwatch.config.model import ChannelConfig, Config, Secret, is_loopback, split_listen
 from arbwatch.daemon import Daemon
 from arbwatch.errors import ConfigError
 from arbwatch.runner import run_daemon
@@ -53,12 +55,17 @@ def demo_config(
     rundown_url: str,
     state_dir: Path,
     notify: Sequence[str] = (),
+    *,
     env: Mapping[str, str] | None = None,
+    status: str | None = None,
 ) -> Config:
     """The demo's config, pointed at the simulators, with ``notify`` URLs as extra channels.
 
+    With ``status``, the status listener serves there.
+
     Raises:
-        ConfigError: a ``notify`` URL apprise does not know.
+        ConfigError: a ``notify`` URL apprise does not know, or a ``status`` address that
+            is not host:port on loopback.
     """
     text = resources.files(__package__).joinpath("config.yaml").read_text(encoding="utf-8")
     values = dict(os.environ if env is None else env)
@@ -68,6 +75,7 @@ def demo_config(
         ARBWATCH_DEMO_STATE=str(state_dir),
     )
     config = parse_config(text, source=None, env=values)
+    config = dataclasses.replace(config, status_listen=status_listen(status))
     extra = notify_channel(notify)
     if extra is None:
         return config
@@ -95,21 +103,51 @@ def notify_channel(notify: Sequence[str]) -> ChannelConfig | None:
     return ChannelConfig(name="notify", urls=tuple(Secret(url) for url in notify))
 
 
+def status_listen(listen: str | None) -> str | None:
+    """The ``--status`` address, checked: host:port on a loopback address (None: none).
+
+    The demo takes no ``allow_remote``: it is for trying arbwatch on this machine.
+
+    Raises:
+        ConfigError: not host:port, or not loopback.
+    """
+    if listen is None:
+        return None
+    try:
+        host, _ = split_listen(listen)
+    except ValueError as error:
+        why = f": {error}" if str(error) else ""
+        raise ConfigError(
+            [f"--status: expected host:port like 127.0.0.1:9464, got {listen!r}{why}"]
+        ) from None
+    if not is_loopback(host):
+        raise ConfigError(
+            [f"--status: the demo listens on loopback only (127.0.0.1, [::1]), not {host}"]
+        )
+    return listen.strip()
+
+
 async def run_demo(
-    *, seconds: float | None = None, notify: Sequence[str] = (), seed: int = DEFAULT_SEED
+    *,
+    seconds: float | None = None,
+    notify: Sequence[str] = (),
+    seed: int = DEFAULT_SEED,
+    status: str | None = None,
 ) -> Daemon:
     """Serve the simulators, run the daemon against them; return it once it has stopped.
 
     Raises:
-        ConfigError: a ``notify`` URL apprise does not know (before anything starts).
+        ConfigError: a ``notify`` URL apprise does not know or a ``status`` address that is
+            not loopback host:port (before anything starts).
     """
     notify_channel(notify)
+    status_listen(status)
     world = World(seed, now=time.time(), stale_rate=STALE_RATE, noise=NOISE, drift=DRIFT)
     rundown = RundownSimulator(world, clock=time.time)
     rapidodds = RapidOddsSimulator(world, clock=time.time, push_interval=PUSH_INTERVAL)
     with tempfile.TemporaryDirectory(prefix="arbwatch-demo-") as state:
         async with serve(rapidodds) as rapidodds_url, serve(rundown) as rundown_url:
-            config = demo_config(rapidodds_url, rundown_url, Path(state), notify)
+            config = demo_config(rapidodds_url, rundown_url, Path(state), notify, status=status)
             daemon = Daemon(config)
 
             async def move_the_world() -> None:

@@ -8,8 +8,12 @@ import sys
 import time
 
 import anyio
+import httpx
 import pytest
 from anyio.streams.text import TextReceiveStream
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.test_status import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -35,3 +39,39 @@ async def test_the_demo_prints_alerts_and_ctrl_c_stops_it_cleanly() -> None:
     assert first_alert is not None, output
     assert first_alert < PROMISE
     assert "alerts." in output.splitlines()[-1]
+
+
+async def test_the_demo_with_status_serves_metrics_and_arbwatch_status_reads_them() -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "arbwatch", "demo", "--seconds", str(2 * PROMISE)]
+    command += ["--status", f"127.0.0.1:{port}"]
+    output = ""
+    async with await anyio.open_process(command, stdin=subprocess.DEVNULL) as process:
+        assert process.stdout is not None
+        with anyio.fail_after(2 * PROMISE + 20):
+            async for chunk in TextReceiveStream(process.stdout):
+                output += chunk
+                if "\nARB +" in output or "\nEV +" in output:
+                    break
+            # The first alert is out, so both feeds have delivered prices by now.
+            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+                metrics = (await client.get("/metrics")).text
+            done = await anyio.run_process(
+                [sys.executable, "-m", "arbwatch", "status", "--url", base], check=False
+            )
+            process.send_signal(signal.SIGINT)
+            async for chunk in TextReceiveStream(process.stdout):
+                output += chunk
+            status = await process.wait()
+    assert status == 0, output
+    assert f"Health: {base}/metrics (Prometheus) and {base}/status" in output
+    families = {family.name: family for family in text_string_to_metric_families(metrics)}
+    up = {sample.labels["feed"]: sample.value for sample in families["arbwatch_feed_up"].samples}
+    assert up == {"rapidoddsapi-sim": 1.0, "therundown-sim": 1.0}
+    sent = families["arbwatch_alerts_sent"].samples
+    assert [(s.labels["channel"], s.value >= 1) for s in sent] == [("console", True)]
+    report = done.stdout.decode()
+    assert done.returncode == 0, done.stderr.decode()
+    assert "feeds 2/2 up" in report.splitlines()[0]
+    assert "rapidoddsapi-sim  up  rapidoddsapi" in report

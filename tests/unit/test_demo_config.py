@@ -41,3 +41,30 @@ def test_a_notify_url_apprise_does_not_know_is_refused_without_showing_it(
         demo_config(RAPID, RUNDOWN, tmp_path, notify=["nosuch://s3cret@host"], env={})
     assert "nosuch" in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+def test_status_turns_on_the_listener(tmp_path: Path) -> None:
+    assert demo_config(RAPID, RUNDOWN, tmp_path, env={}).status_listen is None
+    config = demo_config(RAPID, RUNDOWN, tmp_path, env={}, status=" 127.0.0.1:9464 ")
+    assert config.status_listen == "127.0.0.1:9464"
+    assert demo_config(RAPID, RUNDOWN, tmp_path, env={}, status="[::1]:9464").status_listen
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        # A documentation address (RFC 5737): only checked, never bound.
+        ("192.0.2.1:9464", "--status: the demo listens on loopback only (127.0.0.1, [::1]), "
+                           "not 192.0.2.1"),
+        ("0.0.0.0:9464", "not 0.0.0.0"),
+        ("9464", "--status: expected host:port like 127.0.0.1:9464, got '9464'"),
+        ("127.0.0.1:99999", "the port is 1 to 65535"),
+        ("example.com:9464", "the host is an IP address or localhost"),
+    ],
+)  # fmt: skip
+def test_a_status_address_off_loopback_or_malformed_is_refused(
+    tmp_path: Path, status: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        demo_config(RAPID, RUNDOWN, tmp_path, env={}, status=status)
+    assert message in str(raised.value)

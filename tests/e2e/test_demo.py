@@ -10,6 +10,7 @@ import time
 import anyio
 import httpx
 import pytest
+from anyio.abc import ByteReceiveStream
 from anyio.streams.text import TextReceiveStream
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -21,22 +22,41 @@ pytestmark = pytest.mark.anyio
 PROMISE = 30.0
 
 
-async def test_the_demo_prints_alerts_and_ctrl_c_stops_it_cleanly() -> None:
-    command = [sys.executable, "-m", "arbwatch", "demo", "--seconds", str(2 * PROMISE)]
-    started = time.monotonic()
-    first_alert: float | None = None
+def demo_command(*options: str) -> list[str]:
+    """``python -m arbwatch demo`` for twice the promise, plus ``options``."""
+    return [sys.executable, "-m", "arbwatch", "demo", "--seconds", str(2 * PROMISE), *options]
+
+
+async def until_first_alert(stdout: ByteReceiveStream) -> str:
+    """Read the demo's output up to and including its first alert."""
     output = ""
-    async with await anyio.open_process(command, stdin=subprocess.DEVNULL) as process:
+    async for chunk in TextReceiveStream(stdout):
+        output += chunk
+        if "\nARB +" in output or "\nEV +" in output:
+            break
+    return output
+
+
+async def rest_of(stdout: ByteReceiveStream) -> str:
+    """Read the demo's output until it exits."""
+    output = ""
+    async for chunk in TextReceiveStream(stdout):
+        output += chunk
+    return output
+
+
+async def test_the_demo_prints_alerts_and_ctrl_c_stops_it_cleanly() -> None:
+    started = time.monotonic()
+    async with await anyio.open_process(demo_command(), stdin=subprocess.DEVNULL) as process:
         assert process.stdout is not None
         with anyio.fail_after(2 * PROMISE + 20):
-            async for chunk in TextReceiveStream(process.stdout):
-                output += chunk
-                if first_alert is None and ("\nARB +" in output or "\nEV +" in output):
-                    first_alert = time.monotonic() - started
-                    process.send_signal(signal.SIGINT)  # as Ctrl-C does
+            output = await until_first_alert(process.stdout)
+            first_alert = time.monotonic() - started
+            process.send_signal(signal.SIGINT)  # as Ctrl-C does
+            output += await rest_of(process.stdout)
             status = await process.wait()
     assert status == 0, output
-    assert first_alert is not None, output
+    assert "\nARB +" in output or "\nEV +" in output, output
     assert first_alert < PROMISE
     assert "alerts." in output.splitlines()[-1]
 
@@ -44,16 +64,11 @@ async def test_the_demo_prints_alerts_and_ctrl_c_stops_it_cleanly() -> None:
 async def test_the_demo_with_status_serves_metrics_and_arbwatch_status_reads_them() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "arbwatch", "demo", "--seconds", str(2 * PROMISE)]
-    command += ["--status", f"127.0.0.1:{port}"]
-    output = ""
+    command = demo_command("--status", f"127.0.0.1:{port}")
     async with await anyio.open_process(command, stdin=subprocess.DEVNULL) as process:
         assert process.stdout is not None
         with anyio.fail_after(2 * PROMISE + 20):
-            async for chunk in TextReceiveStream(process.stdout):
-                output += chunk
-                if "\nARB +" in output or "\nEV +" in output:
-                    break
+            output = await until_first_alert(process.stdout)
             # The first alert is out, so both feeds have delivered prices by now.
             async with httpx.AsyncClient(base_url=base, timeout=10) as client:
                 metrics = (await client.get("/metrics")).text
@@ -61,8 +76,7 @@ async def test_the_demo_with_status_serves_metrics_and_arbwatch_status_reads_the
                 [sys.executable, "-m", "arbwatch", "status", "--url", base], check=False
             )
             process.send_signal(signal.SIGINT)
-            async for chunk in TextReceiveStream(process.stdout):
-                output += chunk
+            output += await rest_of(process.stdout)
             status = await process.wait()
     assert status == 0, output
     assert f"Health: {base}/metrics (Prometheus) and {base}/status" in output

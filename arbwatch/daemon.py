@@ -83,6 +83,15 @@ STREAM_SIZE = 10_000
 MAX_DRAIN = 500
 #: Seconds between checks for opportunities whose quotes have all gone stale.
 EXPIRY_INTERVAL = 1.0
+#: Seconds between sweeps that retire markets with no recent quote from the price matrix.
+RETIRE_INTERVAL = 60.0
+#: A market is retired after this long without a new quote (or the largest max_quote_age
+#: of the rules, if longer): long enough that a quiet pre-match market is not dropped and
+#: built again every minute, short enough that finished games and old lines do not pile up.
+MARKET_RETENTION = 3600.0
+#: An event's details (teams, sport, start) are kept this long after its start once no
+#: market refers to it: feeds send them only when they first see the event.
+EVENT_RETENTION = 7 * 86400.0
 #: Seconds between looks at the config file's modification time.
 CONFIG_POLL_INTERVAL = 1.0
 #: Seconds between STATUS= lines to systemd (and rate samples for the health snapshot).
@@ -136,6 +145,8 @@ class EngineStats:
     config_reload_failures: int = 0
     #: State-database writes that failed (the alerts still went out).
     store_failures: int = 0
+    #: Markets retired from the price matrix for want of a recent quote.
+    markets_retired: int = 0
 
 
 class Daemon:
@@ -229,6 +240,7 @@ class Daemon:
                             inner.start_soon(self._run_feed, feed, send.clone())
                     inner.start_soon(self._engine, receive)
                     inner.start_soon(self._expire_regularly)
+                    inner.start_soon(self._retire_regularly)
                     inner.start_soon(self._watch_config)
                     inner.start_soon(self._sample_rates)
                     if self.config.status_listen is not None:
@@ -306,6 +318,33 @@ class Daemon:
         while True:
             await anyio.sleep(EXPIRY_INTERVAL)
             self._act(self._require_lifecycle().expire(self._clock()))
+
+    async def _retire_regularly(self) -> None:
+        """Keep the price matrix to the live board: see `retire_idle`."""
+        while True:
+            await anyio.sleep(RETIRE_INTERVAL)
+            self.retire_idle()
+
+    def retire_idle(self) -> int:
+        """Retire markets with no recent quote from the matrix; return how many.
+
+        Recent is `MARKET_RETENTION`, or the longest quote age a rule accepts if longer, so
+        nothing a rule could use goes: every quote retired is older than any rule's
+        ``max_quote_age``. A retired market that is quoted again simply gets a row again.
+        """
+        now = self._clock()
+        longest_age = max((rule.max_quote_age for rule in self.config.rules), default=0.0)
+        retention = max(MARKET_RETENTION, longest_age)
+        retired = self.matrix.retire(now - retention, events_before=now - EVENT_RETENTION)
+        if retired:
+            self.stats.markets_retired += retired
+            logger.debug(
+                "retired %d markets with no quote in the last %.0f s; %d markets left",
+                retired,
+                retention,
+                self.matrix.market_count,
+            )
+        return retired
 
     def _act(self, observation: Observation) -> None:
         """Record an observation, then hand its alerts to the notifier."""
@@ -524,6 +563,8 @@ class Daemon:
             config_reloads=self.stats.config_reloads,
             config_reload_failures=self.stats.config_reload_failures,
             store_failures=self.stats.store_failures,
+            markets=self.matrix.market_count,
+            markets_retired=self.stats.markets_retired,
         )
 
     def _feed_health(self, feed: Feed, now: float) -> FeedHealth:

@@ -168,6 +168,10 @@ class Health:
     config_reloads: int
     config_reload_failures: int
     store_failures: int
+    #: Markets with a row in the price matrix now.
+    markets: int
+    #: Markets retired from the matrix for want of a recent quote, since start.
+    markets_retired: int
 
     @property
     def feeds_up(self) -> int:

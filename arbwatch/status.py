@@ -16,8 +16,9 @@ feed_reconnects_total
 feed_last_message_age_seconds               gauge      feed, provider (once a message came)
 feed_credits_used, feed_credits_remaining   gauge      feed, provider (RapidOddsAPI, if known)
 engine_batches_total, engine_updates_total, counter
-engine_evaluations_total
-engine_updates_per_second                   gauge
+engine_evaluations_total,
+engine_markets_retired_total
+engine_updates_per_second, engine_markets   gauge
 engine_last_evaluation_age_seconds          gauge      (once an evaluation ran)
 engine_evaluation_seconds                   histogram
 opportunities_found_total                   counter    kind
@@ -129,6 +130,11 @@ _DAEMON_FAMILIES: Final[tuple[_Family[Health], ...]] = (
      lambda h: h.config_reload_failures),
     ("store_failures_total", "counter", "State-database writes that failed.",
      lambda h: h.store_failures),
+    ("engine_markets", "gauge", "Markets in the price matrix now.",
+     lambda h: h.markets),
+    ("engine_markets_retired_total", "counter",
+     "Markets retired from the price matrix after no quote for an hour or more.",
+     lambda h: h.markets_retired),
     ("start_time_seconds", "gauge", "When the daemon started, in Unix time.",
      lambda h: h.started_at),
 )  # fmt: skip

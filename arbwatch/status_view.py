@@ -94,6 +94,7 @@ def status_lines(health: Health, timezone: dt.tzinfo | None = None) -> list[str]
     reasons = ", ".join(f"{reason} {count}" for reason, count in health.alerts_by_reason.items())
     engine = [
         f"engine: {health.updates:,} updates in {health.evaluations:,} evaluations",
+        f"{health.markets:,} markets",
         f"latency p50 {_latency(health.latency, 0.5)}, p95 {_latency(health.latency, 0.95)}",
         f"{health.alerts} alerts" + (f" ({reasons})" if reasons else ""),
     ]

@@ -23,20 +23,25 @@ from arbwatch.errors import InvalidMarketError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+#: A cache entry: (prices devigged, probabilities, outcome counts), by matrix row.
+_Entry = tuple[FloatArray, FloatArray, npt.NDArray[np.int8]]
 
 
 class FairCache:
     """Devigged sharp-book probabilities per market row, kept between batches of one matrix.
 
-    It can never serve a stale answer: each row's current sharp prices are compared with
-    the prices that were devigged, and a row whose prices differ is devigged again.
+    It can never serve a stale answer: each row's current sharp prices and outcome count
+    are compared with those that were devigged, and a row where either differs is devigged
+    again. (The count matters because a retired row is reused by another market: a 2-way
+    market can follow a 3-way one whose draw was withdrawn, with equal prices.)
     """
 
     def __init__(self, matrix: PriceMatrix) -> None:
         """A cache for blocks cut from ``matrix`` (rows are only meaningful within it)."""
         self._matrix = matrix
-        # (sharp column, method) -> (prices devigged, their probabilities), by matrix row.
-        self._entries: dict[tuple[int, DevigMethod], tuple[FloatArray, FloatArray]] = {}
+        # (sharp column, method) -> prices devigged, their probabilities and the outcome
+        # counts they were devigged with, by matrix row.
+        self._entries: dict[tuple[int, DevigMethod], _Entry] = {}
 
     def devigged(self, block: MatrixBlock, column: int, method: DevigMethod) -> FloatArray:
         """The book in ``column``'s devigged prices for the block's rows, (k, outcomes).
@@ -45,30 +50,33 @@ class FairCache:
         """
         if block.matrix is not self._matrix:
             raise InvalidMarketError("a FairCache serves blocks of the matrix it was made for")
-        prices, rows = block.prices[column], block.rows
-        inputs, outputs = self._entry(column, method, block.matrix.market_count)
+        prices, rows, counts = block.prices[column], block.rows, block.counts
+        inputs, outputs, input_counts = self._entry(column, method, block.matrix.row_count)
         # np.take rather than inputs[rows]: the same rows, ~3x faster for a 2-D array.
         changed = np.flatnonzero(
             reduce_slots(np.logical_or, np.take(inputs, rows, axis=0) != prices)
+            | (np.take(input_counts, rows) != counts)
         )
         if len(changed):
-            result = fair_probabilities(prices[changed], method, block.counts[changed])
+            result = fair_probabilities(prices[changed], method, counts[changed])
             inputs[rows[changed]] = prices[changed]
             outputs[rows[changed]] = result.probabilities
+            input_counts[rows[changed]] = counts[changed]
         return np.take(outputs, rows, axis=0)
 
-    def _entry(
-        self, column: int, method: DevigMethod, markets: int
-    ) -> tuple[FloatArray, FloatArray]:
-        """The arrays for one sharp book and method, grown (by doubling) to ``markets`` rows."""
+    def _entry(self, column: int, method: DevigMethod, rows: int) -> _Entry:
+        """The arrays for one sharp book and method, grown (by doubling) to ``rows`` rows."""
         key = (column, method)
-        inputs, outputs = self._entries.get(key, (_empty(), _empty()))
-        if len(inputs) < markets:
-            capacity = max(markets, 2 * len(inputs))
+        entry = self._entries.get(key)
+        if entry is None or len(entry[0]) < rows:
+            inputs, outputs, counts = entry or (_empty(), _empty(), np.empty(0, np.int8))
+            capacity = max(rows, 2 * len(inputs))
             # NaN inputs never equal a price, so new rows are devigged on first sight.
-            inputs, outputs = _regrown(inputs, capacity), _regrown(outputs, capacity)
-            self._entries[key] = inputs, outputs
-        return inputs, outputs
+            grown_counts = np.zeros(capacity, np.int8)
+            grown_counts[: len(counts)] = counts
+            entry = _regrown(inputs, capacity), _regrown(outputs, capacity), grown_counts
+            self._entries[key] = entry
+        return entry
 
 
 def sharp_fair_probabilities(

@@ -13,6 +13,11 @@ Updates are applied in batches: identities are resolved to indices with C-level 
 evaluation are marked dirty. Arrays grow by doubling, so a new market or book costs
 amortised O(1), never a copy per update.
 
+A daemon runs for weeks while games end and lines move, and every line is a market of its
+own: `retire` frees the rows of markets with no recent quote (games over, lines moved
+away) for new markets to reuse, and forgets events nothing refers to any more, so memory
+follows the live board rather than everything ever quoted.
+
 Inside, the arrays are stored book-major, (books, markets, outcomes), and "no quote" is a
 price of 0.0 with a NaN time. Both choices are for the evaluator, measured on 2,000 events x
 3 markets x 30 books: the best price per outcome is a max over books, which numpy does ~10x
@@ -85,7 +90,9 @@ class PriceMatrix:
         self._outcome_counts = np.zeros(market_capacity, dtype=np.int8)
         self._dirty = np.zeros(market_capacity, dtype=bool)
         self._rows: dict[MarketKey, int] = {}
-        self._markets: list[MarketKey] = []
+        # By row; None for a retired row waiting in _free_rows to be reused.
+        self._markets: list[MarketKey | None] = []
+        self._free_rows: list[int] = []
         # Kept beside the array so the per-update check needs no numpy scalar access.
         self._row_outcomes: list[int] = []
         self._columns: dict[str, int] = {}
@@ -97,6 +104,14 @@ class PriceMatrix:
     @property
     def market_count(self) -> int:
         """Markets that have a row."""
+        return len(self._rows)
+
+    @property
+    def row_count(self) -> int:
+        """Rows handed out so far: the markets' rows and retired rows waiting to be reused.
+
+        Every row index is below it; retired rows hold no quote.
+        """
         return len(self._markets)
 
     @property
@@ -110,11 +125,18 @@ class PriceMatrix:
         return tuple(self._books)
 
     def market(self, row: int) -> MarketKey:
-        """The market stored in ``row``."""
-        return self._markets[row]
+        """The market stored in ``row``.
+
+        Raises:
+            LookupError: the row is retired (or was never handed out).
+        """
+        market = self._markets[row]
+        if market is None:
+            raise LookupError(f"row {row} holds no market: it was retired")
+        return market
 
     def row(self, market: MarketKey) -> int | None:
-        """The row of ``market``, or None if it has never been quoted."""
+        """The row of ``market``, or None if it has never been quoted or was retired."""
         return self._rows.get(market)
 
     def column(self, book: str) -> int | None:
@@ -123,24 +145,24 @@ class PriceMatrix:
 
     @property
     def prices(self) -> FloatArray:
-        """A read-only copy of the prices, (markets, outcomes, books), NaN for no quote."""
-        stored = np.moveaxis(self._prices[: self.book_count, : self.market_count], 0, 2)
+        """A read-only copy of the prices, (rows, outcomes, books), NaN for no quote."""
+        stored = np.moveaxis(self._prices[: self.book_count, : self.row_count], 0, 2)
         return _read_only(np.where(stored > 0.0, stored, np.nan))
 
     @property
     def quoted_at(self) -> FloatArray:
-        """Quote times, (markets, outcomes, books), NaN for no quote; a read-only view."""
-        stored = self._quoted_at[: self.book_count, : self.market_count]
+        """Quote times, (rows, outcomes, books), NaN for no quote; a read-only view."""
+        stored = self._quoted_at[: self.book_count, : self.row_count]
         return _read_only(np.moveaxis(stored, 0, 2))
 
     @property
     def outcome_counts(self) -> npt.NDArray[np.int8]:
-        """Outcomes per market row (2 or 3); a read-only view."""
-        return _read_only(self._outcome_counts[: self.market_count])
+        """Outcomes per row (2 or 3; a retired row keeps its last market's); read-only."""
+        return _read_only(self._outcome_counts[: self.row_count])
 
     def block(self, rows: IntArray | None = None) -> MatrixBlock:
         """Cut ``rows`` (default: all, as views with no copy) out for evaluation."""
-        books, markets = self.book_count, self.market_count
+        books, markets = self.book_count, self.row_count
         if rows is None:
             rows = np.arange(markets)
             prices = self._prices[:books, :markets]
@@ -284,22 +306,77 @@ class PriceMatrix:
 
     def take_dirty(self) -> IntArray:
         """Return the rows written since the last call, and mark them clean."""
-        rows = np.flatnonzero(self._dirty[: self.market_count])
+        rows = np.flatnonzero(self._dirty[: self.row_count])
         self._dirty[rows] = False
         return rows
 
     # --- growth ------------------------------------------------------------------------
 
     def _add_market(self, market: MarketKey) -> int:
-        """Give ``market`` the next row, doubling the arrays when they are full."""
-        row = len(self._markets)
-        if row == self._prices.shape[1]:
-            self._grow(books=self._prices.shape[0], markets=2 * row)
+        """Give ``market`` a retired row, or the next one, doubling the arrays when full."""
+        if self._free_rows:
+            row = self._free_rows.pop()
+            self._markets[row] = market
+            self._row_outcomes[row] = market.outcome_count
+        else:
+            row = len(self._markets)
+            if row == self._prices.shape[1]:
+                self._grow(books=self._prices.shape[0], markets=2 * row)
+            self._markets.append(market)
+            self._row_outcomes.append(market.outcome_count)
         self._rows[market] = row
-        self._markets.append(market)
-        self._row_outcomes.append(market.outcome_count)
         self._outcome_counts[row] = market.outcome_count
         return row
+
+    # --- retirement --------------------------------------------------------------------
+
+    def retire(self, before: float, *, events_before: float | None = None) -> int:
+        """Retire every market none of whose quotes was set at or after ``before``.
+
+        Such a market's row holds no quote at all (withdrawn: the game is over, the line
+        moved) or only quotes older than ``before``. Pass a time no later than now minus the
+        largest quote age any rule accepts, and nothing a rule could use is lost. A retired
+        market's quotes are cleared and its row waits for the next new market; if its own
+        prices come back it simply gets a row again. Rows written since the last
+        `take_dirty` are left for a later call: their change has not been evaluated yet.
+
+        With ``events_before``, events that no market refers to any more and that started
+        before it are forgotten too. Feeds send an event's details when they first see it,
+        not with every price, so pick a time by which any event is surely over.
+
+        Returns:
+            How many markets were retired.
+        """
+        rows = self.row_count
+        retired = np.empty(0, dtype=np.intp)
+        # Every market was made by an update from some book, so rows imply a column.
+        if rows:
+            live = np.ones(rows, dtype=bool)
+            live[self._free_rows] = False
+            times = self._quoted_at[: self.book_count, :rows]
+            # fmax skips NaN (no quote); a row with no quote at all stays NaN, never >= before.
+            newest = np.fmax.reduce(np.fmax.reduce(times, axis=2), axis=0)
+            retired = np.flatnonzero(live & ~(newest >= before) & ~self._dirty[:rows])
+        if len(retired):
+            self._prices[:, retired] = 0.0
+            self._quoted_at[:, retired] = np.nan
+            for row in retired.tolist():
+                market = self._markets[row]
+                assert market is not None  # only live rows were picked
+                del self._rows[market]
+                self._markets[row] = None
+            # Reused lowest row first (pop takes from the end): new markets fill the front.
+            self._free_rows = sorted({*self._free_rows, *retired.tolist()}, reverse=True)
+        if events_before is not None:
+            self._forget_events(events_before)
+        return len(retired)
+
+    def _forget_events(self, before: float) -> None:
+        """Drop the details of events with no market left that started before ``before``."""
+        referred = {market.event_id for market in self._rows}
+        for event_id, event in list(self._events.items()):
+            if event_id not in referred and event.starts_at < before:
+                del self._events[event_id]
 
     def _add_book(self, book: str) -> int:
         """Give ``book`` the next column, doubling the arrays when they are full."""

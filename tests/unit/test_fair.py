@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.evaluate import EvSettings, PositiveEv, find_positive_ev
+from arbwatch.core.evaluate import (
+    ArbitrageSettings,
+    EvSettings,
+    PositiveEv,
+    find_arbitrage,
+    find_positive_ev,
+)
 from arbwatch.core.fair import FairCache
 from arbwatch.core.markets import AWAY, DRAW, HOME, Event, PriceUpdate, moneyline, total
 from arbwatch.core.matrix import PriceMatrix
@@ -108,3 +114,42 @@ def test_a_cache_refuses_blocks_of_another_matrix() -> None:
     settings = EvSettings(sharp_books=("pinnacle",))
     with pytest.raises(InvalidMarketError, match="matrix it was made for"):
         find_positive_ev(other.block(), NOW, settings, cache)
+
+
+def test_a_reused_row_is_devigged_for_its_new_market() -> None:
+    """A 3-way market with no draw price leaves its row; a 2-way market with the same two
+    sharp prices takes it. Same prices, different outcome count: the cached NaN (a 3-way
+    market missing an outcome cannot be devigged) must not be served for the 2-way one."""
+    matrix = PriceMatrix()
+    soccer = moneyline("e1", three_way=True)
+    matrix.apply(
+        [
+            PriceUpdate(soccer, side, "pinnacle", price, NOW)
+            for side, price in ((HOME, 1.9), (AWAY, 2.1))
+        ]
+    )
+    cache = FairCache(matrix)
+    settings = EvSettings(sharp_books=("pinnacle",), max_quote_age=60.0, min_ev=0.01)
+    assert find_positive_ev(matrix.block(matrix.take_dirty()), NOW, settings, cache) == []
+    assert matrix.retire(before=NOW + 1) == 1
+
+    basketball = moneyline("e2")
+    later = NOW + 10
+    matrix.apply(
+        [
+            PriceUpdate(basketball, HOME, "pinnacle", 1.9, later),
+            PriceUpdate(basketball, AWAY, "pinnacle", 2.1, later),
+            PriceUpdate(basketball, HOME, "soft1", 2.3, later),  # fair ~2.0: +EV
+        ]
+    )
+    assert matrix.row(basketball) == 0  # the row the 3-way market left
+    block = matrix.block(matrix.take_dirty())
+    found = find_positive_ev(block, later, settings, cache)
+    assert [(o.market, o.leg.book) for o in found] == [(basketball, "soft1")]
+    _assert_same(found, find_positive_ev(block, later, settings))
+    # The whole matrix, retired rows included, evaluates the same as the live rows alone
+    # (and without a numpy warning, which the test settings turn into an error).
+    _assert_same(find_positive_ev(matrix.block(), later, settings, cache), found)
+    # soft1's 2.3 against Pinnacle's 2.1 is an arbitrage too, on the live market only.
+    arbitrages = find_arbitrage(matrix.block(), later, ArbitrageSettings(max_quote_age=60.0))
+    assert [arbitrage.market for arbitrage in arbitrages] == [basketball]

@@ -59,7 +59,7 @@ def expected_arrays(
     matrix: PriceMatrix, model: dict[Cell, tuple[float, float]]
 ) -> tuple[FloatArray, FloatArray]:
     """What the matrix's public views must hold, built from a plain dict of last writes."""
-    shape = (matrix.market_count, MAX_OUTCOMES, matrix.book_count)
+    shape = (matrix.row_count, MAX_OUTCOMES, matrix.book_count)
     prices, times = np.full(shape, np.nan), np.full(shape, np.nan)
     for (market, slot, book), (price, quoted_at) in model.items():
         row, column = matrix.row(market), matrix.column(book)
@@ -511,6 +511,135 @@ def check_against_last_writes(
         assert matrix.outcome_counts.tolist() == [
             matrix.market(row).outcome_count for row in range(matrix.market_count)
         ]
+
+
+# --- retirement ------------------------------------------------------------------------
+
+
+def quoted(matrix: PriceMatrix, market: MarketKey, at: float, book: str = "pinnacle") -> None:
+    """Quote both sides of a 2-way ``market`` at ``at``, and evaluate (take the dirty rows)."""
+    matrix.apply(
+        [PriceUpdate(market, HOME, book, 1.9, at), PriceUpdate(market, AWAY, book, 1.9, at)]
+    )
+    matrix.take_dirty()
+
+
+def test_a_market_with_every_quote_withdrawn_is_retired() -> None:
+    matrix = PriceMatrix()
+    quoted(matrix, ML, 100.0)
+    quoted(matrix, TOTAL, 100.0)
+    matrix.apply([PriceUpdate(ML, side, "pinnacle", math.nan, 101.0) for side in (HOME, AWAY)])
+    matrix.take_dirty()
+
+    assert matrix.retire(before=0.0) == 1
+    assert matrix.row(ML) is None
+    assert matrix.market_count == 1
+    assert matrix.row_count == 2
+    assert matrix.row(TOTAL) == 1
+    with pytest.raises(LookupError, match="row 0 holds no market"):
+        matrix.market(0)
+    assert matrix.retire(before=0.0) == 0
+
+
+def test_only_markets_with_no_quote_at_or_after_the_cutoff_are_retired() -> None:
+    matrix = PriceMatrix()
+    quoted(matrix, ML, 100.0)
+    quoted(matrix, TOTAL, 100.0)
+    # One fresh quote among stale ones keeps a market.
+    matrix.apply([PriceUpdate(TOTAL, OVER, "draftkings", 1.95, 200.0)])
+    matrix.take_dirty()
+
+    assert matrix.retire(before=200.0) == 1
+    assert (matrix.row(ML), matrix.row(TOTAL)) == (None, 1)
+    # Every quote of a retired market is gone: nothing stale is left in its row.
+    assert np.isnan(matrix.prices[0]).all()
+    assert np.isnan(matrix.quoted_at[0]).all()
+    assert cell(matrix, TOTAL, OVER, "draftkings") == (1.95, 200.0)
+    assert cell(matrix, TOTAL, OVER, "pinnacle") == (1.9, 100.0)
+
+
+def test_a_market_written_since_the_last_evaluation_is_kept_until_evaluated() -> None:
+    matrix = PriceMatrix()
+    matrix.apply([PriceUpdate(ML, HOME, "pinnacle", math.nan, 100.0)])
+    assert matrix.retire(before=1e9) == 0
+    assert matrix.row(ML) == 0
+    assert matrix.take_dirty().tolist() == [0]
+    assert matrix.retire(before=1e9) == 1
+
+
+def test_a_retired_row_is_reused_clean_lowest_first() -> None:
+    matrix = PriceMatrix()
+    for market in (ML, TOTAL, SPREAD):
+        quoted(matrix, market, 100.0)
+    quoted(matrix, TOTAL, 300.0)
+    assert matrix.retire(before=200.0) == 2  # ML (row 0) and SPREAD (row 2)
+
+    matrix.apply([PriceUpdate(ML3, DRAW, "betfair", 3.4, 400.0)])
+    assert matrix.row(ML3) == 0
+    assert matrix.market(0) == ML3
+    assert matrix.outcome_counts.tolist()[0] == 3
+    assert matrix.take_dirty().tolist() == [0]
+    # Only the new quote is in the reused row.
+    assert int(np.count_nonzero(~np.isnan(matrix.prices[0]))) == 1
+    assert cell(matrix, ML3, DRAW, "betfair") == (3.4, 400.0)
+    # A retired market that is quoted again gets a row again: the other free one.
+    quoted(matrix, ML, 500.0)
+    assert matrix.row(ML) == 2
+    assert matrix.row_count == 3
+    assert matrix.market_count == 3
+
+
+def test_a_market_made_by_a_withdrawal_alone_is_retired() -> None:
+    matrix = PriceMatrix()
+    assert matrix.retire(before=0.0) == 0  # an empty matrix
+    # A withdrawal for a market never quoted gives it a row, but no quote.
+    matrix.apply([PriceUpdate(ML, HOME, "pinnacle", math.nan, 1.0)])
+    matrix.take_dirty()
+    assert matrix.retire(before=0.0) == 1
+    assert matrix.market_count == 0
+
+
+def test_events_nothing_refers_to_are_forgotten_only_when_asked_and_old_enough() -> None:
+    matrix = PriceMatrix()
+    old = Event("e1", "NBA", "Celtics", "Lakers", starts_at=1_000.0)
+    upcoming = Event("e9", "NBA", "Heat", "Knicks", starts_at=9_000.0)
+    still_priced = Event("e2", "EPL", "Arsenal", "Chelsea", starts_at=1_000.0)
+    for event in (old, upcoming, still_priced):
+        matrix.set_event(event)
+    quoted(matrix, ML, 100.0)  # event e1
+    quoted(matrix, ML3, 5_000.0)  # event e2 (2 slots quoted; enough to keep it)
+
+    assert matrix.retire(before=4_000.0) == 1
+    assert matrix.event("e1") == old  # no events_before: events are kept
+    assert matrix.retire(before=4_000.0, events_before=5_000.0) == 0
+    assert matrix.event("e1").home == "Home"  # forgotten: the stand-in
+    assert matrix.event("e9") == upcoming  # starts after the cutoff
+    assert matrix.event("e2") == still_priced  # a market still refers to it
+
+
+def test_retiring_as_lines_move_keeps_the_matrix_to_the_live_board() -> None:
+    """A day of a total whose line moves every minute: each line is a market of its own."""
+    matrix = PriceMatrix(4, 2)
+    live_rows = []
+    for minute in range(1_440):
+        now = minute * 60.0
+        line = total("e1", 200.5 + minute)
+        quoted(matrix, line, now)
+        # The book moved its line: the old one is withdrawn.
+        previous = total("e1", 200.5 + minute - 1)
+        matrix.apply(
+            [PriceUpdate(previous, side, "pinnacle", math.nan, now) for side in (OVER, UNDER)]
+        )
+        matrix.take_dirty()
+        if minute % 10 == 0:
+            matrix.retire(before=now - 600.0)
+            live_rows.append(matrix.row_count)
+    # Without retirement the matrix would hold 1,440 rows; with it, one line plus the ones
+    # withdrawn since the last sweep.
+    assert matrix.market_count <= 11
+    assert matrix.row_count <= 16
+    assert max(live_rows) <= 16
+    assert matrix.row(total("e1", 200.5 + 1_439)) is not None
 
 
 # --- reduce_slots ----------------------------------------------------------------------

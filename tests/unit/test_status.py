@@ -134,6 +134,8 @@ def health(**changes: object) -> Health:
         config_reloads=2,
         config_reload_failures=1,
         store_failures=0,
+        markets=1_234,
+        markets_retired=56,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -189,6 +191,8 @@ def test_every_family_is_prefixed_typed_and_documented_once() -> None:
         "arbwatch_config_reloads": "counter",
         "arbwatch_config_reload_failures": "counter",
         "arbwatch_store_failures": "counter",
+        "arbwatch_engine_markets": "gauge",
+        "arbwatch_engine_markets_retired": "counter",
         "arbwatch_start_time_seconds": "gauge",
         "arbwatch_build_info": "gauge",
     }
@@ -278,6 +282,10 @@ def test_engine_opportunity_alert_and_channel_samples() -> None:
     assert samples(parsed["arbwatch_config_reload_failures"]) == {
         ("arbwatch_config_reload_failures_total", ()): 1
     }
+    assert samples(parsed["arbwatch_engine_markets"]) == {("arbwatch_engine_markets", ()): 1234}
+    assert samples(parsed["arbwatch_engine_markets_retired"]) == {
+        ("arbwatch_engine_markets_retired_total", ()): 56
+    }
     assert samples(parsed["arbwatch_build_info"]) == {
         ("arbwatch_build_info", (("version", "0.1.0"),)): 1
     }
@@ -340,8 +348,8 @@ def test_status_lines() -> None:
         "last message 0.4s ago  3 reconnects",
         "  rapid                          backing off  rapidoddsapi  0.0 updates/s   "
         "no message yet         3 reconnects  credits 120 used, 880 left  (HTTP 503)",
-        "engine: 2,468 updates in 7 evaluations · latency p50 5.50 ms, p95 100 ms · "
-        "5 alerts (new 4, gone 1) · 1 config reloads refused",
+        "engine: 2,468 updates in 7 evaluations · 1,234 markets · "
+        "latency p50 5.50 ms, p95 100 ms · 5 alerts (new 4, gone 1) · 1 config reloads refused",
         "live opportunities (1)",
         "  arbs  arbitrage  +5.00%  Lakers @ Celtics · Moneyline · Celtics (FanDuel) / "
         "Lakers (Bovada)  42s",
@@ -362,7 +370,7 @@ def test_status_lines_before_anything_happened() -> None:
     assert lines[1:] == [
         "feeds",
         "  (none)",
-        "engine: 2,468 updates in 7 evaluations · latency p50 -, p95 - · 0 alerts "
+        "engine: 2,468 updates in 7 evaluations · 1,234 markets · latency p50 -, p95 - · 0 alerts "
         "(new 4, gone 1) · 1 config reloads refused",
         "live opportunities (0)",
         "last alerts (0 of 0)",

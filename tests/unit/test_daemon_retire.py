@@ -1,0 +1,99 @@
+"""The daemon keeps its price matrix to the live board: markets with no recent quote go,
+never a quote a rule could still use."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from arbwatch.config import parse_config
+from arbwatch.core.markets import AWAY, HOME, Event, PriceUpdate, moneyline
+from arbwatch.daemon import EVENT_RETENTION, MARKET_RETENTION, Daemon
+
+CONFIG = """\
+state_dir: {state}
+feeds:
+  - name: rundown
+    provider: therundown
+    api_key: not-used
+    base_url: http://127.0.0.1:9
+    sport_ids: [4]
+channels:
+  console: console://
+rules:
+  - name: arbs
+    kind: arbitrage
+    max_quote_age: {age}
+    notify: [console]
+"""
+
+START = 1_800_000_000.0
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def daemon(tmp_path: Path, age: str, clock: Clock) -> Daemon:
+    """A daemon that is never run: its matrix is written and swept directly."""
+    config = parse_config(CONFIG.format(state=tmp_path, age=age), source=None, env={})
+    return Daemon(config, clock=clock, feeds=[])
+
+
+def quote(target: Daemon, event_id: str, at: float) -> None:
+    """Both sides of an event's moneyline at Pinnacle, quoted at ``at`` and evaluated."""
+    market = moneyline(event_id)
+    target.matrix.apply([PriceUpdate(market, side, "Pinnacle", 1.95, at) for side in (HOME, AWAY)])
+    target.matrix.take_dirty()
+
+
+def test_markets_go_after_an_hour_without_a_quote(tmp_path: Path) -> None:
+    clock = Clock()
+    target = daemon(tmp_path, "2m", clock)
+    quote(target, "old", START - MARKET_RETENTION - 1.0)
+    quote(target, "recent", START - MARKET_RETENTION + 60.0)
+    assert target.retire_idle() == 1
+    health = target.health()
+    assert (health.markets, health.markets_retired) == (1, 1)
+    assert target.matrix.row(moneyline("old")) is None
+
+
+def test_a_rule_that_accepts_older_quotes_keeps_them_longer(tmp_path: Path) -> None:
+    clock = Clock()
+    target = daemon(tmp_path, "3h", clock)
+    quote(target, "e1", START - 2 * 3600.0)
+    assert target.retire_idle() == 0  # the rule can still use a 2-hour-old quote
+    clock.now += 3600.0 + 1.0
+    assert target.retire_idle() == 1
+
+
+def test_a_withdrawn_market_goes_at_the_next_sweep(tmp_path: Path) -> None:
+    clock = Clock()
+    target = daemon(tmp_path, "2m", clock)
+    quote(target, "e1", START)
+    market = moneyline("e1")
+    target.matrix.apply(
+        [PriceUpdate(market, side, "Pinnacle", math.nan, START) for side in (HOME, AWAY)]
+    )
+    target.matrix.take_dirty()
+    assert target.retire_idle() == 1
+
+
+def test_event_details_outlive_their_markets_for_a_week(tmp_path: Path) -> None:
+    clock = Clock()
+    target = daemon(tmp_path, "2m", clock)
+    event = Event("e1", "NBA", "Celtics", "Lakers", starts_at=START)
+    target.matrix.set_event(event)
+    quote(target, "e1", START)
+    clock.now += 2 * MARKET_RETENTION
+    assert target.retire_idle() == 1
+    assert target.matrix.event("e1") == event
+    clock.now = START + EVENT_RETENTION + 1.0
+    target.retire_idle()
+    assert target.matrix.event("e1").sport == ""  # the stand-in for an unknown event

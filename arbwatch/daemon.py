@@ -83,6 +83,9 @@ STREAM_SIZE = 10_000
 MAX_DRAIN = 500
 #: Seconds between checks for opportunities whose quotes have all gone stale.
 EXPIRY_INTERVAL = 1.0
+#: Seconds a shutdown may take beyond ``alerts.flush_timeout`` (closing feeds, the state
+#: database and the status listener), told to systemd so it does not kill the flush.
+STOP_MARGIN = 10.0
 #: Seconds between sweeps that retire markets with no recent quote from the price matrix.
 RETIRE_INTERVAL = 60.0
 #: A market is retired after this long without a new quote (or the largest max_quote_age
@@ -251,7 +254,7 @@ class Daemon:
                     await self._stop.wait()
                     logger.info("stopping: feeds closed, sending alerts in flight")
                     if self._systemd is not None:
-                        self._systemd.stopping()
+                        self._systemd.stopping(needs=self.config.flush_timeout + STOP_MARGIN)
                     inner.cancel_scope.cancel()
                 with anyio.CancelScope(shield=True):
                     left = await self.notifier.flush(self.config.flush_timeout)

@@ -9,6 +9,8 @@ service writes newline-separated ``KEY=VALUE`` lines to it, one datagram per mes
 ``WATCHDOG=1``         still alive; missing it for ``WatchdogSec`` gets the service killed
 ``RELOADING=1``        a reload has begun (``MONOTONIC_USEC`` says when); ``READY=1`` ends it
 ``STOPPING=1``         shutdown has begun: shown as "deactivating" until the exit
+``EXTEND_TIMEOUT_USEC``  with STOPPING: wait at least this long (µs) before killing it, so a
+                       longer ``alerts.flush_timeout`` than the unit's TimeoutStopSec holds
 =====================  ================================================================
 
 A name starting with ``@`` is in the abstract namespace (its first byte becomes NUL).
@@ -120,9 +122,15 @@ class SystemdNotifier:
             RELOADING=1, MONOTONIC_USEC=time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         )
 
-    def stopping(self) -> bool:
-        """Shutdown has begun: systemd shows the service as deactivating until it exits."""
-        return self.notify(STOPPING=1)
+    def stopping(self, needs: float | None = None) -> bool:
+        """Shutdown has begun: systemd shows the service as deactivating until it exits.
+
+        ``needs``: seconds the shutdown may take; systemd then waits at least that long
+        before it kills the service, even past the unit's ``TimeoutStopSec``.
+        """
+        if needs is None:
+            return self.notify(STOPPING=1)
+        return self.notify(STOPPING=1, EXTEND_TIMEOUT_USEC=round(needs * 1_000_000))
 
     def close(self) -> None:
         """Close the socket; a later message opens a new one."""

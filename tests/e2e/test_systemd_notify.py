@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from arbwatch.config import load_config
-from arbwatch.daemon import Daemon
+from arbwatch.daemon import STOP_MARGIN, Daemon
 from tests.e2e.test_daemon import WAIT, bootstrapped, running, stage
 
 pytestmark = pytest.mark.anyio
@@ -77,3 +77,6 @@ async def test_ready_status_watchdog_reload_and_stopping(
                 assert "STATUS" in await listener.next("READY")
             stopping = await listener.next("STOPPING")
         assert stopping["STOPPING"] == "1"
+        # systemd waits for the flush even past TimeoutStopSec=30: 5 s (the default
+        # flush_timeout) plus the margin for closing the rest.
+        assert int(stopping["EXTEND_TIMEOUT_USEC"]) == round((5.0 + STOP_MARGIN) * 1e6)

@@ -79,6 +79,13 @@ def test_stopping(systemd: socket.socket, notifier: SystemdNotifier) -> None:
     assert receive(systemd) == ["STOPPING=1"]
 
 
+def test_stopping_asks_for_the_time_the_shutdown_needs(
+    systemd: socket.socket, notifier: SystemdNotifier
+) -> None:
+    assert notifier.stopping(needs=45.5)
+    assert receive(systemd) == ["STOPPING=1", "EXTEND_TIMEOUT_USEC=45500000"]
+
+
 def test_notify_sends_fields_in_order_as_one_datagram(
     systemd: socket.socket, notifier: SystemdNotifier
 ) -> None:

@@ -86,6 +86,8 @@ EXPIRY_INTERVAL = 1.0
 #: Seconds a shutdown may take beyond ``alerts.flush_timeout`` (closing feeds, the state
 #: database and the status listener), told to systemd so it does not kill the flush.
 STOP_MARGIN = 10.0
+#: Seconds between deletions of history older than ``history_retention`` (and at start).
+PRUNE_INTERVAL = 3600.0
 #: Seconds between sweeps that retire markets with no recent quote from the price matrix.
 RETIRE_INTERVAL = 60.0
 #: A market is retired after this long without a new quote (or the largest max_quote_age
@@ -224,6 +226,7 @@ class Daemon:
             self.lifecycle = Lifecycle(
                 self.config.rules, store.load_states(now, horizon=_dedup_horizon(self.config))
             )
+            self.prune_history()
             send, receive = anyio.create_memory_object_stream[FeedBatch](STREAM_SIZE)
             self._pending = lambda: receive.statistics().current_buffer_used
             logger.info(
@@ -244,6 +247,7 @@ class Daemon:
                     inner.start_soon(self._engine, receive)
                     inner.start_soon(self._expire_regularly)
                     inner.start_soon(self._retire_regularly)
+                    inner.start_soon(self._prune_regularly)
                     inner.start_soon(self._watch_config)
                     inner.start_soon(self._sample_rates)
                     if self.config.status_listen is not None:
@@ -348,6 +352,35 @@ class Daemon:
                 self.matrix.market_count,
             )
         return retired
+
+    async def _prune_regularly(self) -> None:
+        """Keep the state database to ``history_retention``: see `prune_history`."""
+        while True:
+            await anyio.sleep(PRUNE_INTERVAL)
+            self.prune_history()
+
+    def prune_history(self) -> int:
+        """Delete history older than ``history_retention``; return how many opportunities.
+
+        Opportunities that ended longer ago go from the state database with their alerts
+        and deliveries; never one the lifecycle reads back at a restart (ended within the
+        longest repeat interval), so a short retention cannot cause a repeated alert.
+        """
+        retention = self.config.history_retention
+        if retention is None or self._store is None:
+            return 0
+        keep = max(retention, _dedup_horizon(self.config))
+        try:
+            pruned = self._store.prune(self._clock() - keep)
+        except StoreError as error:
+            self.stats.store_failures += 1
+            logger.error("could not prune the state database: %s", error)  # noqa: TRY400
+            return 0
+        if pruned:
+            logger.info(
+                "history: deleted %d opportunities that ended over %.0f s ago", pruned, keep
+            )
+        return pruned
 
     def _act(self, observation: Observation) -> None:
         """Record an observation, then hand its alerts to the notifier."""

@@ -6,7 +6,8 @@
     deliveries    every attempt to send an alert to a channel, and how it went
 
 What the lifecycle needs after a restart, so that nothing is alerted twice, is read back by
-`Store.load_states`; `arbwatch history` reads `Store.history`.
+`Store.load_states`; `arbwatch history` reads `Store.history`. `Store.prune` deletes what
+ended before the history's retention, so the file stays the size of that window.
 
 The daemon calls the store from its event loop, so every call is short: `Store.save` writes
 a whole observation in one transaction, and the database is in WAL mode with
@@ -267,6 +268,27 @@ class Store:
                 "INSERT INTO deliveries (key, channel, ok, at, detail) VALUES (?, ?, ?, ?, ?)",
                 (key, channel, int(ok), at, detail),
             )
+
+    def prune(self, before: float) -> int:
+        """Delete what ended before ``before``; return how many occurrences went.
+
+        That is occurrences that ended before it, their alerts, and delivery attempts made
+        before it. An occurrence still active is kept however old: the lifecycle needs it.
+        """
+        if self._version == 0:
+            return 0
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM alerts WHERE EXISTS (SELECT 1 FROM occurrences o "
+                "WHERE o.key = alerts.key AND o.first_seen = alerts.first_seen "
+                "AND o.active = 0 AND o.ended_at < ?)",
+                (before,),
+            )
+            deleted = db.execute(
+                "DELETE FROM occurrences WHERE active = 0 AND ended_at < ?", (before,)
+            ).rowcount
+            db.execute("DELETE FROM deliveries WHERE at < ?", (before,))
+        return int(deleted)
 
     # -- history ---------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from apprise.manager_plugins import NotificationManager
 import arbwatch.notify.console  # noqa: F401 - registers console://
 from arbwatch.config import values
 from arbwatch.config.model import (
+    DEFAULT_HISTORY_RETENTION,
     ChannelConfig,
     Config,
     FeedSettings,
@@ -72,8 +73,8 @@ PROVIDERS: Final[Mapping[str, type[FeedSettings]]] = {
 # The keys each mapping of the config takes (SCHEMA below says where each mapping sits).
 TOP_KEYS: Final = frozenset({
     "odds_format", "currency", "timezone", "bankroll", "stake_round", "state_dir",
-    "log_level", "watch_config", "aliases", "commissions", "alerts", "feeds", "channels",
-    "rules", "status",
+    "history_retention", "log_level", "watch_config", "aliases", "commissions", "alerts",
+    "feeds", "channels", "rules", "status",
 })  # fmt: skip
 ALERTS_KEYS: Final = frozenset({"flush_timeout", "queue_size"})
 STATUS_KEYS: Final = frozenset({"listen", "allow_remote"})
@@ -274,6 +275,14 @@ class _Reader:
             flush_timeout=alerts.get("flush_timeout", values.duration, 5.0),
             queue_size=alerts.get("queue_size", partial(values.integer, minimum=1), 100),
             watch_config=top.get("watch_config", values.boolean, True),
+            history_retention=(
+                top.get(
+                    "history_retention",
+                    partial(values.duration, positive=False),
+                    DEFAULT_HISTORY_RETENTION,
+                )
+                or None
+            ),
             log_level=top.get("log_level", partial(values.choice, options=_LOG_LEVELS), "info"),
             status_listen=status_listen,
             status_allow_remote=status_allow_remote,

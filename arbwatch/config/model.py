@@ -34,6 +34,8 @@ InPlay = Literal["any", "live", "pre_match"]
 
 #: What stands in for a secret wherever configuration is shown or logged.
 REDACTED: Final = "<redacted>"
+#: Opportunity history kept in the state database unless the config says otherwise: 90 days.
+DEFAULT_HISTORY_RETENTION: Final = 90 * 86400.0
 
 
 class Secret:
@@ -184,6 +186,7 @@ class Config:
         currency: put before stake amounts ("$", "£", "€").
         timezone: the zone start times are shown in.
         state_dir: where the SQLite state lives.
+        history_retention: seconds of opportunity history to keep (None: all of it).
         aliases: team name -> the name it stands for, across providers.
         commissions: book -> commission on winnings (exchanges), a fraction.
         flush_timeout: seconds; on shutdown, alerts in flight get this long to go out.
@@ -203,6 +206,7 @@ class Config:
     currency: str = "$"
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     state_dir: Path = Path("state")
+    history_retention: float | None = DEFAULT_HISTORY_RETENTION
     aliases: Mapping[str, str] = field(default_factory=dict)
     commissions: Mapping[str, float] = field(default_factory=dict)
     flush_timeout: float = 5.0

@@ -102,6 +102,9 @@ def show_config(config: Config) -> str:
         "currency": config.currency,
         "timezone": config.timezone.key,
         "state_dir": str(config.state_dir),
+        "history_retention": (
+            "0s" if config.history_retention is None else _duration(config.history_retention)
+        ),
         "log_level": config.log_level,
         "watch_config": config.watch_config,
         "aliases": dict(config.aliases),

@@ -23,11 +23,13 @@ import anyio
 import pytest
 
 from arbwatch.config import load_config
-from arbwatch.core.markets import AWAY, HOME
+from arbwatch.core.dedup import AlertState, Observation
+from arbwatch.core.markets import AWAY, HOME, moneyline
 from arbwatch.daemon import Daemon
 from arbwatch.sim.rundown import DEFAULT_KEY, RundownSimulator
 from arbwatch.sim.server import serve
 from arbwatch.sim.world import Quote, SimEvent, World
+from arbwatch.store import STATE_FILE, Store
 from tests.sinks import JsonReceiver, Reply, SmtpServer, json_receiver, smtp_server, until
 
 pytestmark = pytest.mark.anyio
@@ -318,3 +320,40 @@ async def test_an_edited_config_file_is_reloaded_by_itself(tmp_path: Path) -> No
             again = await s.smtp.next_mail(WAIT)
         assert f"{a.away} @ {a.home}" in mail["Subject"]
         assert f"{b.away} @ {b.home}" in again["Subject"]
+
+
+def ended(key: str, at: float) -> AlertState:
+    """An opportunity of the rule ``arbs`` that lasted a minute and ended at ``at``."""
+    return AlertState(
+        key=key,
+        rule="arbs",
+        kind="arbitrage",
+        market=moneyline(key),
+        summary=f"NBA · {key}",
+        first_seen=at - 60.0,
+        last_seen=at - 1.0,
+        best_value=0.02,
+        last_value=0.02,
+        alerted_at=at - 60.0,
+        alerted_value=0.02,
+        active=False,
+        ended_at=at,
+    )
+
+
+async def test_history_past_its_retention_is_deleted_when_the_daemon_starts(
+    tmp_path: Path,
+) -> None:
+    async with stage(tmp_path) as s:
+        config = load_config(s.write_config())
+        assert config.history_retention == 90 * 86_400.0
+        now = time.time()
+        with Store(config.state_dir / STATE_FILE) as store:
+            store.save(
+                Observation(changed=[ended("old", now - 100 * 86_400), ended("new", now - 86_400)])
+            )
+        daemon = Daemon(config)
+        async with running(daemon):
+            pass
+        with Store(config.state_dir / STATE_FILE, read_only=True) as store:
+            assert [row.summary for row in store.history()] == ["NBA · new"]

@@ -228,6 +228,22 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
         ['config.yaml:1: log_level: expected one of debug, info, warning, error, got "verbose"'],
     ),
     (
+        "history_retention",
+        top("history_retention: forever"),
+        [
+            "config.yaml:1: history_retention: expected a duration like 90s, 10m, 2h or 1h30m, "
+            'got "forever"'
+        ],
+    ),
+    (
+        "history_retention negative",
+        top("history_retention: -1d"),
+        [
+            "config.yaml:1: history_retention: expected a duration like 90s, 10m, 2h or 1h30m, "
+            'got "-1d"'
+        ],
+    ),
+    (
         "watch_config (YAML 1.1 yes is text)",
         top("watch_config: yes"),
         ['config.yaml:1: watch_config: expected true or false, got "yes"'],
@@ -912,6 +928,7 @@ def test_defaults_are_filled_in() -> None:
     assert config.commissions == {}
     assert (config.flush_timeout, config.queue_size) == (5.0, 100)
     assert config.watch_config is True
+    assert config.history_retention == 90 * 86_400.0
     assert config.log_level == "info"
     assert config.source is None
     (feed,) = config.feeds
@@ -1016,6 +1033,13 @@ def test_top_level_settings() -> None:
     assert config.aliases == {"LA Lakers": "Los Angeles Lakers"}
     assert config.commissions == {"Betfair": 0.02, "Smarkets": 0.02}
     assert (config.flush_timeout, config.queue_size) == (10.0, 50)
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("30d", 30 * 86_400.0), ("12h", 43_200.0), ("0", None), ("0s", None)]
+)
+def test_history_retention(written: str, seconds: float | None) -> None:
+    assert parse(top(f"history_retention: {written}")).history_retention == seconds
 
 
 def test_channel_settings() -> None:
@@ -1346,4 +1370,7 @@ def test_show_config_positive_ev_and_defaults() -> None:
     assert ev["devig"] == "worst_case"
     assert not {"min_profit", "max_ev", "odds"} & set(ev)
     assert document["state_dir"] == "/h/.local/state/arbwatch"
+    assert document["history_retention"] == "90d"
     assert document["timezone"] == "UTC"
+    forever = parse(FEED + CHANNELS + EV_RULES + "history_retention: 0\n", env={"HOME": "/h"})
+    assert yaml.safe_load(show_config(forever))["history_retention"] == "0s"

@@ -219,6 +219,42 @@ def test_restart_after_a_crash_ends_what_went_stale_meanwhile(tmp_path: Path) ->
     assert (row.ended_at, row.lasted, row.alerts) == (NOW + 60, 60.0, 2)
 
 
+def test_prune_deletes_what_ended_before_the_cutoff_with_its_alerts(tmp_path: Path) -> None:
+    config = rule(gone=True)
+    rules = RuleSet([config])
+    life = Lifecycle([config])
+    day = 86_400.0
+    with Store(tmp_path / STATE_FILE) as store:
+        store.save(life.observe(matches(rules, ML), {ML}, NOW))
+        store.save(life.observe([], {ML}, NOW + 10))  # ML ends on day 0
+        store.save(life.observe(matches(rules, SPREAD), {SPREAD}, NOW + 20))  # still active
+        store.save(life.observe(matches(rules, PROP, at=NOW + 5 * day), {PROP}, NOW + 5 * day))
+        store.save(life.observe([], {PROP}, NOW + 5 * day + 10))  # PROP ends on day 5
+        store.record_delivery("old", "phone", ok=True, at=NOW)
+        store.record_delivery("new", "phone", ok=True, at=NOW + 5 * day)
+
+        assert store.prune(NOW + 1 * day) == 1
+        summaries = [row.summary.split(" · ")[1] for row in store.history()]
+        assert summaries == ["Jayson Tatum points 27.5", "Spread -3.5"]
+        # The active SPREAD stays however old it gets; PROP goes once past the cutoff.
+        assert store.prune(NOW + 30 * day) == 1
+        assert [row.active for row in store.history()] == [True]
+        assert store.prune(NOW + 30 * day) == 0
+    with closing(sqlite3.connect(tmp_path / STATE_FILE)) as db:
+        alerts = db.execute("SELECT key FROM alerts").fetchall()
+        deliveries = db.execute("SELECT key FROM deliveries").fetchall()
+    assert len(alerts) == 1  # SPREAD's new alert; ML's and PROP's (new, gone) went with them
+    assert deliveries == []
+
+
+def test_prune_of_a_database_with_no_schema_yet_does_nothing(tmp_path: Path) -> None:
+    path = tmp_path / STATE_FILE
+    sqlite3.connect(path).close()  # an empty file, as a crash before the schema leaves
+    with Store(path, read_only=True) as store:
+        assert store.prune(NOW) == 0
+    assert tables(path) == []
+
+
 # --- history --------------------------------------------------------------------------------
 
 

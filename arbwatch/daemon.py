@@ -64,6 +64,7 @@ from arbwatch.health import (
     Counters,
     FeedHealth,
     Health,
+    Histogram,
     LiveOpportunity,
     Rate,
     RecentAlert,
@@ -592,7 +593,10 @@ class Daemon:
             opportunities_found=dict(counters.found_by_kind),
             alerts=self.stats.alerts,
             alerts_by_reason=dict(counters.alerts_by_reason),
-            latency=counters.latency,
+            # A copy: the engine goes on counting into its own after the snapshot is taken.
+            latency=Histogram.from_cumulative(
+                counters.latency.cumulative(), counters.latency.total
+            ),
             last_evaluation_age=None if last is None else monotonic - last,
             live=live,
             recent_alerts=tuple(counters.recent_alerts),

@@ -1,5 +1,6 @@
-"""The daemon keeps its price matrix to the live board: markets with no recent quote go,
-never a quote a rule could still use."""
+"""The daemon's upkeep, on a daemon that is never run: its price matrix kept to the live
+board (markets with no recent quote go, never a quote a rule could still use), and health
+snapshots that stay as they were taken."""
 
 from __future__ import annotations
 
@@ -97,3 +98,12 @@ def test_event_details_outlive_their_markets_for_a_week(tmp_path: Path) -> None:
     clock.now = START + EVENT_RETENTION + 1.0
     target.retire_idle()
     assert target.matrix.event("e1").sport == ""  # the stand-in for an unknown event
+
+
+def test_a_health_snapshot_does_not_change_as_the_engine_goes_on(tmp_path: Path) -> None:
+    target = daemon(tmp_path, "2m", Clock())
+    target.counters.latency.observe(0.001)
+    snapshot = target.health()
+    target.counters.latency.observe(0.002)
+    assert (snapshot.latency.count, snapshot.latency.total) == (1, 0.001)
+    assert target.health().latency.count == 2

@@ -339,11 +339,14 @@ class Daemon:
         Recent is `MARKET_RETENTION`, or the longest quote age a rule accepts if longer, so
         nothing a rule could use goes: every quote retired is older than any rule's
         ``max_quote_age``. A retired market that is quoted again simply gets a row again.
+        Events, and the cross-provider mappings onto them, go `EVENT_RETENTION` after
+        their start.
         """
         now = self._clock()
         longest_age = max((rule.max_quote_age for rule in self.config.rules), default=0.0)
         retention = max(MARKET_RETENTION, longest_age)
         retired = self.matrix.retire(now - retention, events_before=now - EVENT_RETENTION)
+        self.identity.forget_started_before(now - EVENT_RETENTION)
         if retired:
             self.stats.markets_retired += retired
             logger.debug(

@@ -153,6 +153,28 @@ class EventIdentity:
         self._by_provider[claim] = resolved
         return resolved
 
+    def forget_started_before(self, cutoff: float) -> int:
+        """Forget the events that started before ``cutoff``, and every mapping onto them.
+
+        A daemon runs for weeks; past games would otherwise stay here for good. Pick a
+        cutoff by which no provider sends anything about a game any more. Returns how
+        many events were forgotten.
+        """
+        forgotten = 0
+        for pair, entries in list(self._by_teams.items()):
+            kept = [entry for entry in entries if entry.event.starts_at >= cutoff]
+            forgotten += len(entries) - len(kept)
+            if kept:
+                self._by_teams[pair] = kept
+            else:
+                del self._by_teams[pair]
+        self._by_provider = {
+            claim: resolved
+            for claim, resolved in self._by_provider.items()
+            if resolved.event.starts_at >= cutoff
+        }
+        return forgotten
+
     def lookup(self, provider: str, provider_event_id: str) -> Resolved | None:
         """The mapping made earlier for a provider's event id, if any."""
         return self._by_provider.get((provider, provider_event_id))

@@ -26,7 +26,9 @@ each event has priced, so that a full snapshot withdraws what it no longer lists
                  delta cursor: TheRundown rejects cursors older than 30 minutes, so keep
                  refresh_interval below that); an unknown participant fetches its event
                  (GET /api/v2/events/{id}, at most once a minute per event); an unknown
-                 affiliate refetches the affiliates (at most once a minute)
+                 affiliate refetches the affiliates (at most once a minute); events that
+                 started more than `FINISHED_AFTER` ago are over: whatever they still
+                 price is withdrawn and the session forgets them
 
 Ordering. All REST work runs inside the reader task, between frames: while a REST call is
 in flight the socket is not read, its frames wait in httpx-ws's queue and are applied
@@ -121,6 +123,10 @@ DEFAULT_MAX_FRAME_BYTES: Final = 1024 * 1024
 MAX_MARKET_IDS: Final = 12
 #: A bound on delta pages per resync, in case a server keeps saying has_more.
 MAX_DELTA_PAGES: Final = 1000
+#: Seconds after its start by which any game is over. Past it, an event's prices are
+#: withdrawn and the session forgets it: yesterday's pages are no longer fetched, so
+#: nothing else would ever remove them, and a daemon runs for weeks.
+FINISHED_AFTER: Final = 86_400.0
 #: The names a feed's counters have in ``FeedStats.extra``.
 COUNTERS: Final = (
     "heartbeats",
@@ -452,6 +458,26 @@ class RundownSession:
         """The event answered 404: withdraw whatever it priced."""
         gone = self.board.forget(event_id, received_at)
         batch, invalid = self._batch(gone, (), received_at)
+        return SyncResult(batch, skipped=invalid)
+
+    def retire_finished(self, now: float) -> SyncResult:
+        """Forget every event that started more than `FINISHED_AFTER` before ``now``.
+
+        What such an event still prices is withdrawn (the batch), and it leaves the events,
+        the cell board and the pages that listed it.
+        """
+        cutoff = now - FINISHED_AFTER
+        finished = {key for key, event in self.events.items() if event.starts_at < cutoff}
+        quotes: list[ParsedQuote] = []
+        for event_id in sorted(finished):
+            quotes += self.board.forget(event_id, now)
+        # The withdrawals are placed through the events, so they go only after.
+        batch, invalid = self._batch(quotes, (), now)
+        for event_id in finished:
+            del self.events[event_id]
+        if finished:
+            pages = {page: listed - finished for page, listed in self._pages.items()}
+            self._pages = {page: listed for page, listed in pages.items() if listed}
         return SyncResult(batch, skipped=invalid)
 
     def handle_delta(self, body: object, received_at: float) -> SyncResult:
@@ -919,6 +945,8 @@ class RundownFeed:
                 response.content, self._clock(), page=page, sets_cursor=index == 0
             )
             delivered &= self._apply(result, recover=RestJob.SNAPSHOT)
+        finished = self.session.retire_finished(self._clock())
+        delivered &= self._apply(finished, recover=RestJob.SNAPSHOT)
         # The round answers a resync asked for before it began, and the periodic refresh.
         if delivered and self._jobs.due_at(RestJob.RESYNC) <= started:
             self._jobs.cancel(RestJob.RESYNC)

@@ -38,7 +38,7 @@ from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.recording import FrameRecorder, read_recording
 from arbwatch.feeds.rundown import PROVIDER
-from arbwatch.feeds.rundown_feed import RundownFeed, RundownSettings
+from arbwatch.feeds.rundown_feed import FINISHED_AFTER, RundownFeed, RundownSettings
 from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
 from arbwatch.sim.faults import Faults
 from arbwatch.sim.rundown import RundownKey, RundownSimulator
@@ -460,6 +460,29 @@ async def test_the_periodic_refresh_finds_new_games() -> None:
         stats = run.feed.stats
     assert stats.extra["event_refreshes"] == 0  # found by the refresh, not by a frame
     assert stats.extra["snapshots"] >= 2
+
+
+async def test_games_a_day_past_their_start_are_withdrawn_at_the_next_refresh() -> None:
+    setup = make_sim()
+    today_ids = [
+        e.event_id for e in setup.world.events if e.sport_id == 4 and day_of(e) == today(setup)
+    ]
+    assert today_ids
+    async with running(setup, days_ahead=0, refresh_interval=0.2) as run:
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        await wait_until(lambda: matches(run, exclusive=False, events=today_ids))
+        priced = [key for key, price in run.engine.board.items() if not math.isnan(price)]
+        assert priced
+        assert run.feed.session.events
+        last_start = max(event.starts_at for event in run.feed.session.events.values())
+        # A day after the last of today's games started, none of them can still be on.
+        setup.clock.now = last_start + FINISHED_AFTER + 1.0
+        await wait_until(lambda: all(math.isnan(run.engine.board[key]) for key in priced))
+        # The session forgot them (it knows the new day's games only): its state does not
+        # pile up day after day.
+        assert not run.feed.session.events.keys() & set(today_ids)
+        cutoff = setup.clock.now - FINISHED_AFTER
+        assert all(event.starts_at >= cutoff for event in run.feed.session.events.values())
 
 
 # --- fatal and retried failures -----------------------------------------------------------

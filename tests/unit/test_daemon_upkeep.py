@@ -10,6 +10,7 @@ from pathlib import Path
 from arbwatch.config import parse_config
 from arbwatch.core.markets import AWAY, HOME, Event, PriceUpdate, moneyline
 from arbwatch.daemon import EVENT_RETENTION, MARKET_RETENTION, Daemon
+from arbwatch.feeds.model import ProviderEvent
 
 CONFIG = """\
 state_dir: {state}
@@ -91,13 +92,16 @@ def test_event_details_outlive_their_markets_for_a_week(tmp_path: Path) -> None:
     target = daemon(tmp_path, "2m", clock)
     event = Event("e1", "NBA", "Celtics", "Lakers", starts_at=START)
     target.matrix.set_event(event)
+    target.identity.resolve(ProviderEvent("rundown", "g1", "NBA", "Celtics", "Lakers", START))
     quote(target, "e1", START)
     clock.now += 2 * MARKET_RETENTION
     assert target.retire_idle() == 1
     assert target.matrix.event("e1") == event
+    assert target.identity.lookup("rundown", "g1") is not None
     clock.now = START + EVENT_RETENTION + 1.0
     target.retire_idle()
     assert target.matrix.event("e1").sport == ""  # the stand-in for an unknown event
+    assert target.identity.lookup("rundown", "g1") is None
 
 
 def test_a_health_snapshot_does_not_change_as_the_engine_goes_on(tmp_path: Path) -> None:

@@ -168,3 +168,27 @@ def test_a_spread_quote_for_a_draw_is_refused() -> None:
     resolved = identity.resolve(game("rundown", "abc", "Arsenal", "Chelsea", sport="EPL"))
     with pytest.raises(InvalidMarketError):
         to_update(quote(MarketKind.SPREAD, DRAW, 0.5), resolved)
+
+
+def test_past_games_are_forgotten_with_every_mapping_onto_them() -> None:
+    identity = EventIdentity()
+    old = identity.resolve(game("rundown", "old", "Boston Celtics", "Los Angeles Lakers"))
+    identity.resolve(game("rapid", "old-r", "Boston Celtics", "Los Angeles Lakers"))
+    week = 7 * 86_400.0
+    upcoming = identity.resolve(
+        game("rundown", "new", "Boston Celtics", "Los Angeles Lakers", START + week)
+    )
+    assert identity.forget_started_before(START + 1.0) == 1
+    assert identity.lookup("rundown", "old") is None
+    assert identity.lookup("rapid", "old-r") is None
+    assert identity.lookup("rundown", "new") == upcoming
+    # The rematch still joins across providers; the old game, if seen again, is made anew
+    # with the same readable id.
+    rapid = identity.resolve(
+        game("rapid", "new-r", "Boston Celtics", "Los Angeles Lakers", START + week)
+    )
+    assert rapid.event is upcoming.event
+    again = identity.resolve(game("rundown", "old", "Boston Celtics", "Los Angeles Lakers"))
+    assert again.event == old.event
+    assert identity.forget_started_before(START + 1.0) == 1
+    assert identity.forget_started_before(START + 1.0) == 0

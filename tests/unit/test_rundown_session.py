@@ -31,6 +31,7 @@ from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError, ProviderEvent
 from arbwatch.feeds.rundown_feed import (
+    FINISHED_AFTER,
     FrameResult,
     RestJob,
     RestSchedule,
@@ -232,6 +233,28 @@ def test_a_single_event_refresh_replaces_that_event_and_keeps_the_cursor() -> No
     # A 404 later: the event is gone, and so are its prices.
     missing = session.handle_event_missing(NBA_EVENT, T + 90)
     assert len(withdrawn(missing.batch)) == len(missing.batch.updates) == 10
+
+
+def test_a_game_a_day_past_its_start_is_withdrawn_and_forgotten() -> None:
+    session, game = bootstrapped()
+    starts_at = session.events[NBA_EVENT].starts_at
+    # Within a day of its start a game may still be on: nothing changes.
+    kept = session.retire_finished(starts_at + FINISHED_AFTER - 1.0)
+    assert kept.batch.updates == ()
+    assert NBA_EVENT in session.events
+    later = starts_at + FINISHED_AFTER + 1.0
+    result = session.retire_finished(later)
+    assert result.skipped == 0
+    assert len(withdrawn(result.batch)) == len(result.batch.updates) == 10
+    assert {u.market.event_id for u in result.batch.updates} == {game}
+    assert {u.quoted_at for u in result.batch.updates} == {later}
+    assert NBA_EVENT not in session.events
+    assert not session.board.cells(NBA_EVENT)
+    assert session.retire_finished(later).batch.updates == ()
+    # Its page no longer lists it, so a later page without it withdraws nothing more.
+    body = page()
+    body["events"] = []
+    assert session.handle_events(body, later, page=PAGE).batch.updates == ()
 
 
 def test_delta_pages_place_changes_and_leave_the_cursor_to_the_driver() -> None:

@@ -64,7 +64,6 @@ from arbwatch.health import (
     Counters,
     FeedHealth,
     Health,
-    Histogram,
     LiveOpportunity,
     Rate,
     RecentAlert,
@@ -597,9 +596,7 @@ class Daemon:
             alerts=self.stats.alerts,
             alerts_by_reason=dict(counters.alerts_by_reason),
             # A copy: the engine goes on counting into its own after the snapshot is taken.
-            latency=Histogram.from_cumulative(
-                counters.latency.cumulative(), counters.latency.total
-            ),
+            latency=counters.latency.copy(),
             last_evaluation_age=None if last is None else monotonic - last,
             live=live,
             recent_alerts=tuple(counters.recent_alerts),

@@ -45,6 +45,10 @@ class Histogram:
         histogram.count = previous
         return histogram
 
+    def copy(self) -> Histogram:
+        """An independent histogram with the same counts."""
+        return Histogram.from_cumulative(self.cumulative(), self.total)
+
     def observe(self, value: float) -> None:
         """Count one observation."""
         self._counts[bisect.bisect_left(self.bounds, value)] += 1

@@ -475,9 +475,9 @@ class RundownSession:
         batch, invalid = self._batch(quotes, (), now)
         for event_id in finished:
             del self.events[event_id]
-        if finished:
-            pages = {page: listed - finished for page, listed in self._pages.items()}
-            self._pages = {page: listed for page, listed in pages.items() if listed}
+        self._pages = {
+            page: rest for page, listed in self._pages.items() if (rest := listed - finished)
+        }
         return SyncResult(batch, skipped=invalid)
 
     def handle_delta(self, body: object, received_at: float) -> SyncResult:

@@ -13,10 +13,12 @@ for worst_case). For each outcome, the best price o at any other allowed book ha
 
 Both functions evaluate a `MatrixBlock`: the rows cut out of the matrix once per batch
 (``matrix.block(matrix.take_dirty())``, or ``matrix.block()`` for every market), shared by
-every rule evaluated on that batch. Only usable quotes count: a price > 1.0 (the matrix
-already stores off-board sentinels and withdrawals as no quote) that is no older than the
-maximum quote age at ``now``. Time is passed in, never read, so a replay gives the same
-answers.
+every rule evaluated on that batch, as are the arrays derived from it (which quotes are
+fresh, what each book offers after commission) by rules that ask the same of it.
+
+Only usable quotes count: a price > 1.0 (the matrix already stores off-board sentinels and
+withdrawals as no quote) that is no older than the maximum quote age at ``now``. Time is
+passed in, never read, so a replay gives the same answers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from arbwatch.errors import InvalidStakeError
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
 
 
 # --- what is asked ---------------------------------------------------------------------
@@ -211,11 +214,10 @@ def find_arbitrage(block: MatrixBlock, now: float, settings: ArbitrageSettings) 
     matrix = block.matrix
     if block.empty:
         return []
-    usable = _fresh(block, now, settings.max_quote_age)
-    usable[~_allowed_books(matrix, settings.books, settings.excluded_books)] = False
-    offered = _offered(block, usable, _kept_share(matrix, settings.commissions))
+    allowed = _allowed_books(block, settings.books, settings.excluded_books)
+    offered = _offered(block, now, settings.max_quote_age, settings.commissions)
     # A slot past the market's outcome count needs no price: odds of ∞ add nothing to L.
-    best = np.where(block.required, offered.max(axis=0), np.inf)
+    best = np.where(block.required, _best(offered, allowed), np.inf)
     # An outcome no book prices has best 0, so 1/0 -> ∞ makes L infinite: no arbitrage.
     inverse = np.divide(1.0, best, out=np.full(best.shape, np.inf), where=best > 0.0)
     implied_sum = reduce_slots(np.add, inverse)
@@ -224,8 +226,8 @@ def find_arbitrage(block: MatrixBlock, now: float, settings: ArbitrageSettings) 
         (implied_sum < 1.0) & (profit >= settings.min_profit) & (profit <= settings.max_profit)
     )
     found = []
-    for index in hits:
-        columns = offered[:, index].argmax(axis=0)
+    for index in hits.tolist():
+        columns = _best_columns(offered, allowed, index)
         effective = [float(best[index, slot]) for slot in range(block.counts[index])]
         plan = arbitrage_stakes(effective, settings.bankroll, settings.stake_increment)
         if not plan.locks_profit:
@@ -276,19 +278,15 @@ def find_positive_ev(
         return []
     fresh = _fresh(block, now, settings.max_quote_age)
     fair = sharp_fair_probabilities(block, fresh, sharp_columns, settings.devig, cache)
-    bettable = _allowed_books(matrix, settings.books, settings.excluded_books)
+    bettable = _allowed_books(block, settings.books, settings.excluded_books).copy()
     bettable[sharp_columns] = False
-    # The fair prices are taken: from here on ``fresh`` is changed in place into the usable
-    # cells, a write per excluded book rather than a new (books, k, outcomes) mask.
-    usable = fresh
-    usable[~bettable] = False
-    # No-quote cells hold 0.0 and are not fresh, so only real bounds need checking.
-    if settings.min_odds > 1.0:
-        usable &= block.prices >= settings.min_odds
-    if settings.max_odds < math.inf:
-        usable &= block.prices <= settings.max_odds
-    offered = _offered(block, usable, _kept_share(matrix, settings.commissions))
-    best = offered.max(axis=0)
+    offered = _offered(block, now, settings.max_quote_age, settings.commissions)
+    if settings.min_odds > 1.0 or settings.max_odds < math.inf:
+        # Bounds apply to the price as quoted; a cell outside them offers nothing (0.0).
+        offered = offered * (
+            (block.prices >= settings.min_odds) & (block.prices <= settings.max_odds)
+        )
+    best = _best(offered, bettable)
     ev = fair * best - 1.0  # NaN where there is no fair probability: every test below fails
     hit = block.required & (ev > 0.0) & (ev >= settings.min_ev) & (ev <= settings.max_ev)
     found = []
@@ -303,7 +301,7 @@ def find_positive_ev(
             settings.kelly_fraction,
             settings.stake_increment,
         )
-        cell = (int(offered[:, index, slot].argmax()), int(index), int(slot))
+        cell = (int(_best_columns(offered, bettable, index)[slot]), int(index), int(slot))
         found.append(
             PositiveEv(
                 event=event,
@@ -324,17 +322,76 @@ def find_positive_ev(
 
 
 def _fresh(block: MatrixBlock, now: float, max_age: float) -> BoolArray:
-    """Cells holding a quote no older than ``max_age`` (no-quote times are NaN: False)."""
-    fresh: BoolArray = block.quoted_at >= now - max_age
-    return fresh
+    """Cells holding a quote no older than ``max_age`` (no-quote times are NaN: False).
+
+    Shared by every evaluation of the block with the same cut-off; read-only.
+    """
+    cutoff = now - max_age
+    return block.derived(("fresh", cutoff), lambda: block.quoted_at >= cutoff)
 
 
-def _offered(block: MatrixBlock, usable: BoolArray, kept: FloatArray | None) -> FloatArray:
-    """Prices a bettor can take, after commission; 0.0 where a cell is not usable."""
-    if kept is None:
-        return block.prices * usable
-    # o' = 1 + (o - 1)(1 - c); masked after, since a no-quote 0.0 would come out as c.
-    return (1.0 + (block.prices - 1.0) * kept[:, np.newaxis, np.newaxis]) * usable
+def _offered(
+    block: MatrixBlock, now: float, max_age: float, commissions: Mapping[str, float]
+) -> FloatArray:
+    """What every book offers a bettor, after commission; 0.0 where a quote is not fresh.
+
+    Over every book, so that rules allowing different books share it (`_best` picks their
+    columns); read-only.
+    """
+    kept = _kept_share(block, commissions)
+    key = ("offered", now - max_age, None if kept is None else kept.tobytes())
+
+    def compute() -> FloatArray:
+        fresh = _fresh(block, now, max_age)
+        if kept is None:
+            return block.prices * fresh
+        # o' = 1 + (o - 1)(1 - c); masked after, since a no-quote 0.0 would come out as c.
+        return (1.0 + (block.prices - 1.0) * kept[:, np.newaxis, np.newaxis]) * fresh
+
+    return block.derived(key, compute)
+
+
+def _best(offered: FloatArray, allowed: BoolArray) -> FloatArray:
+    """(k, outcomes): the best price among the ``allowed`` columns; 0.0 where none offers.
+
+    A max over each run of adjacent allowed columns, as views: masking the others out
+    first would copy the whole (books, k, outcomes) array for every rule.
+    """
+    runs = _runs(allowed)
+    if not runs:
+        return np.zeros(offered.shape[1:])
+    start, stop = runs[0]
+    best: FloatArray = offered[start:stop].max(axis=0)
+    for start, stop in runs[1:]:
+        np.maximum(best, offered[start:stop].max(axis=0), out=best)
+    return best
+
+
+def _best_columns(offered: FloatArray, allowed: BoolArray, index: int) -> IntArray:
+    """(outcomes,): per slot of block row ``index``, the first allowed column with the best.
+
+    Called for hits only; a view and a (books, outcomes) mask, where fancy-indexing the
+    allowed columns out of the block took ~17 µs a hit on the full board.
+    """
+    candidates = offered[:, index]
+    if not allowed.all():
+        # Every offer is >= 0.0, so a column that is not allowed never wins.
+        candidates = np.where(allowed[:, np.newaxis], candidates, -1.0)
+    picked: IntArray = candidates.argmax(axis=0)
+    return picked
+
+
+def _runs(allowed: BoolArray) -> list[tuple[int, int]]:
+    """The [start, stop) ranges of consecutive True entries of ``allowed``."""
+    runs: list[tuple[int, int]] = []
+    start = None
+    for column, flag in enumerate([*allowed.tolist(), False]):
+        if flag and start is None:
+            start = column
+        elif not flag and start is not None:
+            runs.append((start, column))
+            start = None
+    return runs
 
 
 def _leg(
@@ -361,22 +418,22 @@ def _leg(
 
 
 def _allowed_books(
-    matrix: PriceMatrix, books: frozenset[str] | None, excluded: frozenset[str]
+    block: MatrixBlock, books: frozenset[str] | None, excluded: frozenset[str]
 ) -> BoolArray:
-    """(books,): the columns a bettor may use; a fresh array, callers may change it.
-
-    Callers clear the other columns of a mask in place (``usable[~allowed] = False``, ~2 µs):
-    `&` with a (books, 1, 1) broadcast leaves numpy's fast path past ~1,000 rows and took
-    0.3 ms on the 6,000 markets of the full board.
-    """
-    return np.array(
-        [(books is None or book in books) and book not in excluded for book in matrix.books],
-        dtype=bool,
+    """(books,): the block's columns a bettor may use; shared and read-only."""
+    names = block.matrix.books[: block.prices.shape[0]]
+    return block.derived(
+        ("allowed", books, excluded),
+        lambda: np.array(
+            [(books is None or book in books) and book not in excluded for book in names],
+            dtype=bool,
+        ),
     )
 
 
-def _kept_share(matrix: PriceMatrix, commissions: Mapping[str, float]) -> FloatArray | None:
+def _kept_share(block: MatrixBlock, commissions: Mapping[str, float]) -> FloatArray | None:
     """Per column, the share of winnings the bettor keeps (1 - c); None when no book charges."""
-    if not any(commissions.get(book, 0.0) for book in matrix.books):
+    names = block.matrix.books[: block.prices.shape[0]]
+    if not any(commissions.get(book, 0.0) for book in names):
         return None
-    return np.array([1.0 - commissions.get(book, 0.0) for book in matrix.books])
+    return np.array([1.0 - commissions.get(book, 0.0) for book in names])

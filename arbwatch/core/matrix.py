@@ -29,9 +29,9 @@ keeps the natural (markets, outcomes, books) order with NaN for no quote.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Final, TypeVar
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,7 @@ IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
 _Scalar = TypeVar("_Scalar", bound=np.generic)
+_Derived = TypeVar("_Derived")
 
 _INITIAL_MARKETS: Final = 64
 _INITIAL_BOOKS: Final = 8
@@ -52,7 +53,8 @@ _INITIAL_BOOKS: Final = 8
 class MatrixBlock:
     """Some rows of the matrix, cut out for evaluation, in the book-major layout.
 
-    Cut once per batch of updates and shared by every evaluation of that batch.
+    Cut once per batch of updates and shared by every evaluation of that batch, as are the
+    arrays evaluations derive from it (`derived`).
 
     Attributes:
         matrix: the matrix it was cut from, for names of books, markets and events.
@@ -69,11 +71,31 @@ class MatrixBlock:
     quoted_at: FloatArray
     counts: npt.NDArray[np.int8]
     required: BoolArray
+    _derived: dict[Hashable, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def empty(self) -> bool:
         """No rows, or no books quoted yet."""
         return self.prices.size == 0
+
+    def derived(self, key: Hashable, compute: Callable[[], _Derived]) -> _Derived:
+        """``compute()``, worked out once per ``key`` and block and then shared.
+
+        The rules of one batch ask the same questions of its block (which quotes are fresh
+        at this time, what each book offers after commission): an arbitrage rule and a +EV
+        rule with the same quote age share those arrays rather than each building its own
+        (the bench's full board, both rules: 4.97 -> 4.33 ms median). ``key`` must name
+        everything ``compute`` depends on beyond the block. A computed array is made
+        read-only, so one evaluation cannot change what another reads.
+        """
+        if key not in self._derived:
+            value = compute()
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            self._derived[key] = value
+        return cast(_Derived, self._derived[key])
 
 
 class PriceMatrix:
@@ -204,13 +226,14 @@ class PriceMatrix:
         # brings a new market or book takes the loop, which numbers them in order of first
         # appearance.
         markets, slots, books, prices, times = zip(*batch, strict=True)
-        rows = list(map(self._rows.get, markets))
-        columns = list(map(self._columns.get, books))
-        if None in rows or None in columns:
+        try:
+            # A market or book with no index yet looks up as None, which np.array refuses:
+            # cheaper than scanning both lists for None first (~40 µs a batch).
+            row_index = np.array(list(map(self._rows.get, markets)), dtype=np.intp)
+            column_index = np.array(list(map(self._columns.get, books)), dtype=np.intp)
+        except TypeError:
             return self._apply_in_order(batch)
-        row_index = np.array(rows, dtype=np.intp)
         slot_index = np.array(slots, dtype=np.intp)
-        column_index = np.array(columns, dtype=np.intp)
         price = np.array(prices, dtype=np.float64)
         quoted = np.array(times, dtype=np.float64)
         in_market = (slot_index >= 0) & (slot_index < self._outcome_counts[row_index])
@@ -280,10 +303,13 @@ class PriceMatrix:
         flat = (columns * height + rows) * MAX_OUTCOMES + slots
         if len(flat) > 1:
             # numpy does not promise which of several writes to one cell wins, so keep only
-            # the last update per cell: unique over the reversed batch finds last occurrences.
-            cells, first_from_end = np.unique(flat[::-1], return_index=True)
-            if len(cells) != len(flat):
-                keep = len(flat) - 1 - first_from_end
+            # the last update per cell. A stable sort keeps a cell's updates in batch order,
+            # so the last of each run of equal cells is the one to keep.
+            order = np.argsort(flat, kind="stable")
+            ordered = flat[order]
+            repeated = ordered[1:] == ordered[:-1]
+            if repeated.any():
+                keep = order[np.append(~repeated, True)]
                 flat, price, quoted = flat[keep], price[keep], quoted[keep]
         # Off-board sentinels, prices <= 1.0, NaN and infinity withdraw the quote.
         unusable = ~((price > 1.0) & np.isfinite(price) & np.isfinite(quoted))

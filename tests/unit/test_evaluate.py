@@ -744,3 +744,90 @@ def test_markets_nobody_prices_give_nothing() -> None:
     matrix.withdraw_book("pinnacle", [TOTAL])
     assert find_arbitrage(matrix.block(), NOW, ARB) == []
     assert find_positive_ev(matrix.block(), NOW, EV) == []
+
+
+# --- one block, many rules -------------------------------------------------------------
+
+
+def test_best_price_between_two_runs_of_allowed_books() -> None:
+    # Columns in order of first quote: a, b, c, d. With b excluded the allowed columns are
+    # two runs, [a] and [c, d]; the best home price is in the second run, the best away
+    # price in the first.
+    matrix = make_matrix(
+        q(ML, HOME, "a", 2.02),
+        q(ML, AWAY, "a", 2.12),
+        q(ML, HOME, "b", 2.50),
+        q(ML, AWAY, "b", 2.50),
+        q(ML, HOME, "c", 2.08),
+        q(ML, AWAY, "c", 2.01),
+        q(ML, HOME, "d", 2.06),
+        q(ML, AWAY, "d", 2.00),
+    )
+    settings = ArbitrageSettings(excluded_books=frozenset({"b"}))
+    arb: Arbitrage = only(find_arbitrage(matrix.block(), NOW, settings))
+    assert [(leg.book, leg.price) for leg in arb.legs] == [("c", 2.08), ("a", 2.12)]
+    assert arb.profit == pytest.approx(arb_profit(2.08, 2.12), rel=1e-12)
+
+
+def _random_board(seed: int) -> PriceMatrix:
+    """Twelve markets (two 3-way) priced by seven books around fair odds, some quotes old."""
+    rng = np.random.default_rng(seed)
+    books = ["pinnacle", "a", "betfair", "b", "c", "d", "e"]
+    markets = [moneyline(f"g{i}") for i in range(6)]
+    markets += [total(f"g{i}", 200.5 + i) for i in range(4)]
+    markets += [moneyline(f"s{i}", three_way=True) for i in range(2)]
+    updates = []
+    for market in markets:
+        fair = rng.dirichlet(np.ones(market.outcome_count) * 4.0)
+        for book in books:
+            if rng.random() < 0.15:
+                continue
+            prices = np.round(1.0 / (fair * (1.0 + rng.uniform(-0.03, 0.05))), 2)
+            ages = rng.uniform(0.0, 90.0, market.outcome_count)
+            updates += [
+                PriceUpdate(market, slot, book, float(price), NOW - float(age))
+                for slot, (price, age) in enumerate(zip(prices, ages, strict=True))
+            ]
+    matrix = PriceMatrix()
+    assert matrix.apply(updates) == 0
+    return matrix
+
+
+_SHARED_SETTINGS: list[ArbitrageSettings | EvSettings] = [
+    ArbitrageSettings(max_quote_age=60.0),
+    ArbitrageSettings(max_quote_age=60.0, excluded_books=frozenset({"b", "d"})),
+    ArbitrageSettings(max_quote_age=60.0, commissions={"betfair": 0.03}),
+    ArbitrageSettings(max_quote_age=30.0, books=frozenset({"a", "c", "e", "pinnacle"})),
+    EvSettings(("pinnacle",), max_quote_age=60.0, min_ev=-1.0),
+    EvSettings(("pinnacle",), max_quote_age=60.0, min_ev=-1.0, excluded_books=frozenset({"c"})),
+    EvSettings(("pinnacle",), max_quote_age=60.0, min_ev=-1.0, commissions={"betfair": 0.03}),
+    EvSettings(
+        ("pinnacle", "a"),
+        devig=DevigMethod.WORST_CASE,
+        max_quote_age=90.0,
+        min_ev=-1.0,
+        min_odds=1.8,
+        max_odds=3.0,
+    ),
+]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rules_sharing_one_block_find_what_each_finds_on_its_own(seed: int) -> None:
+    # Every rule of a batch evaluates the same block, which keeps the arrays they derive
+    # (fresh quotes, offers after commission) for the next rule: sharing must never change
+    # an answer, whatever order the rules run in. min_ev=-1 makes every priced outcome a
+    # finding, so the comparison covers every best price and book, not only the +EV ones.
+    matrix = _random_board(seed)
+
+    def run(block: Any, settings: ArbitrageSettings | EvSettings) -> list[Any]:
+        if isinstance(settings, EvSettings):
+            return list(find_positive_ev(block, NOW, settings))
+        return list(find_arbitrage(block, NOW, settings))
+
+    alone = [run(matrix.block(), settings) for settings in _SHARED_SETTINGS]
+    assert sum(len(found) for found in alone) > 20
+    order = np.random.default_rng(seed).permutation(len(_SHARED_SETTINGS)).tolist()
+    shared_block = matrix.block()
+    shared = {index: run(shared_block, _SHARED_SETTINGS[index]) for index in order}
+    assert [shared[index] for index in range(len(_SHARED_SETTINGS))] == alone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -662,3 +663,27 @@ def test_reduce_slots_equals_the_ufunc_reduce_bit_for_bit(
     mask = array > 0.0
     for logical in (np.logical_or, np.logical_and):
         np.testing.assert_array_equal(reduce_slots(logical, mask), logical.reduce(mask, axis=1))
+
+
+def test_block_derives_each_array_once_and_shares_it_read_only() -> None:
+    matrix = PriceMatrix()
+    matrix.apply([PriceUpdate(moneyline("g1"), 0, "book", 2.0, 10.0)])
+    block = matrix.block()
+    calls: list[str] = []
+
+    def fresh_after(cutoff: float) -> Any:
+        calls.append(f"fresh {cutoff}")
+        return block.quoted_at >= cutoff
+
+    first = block.derived(("fresh", 5.0), lambda: fresh_after(5.0))
+    assert block.derived(("fresh", 5.0), lambda: fresh_after(5.0)) is first
+    assert calls == ["fresh 5.0"]
+    other = block.derived(("fresh", 20.0), lambda: fresh_after(20.0))
+    assert calls == ["fresh 5.0", "fresh 20.0"]
+    assert first[0, 0, 0]
+    assert not other[0, 0, 0]
+    with pytest.raises(ValueError, match="read-only"):
+        first[0, 0, 0] = False
+    # A new block of the same matrix starts with nothing derived.
+    matrix.block().derived(("fresh", 5.0), lambda: fresh_after(5.0))
+    assert calls == ["fresh 5.0", "fresh 20.0", "fresh 5.0"]

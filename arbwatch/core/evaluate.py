@@ -421,11 +421,10 @@ def _allowed_books(
     block: MatrixBlock, books: frozenset[str] | None, excluded: frozenset[str]
 ) -> BoolArray:
     """(books,): the block's columns a bettor may use; shared and read-only."""
-    names = block.matrix.books[: block.prices.shape[0]]
     return block.derived(
         ("allowed", books, excluded),
         lambda: np.array(
-            [(books is None or book in books) and book not in excluded for book in names],
+            [(books is None or book in books) and book not in excluded for book in block.books],
             dtype=bool,
         ),
     )
@@ -433,7 +432,7 @@ def _allowed_books(
 
 def _kept_share(block: MatrixBlock, commissions: Mapping[str, float]) -> FloatArray | None:
     """Per column, the share of winnings the bettor keeps (1 - c); None when no book charges."""
-    names = block.matrix.books[: block.prices.shape[0]]
+    names = block.books
     if not any(commissions.get(book, 0.0) for book in names):
         return None
     return np.array([1.0 - commissions.get(book, 0.0) for book in names])

@@ -80,6 +80,11 @@ class MatrixBlock:
         """No rows, or no books quoted yet."""
         return self.prices.size == 0
 
+    @property
+    def books(self) -> tuple[str, ...]:
+        """Names of the block's columns (a book that joined the matrix after the cut is not)."""
+        return self.matrix.books[: self.prices.shape[0]]
+
     def derived(self, key: Hashable, compute: Callable[[], _Derived]) -> _Derived:
         """``compute()``, worked out once per ``key`` and block and then shared.
 

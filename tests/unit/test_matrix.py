@@ -687,3 +687,12 @@ def test_block_derives_each_array_once_and_shares_it_read_only() -> None:
     # A new block of the same matrix starts with nothing derived.
     matrix.block().derived(("fresh", 5.0), lambda: fresh_after(5.0))
     assert calls == ["fresh 5.0", "fresh 20.0", "fresh 5.0"]
+
+
+def test_block_names_the_books_of_its_own_columns() -> None:
+    matrix = PriceMatrix()
+    matrix.apply([PriceUpdate(moneyline("g1"), 0, "first", 2.0, 10.0)])
+    block = matrix.block()
+    matrix.apply([PriceUpdate(moneyline("g1"), 1, "second", 2.0, 10.0)])
+    assert block.books == ("first",)
+    assert matrix.block().books == ("first", "second")

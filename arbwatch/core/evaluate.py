@@ -289,6 +289,8 @@ def find_positive_ev(
     ev = fair * best - 1.0  # NaN where there is no fair probability: every test below fails
     hit = block.required & (ev > 0.0) & (ev >= settings.min_ev) & (ev <= settings.max_ev)
     hit_index, hit_slot = np.nonzero(hit)
+    if not len(hit_index):
+        return []
     offers = _best_offers(block, offered, bettable, hit_index, hit_slot)
     found = []
     for cell, (row, slot, probability, value) in enumerate(

@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from arbwatch.core.books import book_id, book_ids
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.fair import FairCache, sharp_fair_probabilities
 from arbwatch.core.markets import Event, MarketKey, outcome_label
@@ -52,7 +53,8 @@ class ArbitrageSettings:
 
     Profits are fractions: 0.01 is 1%. ``books`` limits the legs to books the bettor can use
     (None: any) and ``excluded_books`` takes books out of that. ``commissions`` maps a
-    book to its commission on winnings (exchanges).
+    book to its commission on winnings (exchanges). Books are named as a bettor likes:
+    they are matched to the matrix's books by `book_id` ("pinnacle" is "Pinnacle").
     An arbitrage whose rounded stakes no longer lock in a profit is not reported.
     """
 
@@ -77,7 +79,8 @@ class EvSettings:
 
     ``sharp_books`` give the fair probabilities and are never bet into themselves.
     ``books`` / ``excluded_books`` limit the books bet into, as for arbitrage (the sharp
-    books still give fair prices when excluded from betting).
+    books still give fair prices when excluded from betting). Every book named here is
+    matched by `book_id`, as for arbitrage.
     ``min_odds`` / ``max_odds`` bound the decimal price of the bet as the book quotes it
     (before any commission; EV and Kelly use the price after commission).
     """
@@ -272,7 +275,14 @@ def find_positive_ev(
     markets again; the answers are the same with or without it.
     """
     matrix = block.matrix
-    sharp_columns = [c for b in settings.sharp_books if (c := matrix.column(b)) is not None]
+    # In the rule's order, a book named twice counting twice, as the naive engine does.
+    columns = block.book_ids
+    sharp_columns = [
+        column
+        for sharp in map(book_id, settings.sharp_books)
+        for column, book in enumerate(columns)
+        if book == sharp
+    ]
     if block.empty or not sharp_columns:
         return []
     fresh = _fresh(block, now, settings.max_quote_age)
@@ -445,18 +455,27 @@ def _allowed_books(
     block: MatrixBlock, books: frozenset[str] | None, excluded: frozenset[str]
 ) -> BoolArray:
     """(books,): the block's columns a bettor may use; shared and read-only."""
-    return block.derived(
-        ("allowed", books, excluded),
-        lambda: np.array(
-            [(books is None or book in books) and book not in excluded for book in block.books],
+
+    def compute() -> BoolArray:
+        wanted = None if books is None else book_ids(books)
+        unwanted = book_ids(excluded)
+        return np.array(
+            [
+                (wanted is None or book in wanted) and book not in unwanted
+                for book in block.book_ids
+            ],
             dtype=bool,
-        ),
-    )
+        )
+
+    return block.derived(("allowed", books, excluded), compute)
 
 
 def _kept_share(block: MatrixBlock, commissions: Mapping[str, float]) -> FloatArray | None:
     """Per column, the share of winnings the bettor keeps (1 - c); None when no book charges."""
-    names = block.books
-    if not any(commissions.get(book, 0.0) for book in names):
+    if not commissions:
         return None
-    return np.array([1.0 - commissions.get(book, 0.0) for book in names])
+    rates = {book_id(book): rate for book, rate in commissions.items()}
+    columns = block.book_ids
+    if not any(rates.get(book, 0.0) for book in columns):
+        return None
+    return np.array([1.0 - rates.get(book, 0.0) for book in columns])

@@ -36,6 +36,7 @@ from typing import Final, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
+from arbwatch.core.books import book_id
 from arbwatch.core.markets import MAX_OUTCOMES, Event, MarketKey, PriceUpdate
 
 FloatArray = npt.NDArray[np.float64]
@@ -85,6 +86,11 @@ class MatrixBlock:
         """Names of the block's columns (a book that joined the matrix after the cut is not)."""
         return self.matrix.books[: self.prices.shape[0]]
 
+    @property
+    def book_ids(self) -> tuple[str, ...]:
+        """The canonical ids (`book_id`) of the block's columns, in column order."""
+        return self.matrix.book_ids[: self.prices.shape[0]]
+
     def derived(self, key: Hashable, compute: Callable[[], _Derived]) -> _Derived:
         """``compute()``, worked out once per ``key`` and block and then shared.
 
@@ -124,6 +130,8 @@ class PriceMatrix:
         self._row_outcomes: list[int] = []
         self._columns: dict[str, int] = {}
         self._books: list[str] = []
+        # Rules pick books by canonical id; kept beside the names so no batch recomputes them.
+        self._book_ids: list[str] = []
         self._events: dict[str, Event] = {}
 
     # --- sizes and lookups -------------------------------------------------------------
@@ -150,6 +158,11 @@ class PriceMatrix:
     def books(self) -> tuple[str, ...]:
         """Book names in column order."""
         return tuple(self._books)
+
+    @property
+    def book_ids(self) -> tuple[str, ...]:
+        """The canonical ids (`book_id`) of the books, in column order."""
+        return tuple(self._book_ids)
 
     def market(self, row: int) -> MarketKey:
         """The market stored in ``row``.
@@ -418,6 +431,7 @@ class PriceMatrix:
             self._grow(books=2 * column, markets=self._prices.shape[1])
         self._columns[book] = column
         self._books.append(book)
+        self._book_ids.append(book_id(book))
         return column
 
     def _grow(self, books: int, markets: int) -> None:

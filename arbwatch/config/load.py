@@ -42,6 +42,7 @@ from arbwatch.config.model import (
     is_loopback,
     split_listen,
 )
+from arbwatch.config.names import check_names
 from arbwatch.config.values import InvalidValueError, Section, describe
 from arbwatch.config.yamlsource import (
     ListValue,
@@ -218,7 +219,7 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str]) -> C
             f"{problems.source_name}:{error.line}: not valid YAML: {error.why}"
         ) from None
     base = source.absolute().parent if source is not None else Path.cwd()
-    config = _Reader(problems, base, env).config(root, source)
+    config = check_names(root, _Reader(problems, base, env).config(root, source), problems)
     if problems:
         raise ConfigError(problems.messages())
     return config

@@ -173,6 +173,20 @@ class ChannelConfig:
     odds_format: OddsFormat | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NameCheck:
+    """What the check of a config's names against the providers' catalogs noted.
+
+    Attributes:
+        warnings: ``FILE:LINE: PATH: why`` for a name no catalog knows, or one no feed asks
+            for; the config is used all the same (see `arbwatch.config.names`).
+        spellings: ``FILE:LINE: PATH: why`` for each name taken in the provider's spelling.
+    """
+
+    warnings: tuple[str, ...] = ()
+    spellings: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole, checked configuration.
@@ -196,6 +210,8 @@ class Config:
         status_listen: ``host:port`` where ``/metrics`` and ``/status`` are served (None:
             not served); loopback unless ``status_allow_remote``.
         status_allow_remote: the bettor allowed a non-loopback ``status_listen``.
+        names: what the check of books, sports and market names noted (not compared: the
+            same settings are the same config).
     """
 
     source: Path | None = None
@@ -215,6 +231,7 @@ class Config:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     status_listen: str | None = None
     status_allow_remote: bool = False
+    names: NameCheck = field(default_factory=NameCheck, compare=False)
 
 
 #: ``host:port``, or ``[v6 address]:port``.

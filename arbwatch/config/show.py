@@ -22,6 +22,7 @@ from arbwatch.config.model import (
     QuietHours,
     RuleConfig,
 )
+from arbwatch.config.names import name_lines
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
@@ -35,8 +36,9 @@ def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool
         env: the environment for ``${VAR}`` (default: ``os.environ``).
 
     Returns:
-        Whether it can be used, and the lines to print: ``FILE: OK`` and one line per feed,
-        channel and rule; or every problem, one per line.
+        Whether it can be used, and the lines to print: ``FILE: OK``, one line per feed,
+        channel and rule, then the names taken in a provider's spelling (``note:``) and
+        those no catalog knows (``warning:``); or every problem, one per line.
     """
     try:
         config = load_config(path, env)
@@ -47,6 +49,7 @@ def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool
         *(_feed_line(feed) for feed in config.feeds),
         *(_channel_line(channel) for channel in config.channels.values()),
         *(_rule_line(rule) for rule in config.rules),
+        *name_lines(config.names),
     ]
 
 

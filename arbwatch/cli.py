@@ -215,6 +215,12 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
         "check-config", help="check a config: exit 0 with a summary, or 1 with every problem"
     )
     commands.add_config_argument(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask the providers (free requests) whether the books, sports and markets "
+        "the config names exist",
+    )
     show = subcommands.add_parser(
         "show-config", help="print the effective config, secrets redacted"
     )

@@ -8,6 +8,7 @@ quick to start.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -17,6 +18,8 @@ from typing import Final
 import anyio
 
 from arbwatch.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 #: Exit status of ``run`` when the config cannot be used: EX_CONFIG from sysexits.h, which
 #: the systemd unit lists in RestartPreventExitStatus so a broken config is not retried.
@@ -61,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(args.log_level or config.log_level)
+    # Names no provider documents are used as written: said once at start, not silently.
+    for warning in config.names.warnings:
+        logger.warning("%s", warning)
     anyio.run(run_daemon, Daemon(config))
     return 0
 
@@ -111,10 +117,19 @@ def _how_long(seconds: float | None) -> str:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    """``arbwatch check-config``: 0 and a summary, or 1 and every problem."""
+    """``arbwatch check-config [--online]``: 0 and a summary, or 1 and every problem.
+
+    ``--online`` asks the providers too, once the config passes offline; a provider that
+    cannot be reached fails the check, since nothing was settled.
+    """
+    from arbwatch.config.online import check_online  # noqa: PLC0415
     from arbwatch.config.show import check_config as check  # noqa: PLC0415
 
-    ok, lines = check(_config_path(args))
+    path = _config_path(args)
+    ok, lines = check(path)
+    if ok and args.online:
+        ok, more = anyio.run(check_online, path)
+        lines.extend(more)
     print("\n".join(lines), file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
 

@@ -56,6 +56,9 @@ NEAR_MISS: Final = 0.8
 _ASK_RUNDOWN: Final = "check-config --online asks TheRundown"
 _ASK_RAPIDODDS: Final = "check-config --online asks RapidOddsAPI"
 _RAPIDODDS_NO_BOOKS: Final = "RapidOddsAPI publishes no list of bookmakers to ask"
+#: What a rule needs a book's prices for, as messages say what it loses without them.
+_BETS: Final = "never bets there"
+_PRICES: Final = "never has a fair price from it"
 
 
 def check_names(root: Value, config: Config, problems: Problems) -> Config:
@@ -368,16 +371,17 @@ class _Checker:
     def rule(self, rule: MapValue, scopes: list[_Scope]) -> None:
         """Check one rule's books, sharp books and sports against the feeds' providers."""
         books = rule.entries.get("books")
-        listed = [*list_items(books)]
+        # A misspelled exclusion is as bad as any (the book is bet into), but a book no feed
+        # asks for needs no excluding.
+        by_use: list[tuple[Value | None, str | None]] = [(books, _BETS)]
         if isinstance(books, MapValue):
-            listed = [
-                *list_items(books.entries.get("include")),
-                *list_items(books.entries.get("exclude")),
-            ]
-        for item in (*listed, *list_items(rule.entries.get("sharp"))):
-            written = text_of(item)
-            if written is not None:
-                self._book(item, written, scopes)
+            by_use = [(books.entries.get("include"), _BETS), (books.entries.get("exclude"), None)]
+        by_use.append((rule.entries.get("sharp"), _PRICES))
+        for listed, use in by_use:
+            for item in list_items(listed):
+                written = text_of(item)
+                if written is not None:
+                    self._book(item, written, scopes, use)
         for item in list_items(rule.entries.get("sports")):
             written = text_of(item)
             if written is not None:
@@ -397,12 +401,13 @@ class _Checker:
                     text=book,
                     written=book,
                 )
-                self._book(key, book.strip(), scopes, bet=False)
+                self._book(key, book.strip(), scopes, None)
 
-    def _book(self, item: Value, written: str, scopes: list[_Scope], *, bet: bool = True) -> None:
+    def _book(self, item: Value, written: str, scopes: list[_Scope], use: str | None) -> None:
         """A book the config names: known to one of the feeds' providers.
 
-        When a rule bets there or takes fair prices from it (``bet``), a feed must ask for it.
+        When a rule needs its prices, ``use`` says what for (`_BETS`, `_PRICES`), and some
+        feed must ask for it; None when the rule could do without them.
         """
         catalogs = _catalogs(scopes)
         found = look_up(written, [book for c in catalogs for book in c.books], book_id)
@@ -419,7 +424,8 @@ class _Checker:
                 written,
                 found,
                 where=_whose(catalogs, "books"),
-                then="the rule uses it only if a feed delivers prices under that name",
+                then=("the rule uses it" if use else "it counts")
+                + " only if a feed delivers prices under that name",
                 settle="; ".join(
                     _ASK_RUNDOWN if catalog.books_online else _RAPIDODDS_NO_BOOKS
                     for catalog in catalogs
@@ -430,14 +436,14 @@ class _Checker:
             self._respelled.books[written] = found.spelling
             self._spellings.at(item, f"{written!r} is {found.spelling!r}")
         if (
-            bet
+            use
             and all(scope.books is not None for scope in scopes)
             and not any(book_id(found.spelling) in (scope.books or ()) for scope in scopes)
         ):
             self._warnings.at(
                 item,
-                f"no feed asks for {found.spelling!r}, so the rule never bets there: add it to "
-                "a feed's bookmakers (RapidOddsAPI) or affiliate_ids (TheRundown)",
+                f"no feed asks for {found.spelling!r}, so the rule {use}: add it to a feed's "
+                "bookmakers (RapidOddsAPI) or affiliate_ids (TheRundown)",
             )
 
     def _sport(self, item: Value, written: str, scopes: list[_Scope]) -> None:

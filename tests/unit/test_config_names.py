@@ -191,12 +191,22 @@ def test_books_no_feed_asks_for_are_a_warning() -> None:
     config = load(text)
     assert config.names.warnings == (
         f"config.yaml:{line_of(text, 'sharp:')}: rules[0].sharp[0]: no feed asks for "
-        "'Pinnacle', so the rule never bets there: add it to a feed's bookmakers "
-        "(RapidOddsAPI) or affiliate_ids (TheRundown)",
+        "'Pinnacle', so the rule never has a fair price from it: add it to a feed's "
+        "bookmakers (RapidOddsAPI) or affiliate_ids (TheRundown)",
         f"config.yaml:{line_of(text, 'Fanatics')}: rules[0].books[0]: no feed asks for "
         "'Fanatics', so the rule never bets there: add it to a feed's bookmakers "
         "(RapidOddsAPI) or affiliate_ids (TheRundown)",
     )
+
+
+def test_an_excluded_book_no_feed_asks_for_needs_no_warning_but_must_be_spelled_right() -> None:
+    excluded = config_text("sharp: [Pinnacle]", "books: {exclude: [Fanatics]}", books="[Pinnacle]")
+    assert load(excluded).names.warnings == ()
+    text = config_text("sharp: [Pinnacle]", "books: {exclude: [DraftKngs]}")
+    assert errors(text) == [
+        f"config.yaml:{line_of(text, 'DraftKngs')}: rules[0].books.exclude[0]: 'DraftKngs' is "
+        "not one of RapidOddsAPI's books, did you mean 'DraftKings'?"
+    ]
 
 
 def test_a_rundown_feed_without_affiliate_ids_asks_for_every_book() -> None:
@@ -267,6 +277,11 @@ def test_commissions_name_books_at_their_key() -> None:
         config_text("sharp: [Pinnacle]", top="commissions:\n  matchbook: 2%\n", rundown={})
     )
     assert config.commissions == {"Matchbook": 0.02}
+    (warning,) = load(
+        config_text("sharp: [Pinnacle]", top="commissions:\n  Betfair: 2%\n")
+    ).names.warnings
+    assert warning.startswith("config.yaml:2: commissions.Betfair: 'Betfair' is not one of ")
+    assert ": it counts only if a feed delivers prices under that name (" in warning
 
 
 def test_every_mistake_is_reported_with_the_others() -> None:

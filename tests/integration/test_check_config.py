@@ -234,6 +234,20 @@ async def test_online_settles_names_the_documents_do_not_hold(tmp_path: Path) ->
     ]
 
 
+@pytest.mark.anyio
+async def test_online_waits_out_a_rate_limit_and_asks_again(tmp_path: Path) -> None:
+    # One request a second: /sports passes, the market keys of NBA are refused at first.
+    world = World(seed=3)
+    async with (
+        serve(RapidOddsSimulator(world, rate_limit=1)) as rapid_url,
+        serve(RundownSimulator(world, clock=lambda: world.now)) as rundown_url,
+    ):
+        config = write(tmp_path, rapid_url=rapid_url, rundown_url=rundown_url, sports="[NBA]")
+        ok, lines = await check_online(config, env={})
+    assert ok, lines
+    assert "NBA offers 4 market keys" in lines[0]
+
+
 def unused_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

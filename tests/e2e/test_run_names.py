@@ -1,0 +1,67 @@
+"""``arbwatch run`` holds names to the same checks as ``check-config``.
+
+A near miss stops the start (exit 78, as any config mistake), and a name no provider
+documents is said in the log at start rather than never. The daemon is a child process
+against the TheRundown simulator, stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from arbwatch.commands import EXIT_CONFIG
+from tests.e2e.test_daemon import WAIT, stage
+from tests.e2e.test_service import collect, logged
+from tests.sinks import until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_misspelled_sharp_book_stops_the_start_with_what_was_meant(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        path = s.write_config()
+        text = path.read_text(encoding="utf-8").replace("sharp: [Pinnacle]", "sharp: [Pinacle]")
+        path.write_text(text, encoding="utf-8")
+        result = await anyio.run_process(
+            [sys.executable, "-m", "arbwatch", "run", "-c", str(path)], check=False
+        )
+    assert result.returncode == EXIT_CONFIG
+    line = text.splitlines().index("    sharp: [Pinacle]") + 1
+    assert (
+        f"{path}:{line}: rules[1].sharp[0]: 'Pinacle' is not one of TheRundown's books, "
+        "did you mean 'Pinnacle'?"
+    ) in result.stderr.decode()
+
+
+async def test_a_book_no_provider_documents_is_logged_at_start(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        path = s.write_config()
+        text = path.read_text(encoding="utf-8").replace(
+            "books: [Bovada]", "books: [bovada, Smarkets]"
+        )
+        path.write_text(text, encoding="utf-8")
+        lines: list[str] = []
+        command = [sys.executable, "-m", "arbwatch", "run", "-c", str(path)]
+        async with (
+            await anyio.open_process(command, stdin=subprocess.DEVNULL) as process,
+            anyio.create_task_group() as group,
+        ):
+            group.start_soon(collect, process, lines)
+            await until(lambda: logged(lines, "'Smarkets' is not one of TheRundown's books"), WAIT)
+            await until(lambda: s.rundown.connection_count == 1, WAIT)
+            process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(WAIT):
+                status = await process.wait()
+    assert status == 0, "\n".join(lines)
+    line = text.splitlines().index("    books: [bovada, Smarkets]") + 1
+    (warning,) = [line for line in lines if "Smarkets" in line]
+    assert "WARNING" in warning
+    assert f"{path}:{line}: rules[1].books[1]: 'Smarkets' is not one of" in warning
+    # The lower-case name is no warning: it is TheRundown's Bovada.
+    assert not logged(lines, "'bovada'")

@@ -130,6 +130,8 @@ def check_config(args: argparse.Namespace) -> int:
     if ok and args.online:
         ok, more = anyio.run(check_online, path)
         lines.extend(more)
+    elif args.online:
+        lines.append("check-config --online: the providers were not asked; fix the above first")
     print("\n".join(lines), file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
 

@@ -133,6 +133,18 @@ def test_a_misspelled_name_fails_with_its_line_and_what_was_meant(
     assert err == f"{config}:{line_of(config, needle)}: {path}: {message}\n"
 
 
+def test_online_asks_nothing_of_a_config_that_fails_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The base URLs lead nowhere: asking would fail too, but nothing is asked.
+    status, out, err = check(write(tmp_path, sharp="[Pinacle]"), capsys, "--online")
+    assert (status, out) == (1, "")
+    assert err.splitlines()[-1] == (
+        "check-config --online: the providers were not asked; fix the above first"
+    )
+    assert "did you mean 'Pinnacle'?" in err
+
+
 def test_books_in_lower_case_pass_in_the_providers_spelling(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
+from arbwatch.feeds.base import url_secrets
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownSettings
 
@@ -215,6 +216,23 @@ class Config:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     status_listen: str | None = None
     status_allow_remote: bool = False
+
+    def secrets(self) -> frozenset[str]:
+        """Every secret in the config, for `arbwatch.feeds.base.remember_secrets`.
+
+        The feeds' API keys, the user and password in a ``base_url``, and each channel URL
+        whole and its own userinfo (the tokens apprise hides are added by the notifier).
+        """
+        found: set[str] = set()
+        for feed in self.feeds:
+            found.add(feed.api_key)
+            found.update(url_secrets(feed.base_url))
+        for channel in self.channels.values():
+            for url in channel.urls:
+                found.add(url.reveal())
+                found.update(url_secrets(url.reveal()))
+        found.discard("")
+        return frozenset(found)
 
 
 #: ``host:port``, or ``[v6 address]:port``.

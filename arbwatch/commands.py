@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from arbwatch.daemon import Daemon  # noqa: PLC0415
     from arbwatch.logs import configure_logging  # noqa: PLC0415
     from arbwatch.runner import run_daemon  # noqa: PLC0415
+    from arbwatch.status import StatusListenError  # noqa: PLC0415
 
     try:
         config = load_config(_config_path(args))
@@ -61,14 +62,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(args.log_level or config.log_level)
-    anyio.run(run_daemon, Daemon(config))
+    try:
+        anyio.run(run_daemon, Daemon(config))
+    except (StatusListenError, BaseExceptionGroup) as error:
+        return _listen_refused(error)
     return 0
+
+
+def _listen_refused(error: BaseException) -> int:
+    """Say why the status listener could not start, and exit as for a bad config.
+
+    The error may come wrapped in the task groups' exception groups; anything else in
+    ``error`` is not this and is raised again.
+    """
+    from arbwatch.status import StatusListenError  # noqa: PLC0415
+
+    if isinstance(error, BaseExceptionGroup):
+        matched, rest = error.split(StatusListenError)
+        if matched is None or rest is not None:
+            raise error
+        error = matched.exceptions[0]
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+    print(f"arbwatch: {error}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def demo(args: argparse.Namespace) -> int:
     """``arbwatch demo``: the daemon against the simulators, alerting to the console."""
     from arbwatch.demo import notify_channel, run_demo, status_listen  # noqa: PLC0415
     from arbwatch.logs import configure_logging  # noqa: PLC0415
+    from arbwatch.status import StatusListenError  # noqa: PLC0415
     from arbwatch.status_view import status_url  # noqa: PLC0415
 
     # A bad URL or address is refused before anything starts.
@@ -99,7 +123,10 @@ def demo(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    anyio.run(main)
+    try:
+        anyio.run(main)
+    except (StatusListenError, BaseExceptionGroup) as error:
+        return _listen_refused(error)
     return 0
 
 
@@ -169,16 +196,19 @@ def status(args: argparse.Namespace) -> int:
     from arbwatch.status_view import (  # noqa: PLC0415
         StatusError,
         fetch_status,
+        other_daemon_warning,
         status_lines,
         status_url,
     )
 
     url: str | None = args.url
     timezone = None
+    expected_state_dir: Path | None = None
     if url is None:
         path = _config_path(args)
         try:
-            config = load_config(path)
+            # The listener's address is all it needs: not the feeds' keys.
+            config = load_config(path, secrets=False)
         except ConfigError as error:
             print(error, file=sys.stderr)
             return 1
@@ -190,6 +220,7 @@ def status(args: argparse.Namespace) -> int:
             )
             return 1
         url, timezone = status_url(config.status_listen), config.timezone
+        expected_state_dir = config.state_dir
     try:
         document = fetch_status(url)
         health = health_from_document(document)
@@ -199,6 +230,10 @@ def status(args: argparse.Namespace) -> int:
     except (KeyError, TypeError, ValueError):
         print(f"arbwatch status: {url}/status is not arbwatch's status", file=sys.stderr)
         return 1
+    if expected_state_dir is not None:
+        warning = other_daemon_warning(health, expected_state_dir, url)
+        if warning:
+            print(f"arbwatch status: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
@@ -212,7 +247,8 @@ def history(args: argparse.Namespace) -> int:
     from arbwatch.store import history_lines  # noqa: PLC0415
 
     try:
-        config = load_config(_config_path(args))
+        # The state directory is all it needs: not the feeds' keys.
+        config = load_config(_config_path(args), secrets=False)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
-from arbwatch.feeds.base import url_secrets
+from arbwatch.feeds.base import REDACTED, url_secrets
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownSettings
 
@@ -33,8 +33,6 @@ RuleKind = Literal["arbitrage", "positive_ev"]
 #: Whether a rule wants games in play, games not yet started, or both.
 InPlay = Literal["any", "live", "pre_match"]
 
-#: What stands in for a secret wherever configuration is shown or logged.
-REDACTED: Final = "<redacted>"
 #: Opportunity history kept in the state database unless the config says otherwise: 90 days.
 DEFAULT_HISTORY_RETENTION: Final = 90 * 86400.0
 

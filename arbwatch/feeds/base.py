@@ -240,12 +240,16 @@ def remember_secrets(secrets: Iterable[str]) -> None:
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
-    """The user name and password in ``url``'s userinfo, as written and decoded."""
-    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^/?#\s]*)@", url)
+    """The password in ``url``'s userinfo, as written and decoded.
+
+    The user name is not a secret on its own (and may be a common word); in a URL the
+    whole userinfo is scrubbed by pattern anyway.
+    """
+    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s:@]*:(?P<password>[^/?#\s@]*)@", url)
     if match is None:
         return ()
-    parts = match.group("userinfo").split(":", 1)
-    return tuple(dict.fromkeys(s for part in parts for s in (part, unquote(part)) if s))
+    password = match.group("password")
+    return tuple(dict.fromkeys(s for s in (password, unquote(password)) if s))
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -23,9 +23,9 @@ from arbwatch.commands import EXIT_CONFIG
 from arbwatch.config import load_config
 from arbwatch.daemon import Daemon
 from arbwatch.errors import ConfigError
+from arbwatch.sim.rundown import DEFAULT_KEY
 from arbwatch.status import METRICS_CONTENT_TYPE, StatusListenError
 from tests.e2e.test_daemon import (
-    DEFAULT_KEY,
     WAIT,
     Stage,
     arb,

@@ -192,6 +192,7 @@ def status(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415 - see the module docstring
 
     from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.feeds.base import redact  # noqa: PLC0415
     from arbwatch.status import health_from_document  # noqa: PLC0415
     from arbwatch.status_view import (  # noqa: PLC0415
         StatusError,
@@ -228,7 +229,7 @@ def status(args: argparse.Namespace) -> int:
         print(f"arbwatch status: {error}", file=sys.stderr)
         return 1
     except (KeyError, TypeError, ValueError):
-        print(f"arbwatch status: {url}/status is not arbwatch's status", file=sys.stderr)
+        print(f"arbwatch status: {redact(url)}/status is not arbwatch's status", file=sys.stderr)
         return 1
     if expected_state_dir is not None:
         warning = other_daemon_warning(health, expected_state_dir, url)

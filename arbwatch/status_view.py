@@ -16,6 +16,7 @@ import httpx
 
 from arbwatch.config.model import split_listen
 from arbwatch.errors import ArbwatchError
+from arbwatch.feeds.base import redact
 from arbwatch.health import Health, Histogram
 
 #: Seconds to wait for the daemon's answer.
@@ -43,21 +44,22 @@ def fetch_status(url: str, timeout: float = TIMEOUT) -> dict[str, Any]:
     Raises:
         StatusError: nothing answers there, or what answers is not arbwatch's status.
     """
-    base = url.rstrip("/")
+    # A proxy in front of the listener may want a login: messages show the URL redacted.
+    base, shown = url.rstrip("/"), redact(url.rstrip("/"))
     try:
         response = httpx.get(f"{base}/status", timeout=timeout)
     except httpx.TransportError:
         raise StatusError(
-            f"no daemon answering at {base} (is status.listen set and the daemon running?)"
+            f"no daemon answering at {shown} (is status.listen set and the daemon running?)"
         ) from None
     if response.status_code != 200:
-        raise StatusError(f"{base}/status answered {response.status_code}, not arbwatch's status")
+        raise StatusError(f"{shown}/status answered {response.status_code}, not arbwatch's status")
     try:
         document = response.json()
     except ValueError:
-        raise StatusError(f"{base}/status did not answer JSON: not arbwatch's status") from None
+        raise StatusError(f"{shown}/status did not answer JSON: not arbwatch's status") from None
     if not isinstance(document, dict):
-        raise StatusError(f"{base}/status answered {type(document).__name__}, not an object")
+        raise StatusError(f"{shown}/status answered {type(document).__name__}, not an object")
     return document
 
 
@@ -155,11 +157,12 @@ def other_daemon_warning(health: Health, state_dir: Path, url: str) -> str:
     """
     if not health.state_dir:
         return (
-            f"warning: the daemon at {url} does not say which state directory it keeps "
+            f"warning: the daemon at {redact(url)} does not say which state directory it keeps "
             f"(an older arbwatch?): it may not be the one that keeps {state_dir}"
         )
     if Path(health.state_dir) == state_dir:
         return ""
+    url = redact(url)
     return (
         f"warning: the daemon at {url} (pid {health.pid}) keeps its state in "
         f"{health.state_dir}, not in {state_dir} as this config says: another daemon "

@@ -272,3 +272,13 @@ def test_status_without_a_listener_in_the_config(
         f"arbwatch status: {path} sets no status.listen: add status: {{listen: "
         "127.0.0.1:9464} and restart the daemon, or give --url\n"
     )
+
+
+def test_a_status_url_with_a_login_is_never_shown_with_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"http://watcher:status-pass-71@127.0.0.1:{free_port()}"
+    assert main(["status", "--url", url]) == 1
+    err = capsys.readouterr().err
+    assert "status-pass-71" not in err
+    assert "no daemon answering at http://***@127.0.0.1:" in err

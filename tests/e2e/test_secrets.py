@@ -272,9 +272,11 @@ async def test_no_secret_reaches_any_surface_on_any_error_path(
             await until(lambda: feed(daemon, "rapid").stats.frames > 0, WAIT)
             s.rundown.faults.malformed_frames = 1
             rapid.faults.malformed_frames = 1
-            s.price(s.events[0], arb(2.10, 2.10))
+            # TheRundown's heartbeats come every 0.5 s: one of them is the frame broken.
             await until(lambda: feed(daemon, "rundown").stats.malformed >= 1, WAIT)
             await until(lambda: feed(daemon, "rapid").stats.malformed >= 1, WAIT)
+            # Then an arbitrage, to be alerted to channels that fail.
+            s.price(s.events[0], arb(2.10, 2.10))
             # Channels failing: one answers 500, one refuses the connection.
             await until(lambda: failed(daemon, "hook") >= 1 and failed(daemon, "dead") >= 1, WAIT)
             # A reload of a broken config, secrets in it where they are refused.

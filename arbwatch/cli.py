@@ -279,7 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_engine_bench(events=args.events, books=args.books, seed=args.seed)
     except (_UsageError, ArbwatchError) as error:
-        print(f"arbwatch: error: {error}", file=sys.stderr)
+        # An error may quote what was typed (a URL with its password): redacted, as every
+        # error is. Imported here: httpx comes with it, and `calc` is to start quickly.
+        from arbwatch.feeds.base import redact  # noqa: PLC0415
+
+        print(f"arbwatch: error: {redact(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     return 0
 

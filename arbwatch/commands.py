@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from arbwatch.daemon import Daemon  # noqa: PLC0415
     from arbwatch.logs import configure_logging  # noqa: PLC0415
     from arbwatch.runner import run_daemon  # noqa: PLC0415
+    from arbwatch.status import StatusListenError  # noqa: PLC0415
 
     try:
         config = load_config(_config_path(args))
@@ -67,14 +68,37 @@ def run(args: argparse.Namespace) -> int:
     # Names no provider documents are used as written: said once at start, not silently.
     for warning in config.names.warnings:
         logger.warning("%s", warning)
-    anyio.run(run_daemon, Daemon(config))
+    try:
+        anyio.run(run_daemon, Daemon(config))
+    except (StatusListenError, BaseExceptionGroup) as error:
+        return _listen_refused(error)
     return 0
+
+
+def _listen_refused(error: BaseException) -> int:
+    """Say why the status listener could not start, and exit as for a bad config.
+
+    The error may come wrapped in the task groups' exception groups; anything else in
+    ``error`` is not this and is raised again.
+    """
+    from arbwatch.status import StatusListenError  # noqa: PLC0415
+
+    if isinstance(error, BaseExceptionGroup):
+        matched, rest = error.split(StatusListenError)
+        if matched is None or rest is not None:
+            raise error
+        error = matched.exceptions[0]
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+    print(f"arbwatch: {error}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def demo(args: argparse.Namespace) -> int:
     """``arbwatch demo``: the daemon against the simulators, alerting to the console."""
     from arbwatch.demo import notify_channel, run_demo, status_listen  # noqa: PLC0415
     from arbwatch.logs import configure_logging  # noqa: PLC0415
+    from arbwatch.status import StatusListenError  # noqa: PLC0415
     from arbwatch.status_view import status_url  # noqa: PLC0415
 
     # A bad URL or address is refused before anything starts.
@@ -105,7 +129,10 @@ def demo(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    anyio.run(main)
+    try:
+        anyio.run(main)
+    except (StatusListenError, BaseExceptionGroup) as error:
+        return _listen_refused(error)
     return 0
 
 
@@ -182,20 +209,24 @@ def status(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415 - see the module docstring
 
     from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.feeds.base import redact  # noqa: PLC0415
     from arbwatch.status import health_from_document  # noqa: PLC0415
     from arbwatch.status_view import (  # noqa: PLC0415
         StatusError,
         fetch_status,
+        other_daemon_warning,
         status_lines,
         status_url,
     )
 
     url: str | None = args.url
     timezone = None
+    expected_state_dir: Path | None = None
     if url is None:
         path = _config_path(args)
         try:
-            config = load_config(path)
+            # The listener's address is all it needs: not the feeds' keys.
+            config = load_config(path, secrets=False)
         except ConfigError as error:
             print(error, file=sys.stderr)
             return 1
@@ -207,6 +238,7 @@ def status(args: argparse.Namespace) -> int:
             )
             return 1
         url, timezone = status_url(config.status_listen), config.timezone
+        expected_state_dir = config.state_dir
     try:
         document = fetch_status(url)
         health = health_from_document(document)
@@ -214,8 +246,12 @@ def status(args: argparse.Namespace) -> int:
         print(f"arbwatch status: {error}", file=sys.stderr)
         return 1
     except (KeyError, TypeError, ValueError):
-        print(f"arbwatch status: {url}/status is not arbwatch's status", file=sys.stderr)
+        print(f"arbwatch status: {redact(url)}/status is not arbwatch's status", file=sys.stderr)
         return 1
+    if expected_state_dir is not None:
+        warning = other_daemon_warning(health, expected_state_dir, url)
+        if warning:
+            print(f"arbwatch status: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
@@ -229,7 +265,8 @@ def history(args: argparse.Namespace) -> int:
     from arbwatch.store import history_lines  # noqa: PLC0415
 
     try:
-        config = load_config(_config_path(args))
+        # The state directory is all it needs: not the feeds' keys.
+        config = load_config(_config_path(args), secrets=False)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1

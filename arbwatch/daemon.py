@@ -22,7 +22,8 @@ engine is making progress or has caught up (`arbwatch.sdnotify.WatchdogGate`), a
 RELOADING=1 / READY=1 around a reload and STOPPING=1 when it stops.
 
 With ``status.listen`` set, an HTTP listener (`arbwatch.status`) serves `Daemon.health` as
-Prometheus ``/metrics`` and ``/status`` JSON, which ``arbwatch status`` reads.
+Prometheus ``/metrics`` and ``/status`` JSON, which ``arbwatch status`` reads. Its port is
+bound before anything else starts: one that is taken stops the start (`StatusListenError`).
 
 Reloading (SIGHUP, or the config file changing when ``watch_config`` is on): a new config
 that loads replaces the rules, channels and how alerts are written, without touching the
@@ -37,6 +38,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -53,7 +55,7 @@ from arbwatch.core.fair import FairCache
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.core.rules import RuleSet
 from arbwatch.errors import ConfigError
-from arbwatch.feeds.base import FeedBatch
+from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
@@ -71,7 +73,7 @@ from arbwatch.health import (
 from arbwatch.notify.deliver import DeliveryResult, Notifier
 from arbwatch.notify.message import Message, render, render_gone
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
-from arbwatch.status import serve_status
+from arbwatch.status import bind_status, serve_status
 from arbwatch.store import STATE_FILE, Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -174,6 +176,8 @@ class Daemon:
                 pass their own; None builds them from ``config.feeds``).
             load: reads a config file on reload (tests may count calls).
         """
+        # Known before anything logs: every line and error from here on is scrubbed of them.
+        remember_secrets(config.secrets())
         self.config = config
         self.stats = EngineStats()
         self.counters = Counters()
@@ -217,10 +221,18 @@ class Daemon:
     # -- the task group ---------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Run until `stop` is called; the caller's cancellation also ends it (no flush)."""
+        """Run until `stop` is called; the caller's cancellation also ends it (no flush).
+
+        Raises:
+            StatusListenError: ``status.listen`` cannot be listened on; nothing started.
+        """
         state_dir = self.config.state_dir
+        listen = self.config.status_listen
+        # First of all: a status port another process holds stops the start, before any
+        # feed connects, rather than leaving `arbwatch status` to read that process.
+        listener = bind_status(listen) if listen is not None else None
         self._systemd = SystemdNotifier.from_environ()
-        with Store(state_dir / STATE_FILE) as store:
+        with listener or nullcontext(), Store(state_dir / STATE_FILE) as store:
             self._store = store
             now = self._clock()
             self.lifecycle = Lifecycle(
@@ -250,8 +262,8 @@ class Daemon:
                     inner.start_soon(self._prune_regularly)
                     inner.start_soon(self._watch_config)
                     inner.start_soon(self._sample_rates)
-                    if self.config.status_listen is not None:
-                        await inner.start(serve_status, self.health, self.config.status_listen)
+                    if listener is not None:
+                        await inner.start(serve_status, self.health, listener)
                     if self._systemd is not None:
                         inner.start_soon(self._tell_systemd, self._systemd)
                     task_status.started()
@@ -487,6 +499,7 @@ class Daemon:
                 "%s, but the new config is broken; still running the old one:\n%s", why, error
             )
             return False
+        remember_secrets(new.secrets())
         old = self.config
         rules = RuleSet(new.rules, new.commissions)
         self._rules = rules
@@ -605,6 +618,8 @@ class Daemon:
             store_failures=self.stats.store_failures,
             markets=self.matrix.market_count,
             markets_retired=self.stats.markets_retired,
+            pid=os.getpid(),
+            state_dir=str(self.config.state_dir),
         )
 
     def _feed_health(self, feed: Feed, now: float) -> FeedHealth:

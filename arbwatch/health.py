@@ -176,6 +176,10 @@ class Health:
     markets: int
     #: Markets retired from the matrix for want of a recent quote, since start.
     markets_retired: int
+    #: Which daemon this is, so that ``arbwatch status`` can tell it from another one on
+    #: the same port: its process id and its state directory ("" and 0: not said).
+    pid: int = 0
+    state_dir: str = ""
 
     @property
     def feeds_up(self) -> int:

@@ -11,6 +11,9 @@ Three ways stderr can be read, three formats:
 
 A message that spans lines (a config error listing several problems, a traceback) keeps
 one line per event: its line breaks are written as `` ⏎ ``.
+
+Every line is redacted on its way out (`arbwatch.feeds.base.redact`): whichever library
+logs a URL with a password or a key in it, the line shows ``***``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import logging
 import os
 import sys
 from typing import Final, TextIO
+
+from arbwatch.feeds.base import RedactingFilter
 
 #: syslog priorities (sd-daemon(3)) by logging level.
 PRIORITIES: Final = {
@@ -91,6 +96,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
     handler = logging.StreamHandler(target)
     journal = is_journal(target)
     handler.setFormatter(OneLineFormatter(journal=journal, colour=not journal and target.isatty()))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

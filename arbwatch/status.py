@@ -43,6 +43,7 @@ method 405.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import math
@@ -59,6 +60,8 @@ from anyio.abc import TaskStatus
 from arbwatch.asgi import QuietServer, Receive, Scope, Send
 from arbwatch.config.model import RuleKind, split_listen
 from arbwatch.core.dedup import AlertReason
+from arbwatch.errors import ArbwatchError
+from arbwatch.feeds.base import redact
 from arbwatch.health import (
     ChannelHealth,
     FeedHealth,
@@ -347,8 +350,15 @@ def _fields(record: DataclassInstance) -> dict[str, Any]:
 
 
 def _known(kind: type[DataclassInstance], document: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of ``document`` that are fields of ``kind``."""
-    return {field.name: document[field.name] for field in dataclasses.fields(kind)}
+    """The entries of ``document`` that are fields of ``kind``.
+
+    A field with a default may be missing: a daemon of an older version did not send it.
+    """
+    return {
+        field.name: document[field.name]
+        for field in dataclasses.fields(kind)
+        if field.name in document or field.default is dataclasses.MISSING
+    }
 
 
 # --- the ASGI app and its server -----------------------------------------------------------
@@ -360,11 +370,13 @@ class StatusApp:
     def __init__(self, health: Callable[[], Health]) -> None:
         """Serve what ``health()`` returns (called once per request, in the event loop)."""
         self._health = health
+        # Each body passes the one redaction on its way out: a feed's or channel's last
+        # error, an alert's title, are texts built from what servers said.
         self._routes: Mapping[str, Callable[[Health], tuple[str, bytes]]] = {
-            "/metrics": lambda h: (METRICS_CONTENT_TYPE, metrics_text(h).encode()),
+            "/metrics": lambda h: (METRICS_CONTENT_TYPE, redact(metrics_text(h)).encode()),
             "/status": lambda h: (
                 "application/json",
-                json.dumps(status_document(h), ensure_ascii=False).encode(),
+                redact(json.dumps(status_document(h), ensure_ascii=False)).encode(),
             ),
         }
 
@@ -405,31 +417,56 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def serve_status(
-    health: Callable[[], Health],
-    listen: str,
-    *,
-    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve `StatusApp` on ``listen`` (``host:port``, as the config checked it) until cancelled.
+class StatusListenError(ArbwatchError):
+    """The status listener's address cannot be listened on; the message says why."""
 
-    Reports started once the socket listens, so a request right after is answered. A socket
-    that cannot listen (the port taken) is logged and nothing is served: metrics are never
-    a reason to stop alerting.
+
+def bind_status(listen: str) -> socket.socket:
+    """A socket listening on ``listen`` (``host:port``, as the config checked it).
+
+    Bound before the daemon starts, so that a port another process holds stops the start
+    (exit 78) instead of leaving ``arbwatch status`` to read whatever answers there.
+
+    Raises:
+        StatusListenError: the address is taken, not this machine's, or not permitted.
     """
     host, port = split_listen(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        listener = socket.create_server((host, port), family=family)
+        return socket.create_server((host, port), family=family)
     except OSError as error:
-        logger.error(  # noqa: TRY400 - the reason is the message; no traceback
-            "status: cannot listen on %s (%s): /metrics and /status are off",
-            listen,
-            # Not the error's own text: create_server adds the address to it a second time.
-            os.strerror(error.errno) if error.errno else error,
+        # Not the error's own text: create_server adds the address to it a second time.
+        why = os.strerror(error.errno) if error.errno else str(error)
+        hint = (
+            "another process holds the port (another arbwatch? `arbwatch status --url "
+            f"{_base_url(host, port)}` shows which daemon it is)"
+            if error.errno == errno.EADDRINUSE
+            else "check status.listen"
         )
-        task_status.started()
-        return
+        raise StatusListenError(
+            f"status: cannot listen on {listen} ({why}): {hint}; set another status.listen, "
+            "or stop what holds it"
+        ) from None
+
+
+def _base_url(host: str, port: int) -> str:
+    """``http://host:port``, brackets around an IPv6 address."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve_status(
+    health: Callable[[], Health],
+    listener: socket.socket,
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `StatusApp` on ``listener`` (from `bind_status`) until cancelled.
+
+    Reports started once the server is set up, so a request right after is answered (the
+    socket listens already: the kernel queues a connection until the server accepts it).
+    The caller keeps and closes ``listener``.
+    """
+    host, port = listener.getsockname()[:2]
     config = uvicorn.Config(
         StatusApp(health),
         http="h11",
@@ -442,16 +479,15 @@ async def serve_status(
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
     server = QuietServer(config)
-    with listener:
-        logger.info("status: serving http://%s/metrics and /status", listen)
-        task_status.started()
-        async with anyio.create_task_group() as group:
-            group.start_soon(_exit_when_cancelled, server)
-            # Shielded so uvicorn shuts down in its own way (connections closed, no task
-            # left behind) once asked to by the task above.
-            with anyio.CancelScope(shield=True):
-                await server.serve([listener])
-            group.cancel_scope.cancel()
+    logger.info("status: serving %s/metrics and /status", _base_url(host, port))
+    task_status.started()
+    async with anyio.create_task_group() as group:
+        group.start_soon(_exit_when_cancelled, server)
+        # Shielded so uvicorn shuts down in its own way (connections closed, no task
+        # left behind) once asked to by the task above.
+        with anyio.CancelScope(shield=True):
+            await server.serve([listener])
+        group.cancel_scope.cancel()
 
 
 async def _exit_when_cancelled(server: uvicorn.Server) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
 
 from arbwatch.config.model import split_listen
 from arbwatch.errors import ArbwatchError
+from arbwatch.feeds.base import redact
 from arbwatch.health import Health, Histogram
 
 #: Seconds to wait for the daemon's answer.
@@ -42,21 +44,22 @@ def fetch_status(url: str, timeout: float = TIMEOUT) -> dict[str, Any]:
     Raises:
         StatusError: nothing answers there, or what answers is not arbwatch's status.
     """
-    base = url.rstrip("/")
+    # A proxy in front of the listener may want a login: messages show the URL redacted.
+    base, shown = url.rstrip("/"), redact(url.rstrip("/"))
     try:
         response = httpx.get(f"{base}/status", timeout=timeout)
     except httpx.TransportError:
         raise StatusError(
-            f"no daemon answering at {base} (is status.listen set and the daemon running?)"
+            f"no daemon answering at {shown} (is status.listen set and the daemon running?)"
         ) from None
     if response.status_code != 200:
-        raise StatusError(f"{base}/status answered {response.status_code}, not arbwatch's status")
+        raise StatusError(f"{shown}/status answered {response.status_code}, not arbwatch's status")
     try:
         document = response.json()
     except ValueError:
-        raise StatusError(f"{base}/status did not answer JSON: not arbwatch's status") from None
+        raise StatusError(f"{shown}/status did not answer JSON: not arbwatch's status") from None
     if not isinstance(document, dict):
-        raise StatusError(f"{base}/status answered {type(document).__name__}, not an object")
+        raise StatusError(f"{shown}/status answered {type(document).__name__}, not an object")
     return document
 
 
@@ -68,7 +71,8 @@ def status_lines(health: Health, timezone: dt.tzinfo | None = None) -> list[str]
     """
     at = health.at
     lines = [
-        f"arbwatch {health.version} · up {_age(at - health.started_at)} · {health.status_line()}"
+        f"arbwatch {health.version} · up {_age(at - health.started_at)} · {health.status_line()}",
+        _identity(health, timezone),
     ]
 
     lines.append("feeds")
@@ -142,6 +146,36 @@ def status_lines(health: Health, timezone: dt.tzinfo | None = None) -> list[str]
         or ["  (none)"]
     )
     return lines
+
+
+def other_daemon_warning(health: Health, state_dir: Path, url: str) -> str:
+    """Why the daemon that answered at ``url`` is not the one keeping ``state_dir``; or "".
+
+    Two daemons cannot listen on one port, but a config whose daemon is not running (or
+    could not start) shares its port with whichever process holds it: its figures would
+    be read as this config's.
+    """
+    if not health.state_dir:
+        return (
+            f"warning: the daemon at {redact(url)} does not say which state directory it keeps "
+            f"(an older arbwatch?): it may not be the one that keeps {state_dir}"
+        )
+    if Path(health.state_dir) == state_dir:
+        return ""
+    url = redact(url)
+    return (
+        f"warning: the daemon at {url} (pid {health.pid}) keeps its state in "
+        f"{health.state_dir}, not in {state_dir} as this config says: another daemon "
+        "answered, and the figures below are its own"
+    )
+
+
+def _identity(health: Health, timezone: dt.tzinfo | None) -> str:
+    """``daemon pid 4242 · started 2026-12-06 06:24:01 · state /var/lib/arbwatch``."""
+    started = dt.datetime.fromtimestamp(health.started_at, timezone).strftime("%Y-%m-%d %H:%M:%S")
+    parts = [f"pid {health.pid}" if health.pid else "pid not said", f"started {started}"]
+    parts.append(f"state {health.state_dir}" if health.state_dir else "state directory not said")
+    return "daemon " + " · ".join(parts)
 
 
 def quantile(histogram: Histogram, q: float) -> float | None:

@@ -57,6 +57,7 @@ from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
 from arbwatch.errors import ConfigError
+from arbwatch.feeds.base import redact
 from arbwatch.feeds.identity import normalize_sport
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownSettings
@@ -179,13 +180,20 @@ UNNAMED_SOURCE: Final = "<config>"
 # --- entry points ------------------------------------------------------------------------
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: Path, env: Mapping[str, str] | None = None, *, secrets: bool = True
+) -> Config:
     """Read and check the config file at ``path``.
 
     Args:
         path: the YAML file; messages name it as given.
         env: where ``${VAR}`` and the state directory's defaults come from (default:
             ``os.environ``).
+        secrets: whether the feeds' keys and the channels' URLs must be there. Commands
+            that only read the state directory or ask the status listener (``history``,
+            ``status``) pass False: then an unset ``${VAR}`` or an unreadable file there is
+            no problem, and the feeds and channels are incomplete in the result (a feed
+            without its key is left out): such a config is never run.
 
     Raises:
         ConfigError: every problem found, or why the file could not be read.
@@ -196,10 +204,12 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read the file: {error.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the file is not UTF-8 text") from None
-    return parse_config(text, source=path, env=os.environ if env is None else env)
+    return parse_config(text, source=path, env=os.environ if env is None else env, secrets=secrets)
 
 
-def parse_config(text: str, *, source: Path | None, env: Mapping[str, str]) -> Config:
+def parse_config(
+    text: str, *, source: Path | None, env: Mapping[str, str], secrets: bool = True
+) -> Config:
     """Check the YAML config in ``text``.
 
     Args:
@@ -207,11 +217,15 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str]) -> C
         source: the file it came from: named in messages (``<config>`` when None), and
             relative paths in it are relative to its directory (else to the current one).
         env: where ``${VAR}`` and the state directory's defaults come from.
+        secrets: whether the secrets must be there (see `load_config`).
 
     Raises:
-        ConfigError: every problem found.
+        ConfigError: every problem found, redacted.
     """
-    problems = Problems(UNNAMED_SOURCE if source is None else str(source))
+    problems = Problems(
+        UNNAMED_SOURCE if source is None else str(source),
+        ignore=None if secrets else _holds_secret,
+    )
     try:
         root = read_yaml(text, env, problems)
     except YamlSyntaxError as error:
@@ -221,8 +235,20 @@ def parse_config(text: str, *, source: Path | None, env: Mapping[str, str]) -> C
     base = source.absolute().parent if source is not None else Path.cwd()
     config = check_names(root, _Reader(problems, base, env).config(root, source), problems)
     if problems:
-        raise ConfigError(problems.messages())
+        # Messages quote what was written, and a base_url may carry a password.
+        raise ConfigError([redact(message) for message in problems.messages()])
     return config
+
+
+#: Where secrets sit: a feed's key and base URL (its userinfo), and everything of a channel.
+_SECRET_PATH: Final = re.compile(
+    r"feeds\[\d+\]\.(?:api_key|api_key_file|base_url)|channels(?:\.|\[).*"
+)
+
+
+def _holds_secret(path: str) -> bool:
+    """Whether a problem at ``path`` is about a secret (see `load_config`)."""
+    return _SECRET_PATH.fullmatch(path) is not None
 
 
 def provider_of(settings: FeedSettings) -> str:

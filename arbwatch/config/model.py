@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
+from arbwatch.feeds.base import REDACTED, url_secrets
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownSettings
 
@@ -32,8 +33,6 @@ RuleKind = Literal["arbitrage", "positive_ev"]
 #: Whether a rule wants games in play, games not yet started, or both.
 InPlay = Literal["any", "live", "pre_match"]
 
-#: What stands in for a secret wherever configuration is shown or logged.
-REDACTED: Final = "<redacted>"
 #: Opportunity history kept in the state database unless the config says otherwise: 90 days.
 DEFAULT_HISTORY_RETENTION: Final = 90 * 86400.0
 
@@ -232,6 +231,23 @@ class Config:
     status_listen: str | None = None
     status_allow_remote: bool = False
     names: NameCheck = field(default_factory=NameCheck, compare=False)
+
+    def secrets(self) -> frozenset[str]:
+        """Every secret in the config, for `arbwatch.feeds.base.remember_secrets`.
+
+        The feeds' API keys, the user and password in a ``base_url``, and each channel URL
+        whole and its own userinfo (the tokens apprise hides are added by the notifier).
+        """
+        found: set[str] = set()
+        for feed in self.feeds:
+            found.add(feed.api_key)
+            found.update(url_secrets(feed.base_url))
+        for channel in self.channels.values():
+            for url in channel.urls:
+                found.add(url.reveal())
+                found.update(url_secrets(url.reveal()))
+        found.discard("")
+        return frozenset(found)
 
 
 #: ``host:port``, or ``[v6 address]:port``.

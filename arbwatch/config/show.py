@@ -15,7 +15,6 @@ import yaml
 
 from arbwatch.config.load import load_config, provider_of
 from arbwatch.config.model import (
-    REDACTED,
     ChannelConfig,
     Config,
     FeedSettings,
@@ -24,6 +23,7 @@ from arbwatch.config.model import (
 )
 from arbwatch.config.names import name_lines
 from arbwatch.errors import ConfigError
+from arbwatch.feeds.base import MIN_REMEMBERED_LENGTH, REDACTED, redact
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
 
@@ -127,7 +127,10 @@ def show_config(config: Config) -> str:
         }
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
     source = f" of {config.source}" if config.source is not None else ""
-    return f"# The effective configuration{source}; secrets are shown as {REDACTED}.\n{body}"
+    # Keys and channel URLs are left out above; the one redaction catches the rest: a
+    # base_url's user and password, a key in a query, a secret written where none belongs.
+    shown = redact(body, (s for s in config.secrets() if len(s) >= MIN_REMEMBERED_LENGTH))
+    return f"# The effective configuration{source}; secrets are shown as {REDACTED}.\n{shown}"
 
 
 def _feed(feed: FeedSettings) -> dict[str, object]:

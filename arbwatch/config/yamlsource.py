@@ -13,7 +13,7 @@ leading zero (``007``, which PyYAML would read as octal).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -86,13 +86,20 @@ class MapValue(Value):
 class Problems:
     """The mistakes found in one config file, each as ``FILE:LINE: PATH: why``."""
 
-    def __init__(self, source_name: str) -> None:
-        """Collect problems for the file called ``source_name`` in messages."""
+    def __init__(self, source_name: str, *, ignore: Callable[[str], bool] | None = None) -> None:
+        """Collect problems for the file called ``source_name`` in messages.
+
+        A problem at a path ``ignore`` accepts is not recorded: a command that does not
+        use that part of the config does not stop for it.
+        """
         self.source_name = source_name
+        self._ignore = ignore
         self._found: list[tuple[int, str]] = []
 
     def add(self, line: int, path: str, why: str) -> None:
         """Record one problem at ``line`` and ``path`` (an empty path: the whole file)."""
+        if self._ignore is not None and self._ignore(path):
+            return
         where = f"{path}: " if path else ""
         self._found.append((line, f"{self.source_name}:{line}: {where}{why}"))
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
+from urllib.parse import unquote
 
 import httpx
 from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgradeError
@@ -202,27 +203,75 @@ class Backoff:
 
 
 # --- secrets ---------------------------------------------------------------------------
+#
+# The one redaction of arbwatch: every text that can reach a log line, an error, status,
+# metrics, show-config or a recording goes through `redact`. It replaces, in this order,
+# every known secret (API keys, a URL's password, the tokens of apprise URLs), the userinfo
+# of any URL (``https://user:pw@relay`` -> ``https://***@relay``) and key-like query
+# parameters (``?key=...``), so a secret is scrubbed even where arbwatch was never told it.
 
-_SECRET_QUERY: Final = re.compile(
-    r"(?i)(?P<name>[?&](?:api_?key|apikey|key|token|access_token)=)[^&#\s'\"]+"
-)
+#: What stands in for a secret in logs, errors, status and recordings.
 REDACTED: Final = "***"
+_SECRET_QUERY: Final = re.compile(
+    r"(?i)(?P<name>[?&](?:api_?key|apikey|key|token|access_token|secret|password)=)"
+    r"[^&#\s'\"]+"
+)
+#: ``://userinfo@``: a user name and password before a host, in any URL of the text. Found
+#: from the ``://`` rather than from the scheme: a regex that tried a scheme at each letter
+#: would read a 3 MB frame many times over.
+_USERINFO: Final = re.compile(r"://[^/?#@\s'\"<>]+@")
+
+#: The shortest secret remembered process-wide: shorter text (a chat id's digits, ``x=1``
+#: in an apprise URL's query) would match ordinary words and figures in every line. Keys
+#: and tokens are longer; a caller redacting its own short secrets passes them to `redact`.
+MIN_REMEMBERED_LENGTH: Final = 6
+#: Every secret the process knows of (see `remember_secrets`), longest first, so that a
+#: secret containing a shorter one is replaced whole.
+_known: tuple[str, ...] = ()
+
+
+def remember_secrets(secrets: Iterable[str]) -> None:
+    """Add ``secrets`` to those `redact` replaces everywhere in this process, for good.
+
+    The daemon tells it each config's keys and URL secrets as it loads the config, so a
+    line logged by any library, or an error text built anywhere, is scrubbed of them.
+    """
+    global _known  # noqa: PLW0603 - one registry per process, read on every redaction
+    merged = set(_known) | {s for s in secrets if len(s) >= MIN_REMEMBERED_LENGTH}
+    _known = tuple(sorted(merged, key=len, reverse=True))
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The password in ``url``'s userinfo, as written and decoded.
+
+    The user name is not a secret on its own (and may be a common word); in a URL the
+    whole userinfo is scrubbed by pattern anyway.
+    """
+    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s:@]*:(?P<password>[^/?#\s@]*)@", url)
+    if match is None:
+        return ()
+    password = match.group("password")
+    return tuple(dict.fromkeys(s for s in (password, unquote(password)) if s))
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every known secret and every key-like query parameter replaced.
+    """``text`` with every secret replaced by `REDACTED` (see the section's comment).
 
-    httpx logs full URLs, query included, at INFO, and both providers take the key in the
-    query, so URLs are scrubbed by pattern as well as by value.
+    ``secrets`` are replaced as well as those remembered process-wide. httpx logs full
+    URLs, query included, and both providers take the key in the query, so URLs are
+    scrubbed by pattern as well as by value.
     """
-    for secret in secrets:
-        if secret:
+    given = sorted((s for s in secrets if s), key=len, reverse=True)
+    for secret in (*given, *_known):
+        if secret in text:
             text = text.replace(secret, REDACTED)
+    text = _USERINFO.sub(f"://{REDACTED}@", text)
     return _SECRET_QUERY.sub(lambda m: m.group("name") + REDACTED, text)
 
 
 #: Loggers that can print a URL or a provider's message: httpx logs every request with its
-#: query at INFO, httpcore more at DEBUG, and the feeds log their failures.
+#: query at INFO, httpcore more at DEBUG, and the feeds log their failures. (The daemon's
+#: own log handler redacts every record too: see `arbwatch.logs.configure_logging`.)
 REDACTED_LOGGERS: Final = (
     "httpx",
     "httpcore.connection",
@@ -234,38 +283,47 @@ REDACTED_LOGGERS: Final = (
 
 
 def install_redaction(secrets: Iterable[str], loggers: Iterable[str] = REDACTED_LOGGERS) -> None:
-    """Scrub ``secrets`` from every record the named loggers create; idempotent.
+    """Remember ``secrets`` and scrub them from every record the named loggers create.
 
-    A logger's filters see only the records created on that very logger, not those
-    propagated from its children, and the handlers belong to whoever configured logging
-    (the daemon, pytest's caplog). So the filter goes on each logger that can print a URL
-    or a provider message, where it rewrites the record before any handler anywhere
-    formats it; a module that logs on its own logger passes it too. An existing
+    Idempotent. A logger's filters see only the records created on that very logger, not
+    those propagated from its children, and the handlers belong to whoever configured
+    logging (the daemon, pytest's caplog). So the filter goes on each logger that can
+    print a URL or a provider message, where it rewrites the record before any handler
+    anywhere formats it; a module that logs on its own logger passes it too. An existing
     `RedactingFilter` there learns the secrets instead of a second filter being added.
     """
+    secrets = [s for s in secrets if s]
+    remember_secrets(secrets)
     for name in loggers:
         logger = logging.getLogger(name)
         existing = next((f for f in logger.filters if isinstance(f, RedactingFilter)), None)
         if existing is None:
             logger.addFilter(RedactingFilter(secrets))
         else:
-            existing.secrets.update(s for s in secrets if s)
+            existing.secrets.update(secrets)
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs secrets from every record it passes."""
+    """A logging filter (for a logger or a handler) that scrubs every record it passes."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        """Scrub these values (API keys), plus key-like URL query parameters."""
+        """Scrub these values (API keys) and those remembered, plus URL-borne secrets."""
         super().__init__()
         self.secrets = {s for s in secrets if s}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message with secrets replaced; never drops a record."""
+        """Rewrite the record's message and traceback with secrets replaced; never drops."""
         message = record.getMessage()
         cleaned = redact(message, self.secrets)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here, redacted, and cached where every formatter looks first.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
         return True
 
 

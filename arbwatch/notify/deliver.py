@@ -26,13 +26,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import anyio
 import anyio.abc
 import apprise
 
 from arbwatch.config.model import ChannelConfig
-from arbwatch.feeds.base import Backoff, install_redaction
+from arbwatch.feeds.base import Backoff, install_redaction, redact
 from arbwatch.notify.message import Message
 
 logger = logging.getLogger(__name__)
@@ -113,11 +114,10 @@ class _Sender:
                 logger.error("channel %s: apprise refused a %s URL", config.name, _scheme(revealed))
                 continue
             service = self.apprise[len(self.apprise) - 1]
-            private = service.url(privacy=True)  # type: ignore[no-untyped-call]
-            self._secrets |= set(_URL_PARTS.split(revealed)) - set(_URL_PARTS.split(private))
-        self._secrets.discard("")
+            self._secrets |= hidden_parts(revealed, service.url(privacy=True))  # type: ignore[no-untyped-call]
         # Apprise's own log lines can carry tokens (a refused request names its URL): its
-        # logger scrubs this channel's secrets from every record, whatever the level.
+        # logger scrubs this channel's secrets from every record, whatever the level; the
+        # longer ones are remembered for every other line and error too.
         install_redaction(self._secrets, loggers=("apprise",))
 
     def send(self, message: Message) -> tuple[bool, str]:
@@ -144,11 +144,17 @@ class _Sender:
         return False, self.redact("; ".join(failures))
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret part of the channel's URLs replaced by ``***``."""
-        # Longest first, so that a secret containing a shorter one is replaced whole.
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        """``text`` redacted, every secret part of the channel's URLs included."""
+        return redact(text, self._secrets)
+
+
+def hidden_parts(url: str, private: str) -> set[str]:
+    """The parts of apprise ``url`` (tokens, password) its privacy form ``private`` hides.
+
+    The private form is compared decoded: apprise writes ``to=me@example.com`` as
+    ``/me%40example.com``, and that is not hiding it.
+    """
+    return set(_URL_PARTS.split(url)) - set(_URL_PARTS.split(unquote(private))) - {""}
 
 
 class Notifier:

@@ -81,7 +81,7 @@ async def test_show_config_redacts_every_secret(tmp_path: Path) -> None:
     shutil.copy(ROOT / "config.example.yaml", path)
     status, out, _ = await arbwatch("show-config", "-c", str(path), env=EXAMPLE_ENV)
     assert status == 0
-    assert "<redacted>" in out
+    assert "api_key: '***'" in out
     for secret in ("oa_example_key", SECRET, "discord-secret", "smtp-secret"):
         assert secret not in out
 
@@ -124,3 +124,35 @@ async def test_history_lists_what_a_daemon_run_alerted(tmp_path: Path) -> None:
         lines = [line for line in out.splitlines() if game in line]
         assert len(lines) == 2  # the arbitrage and Bovada's +EV price, one row each
         assert any("arbs" in line and "+5.00%" in line for line in lines)
+
+
+async def test_history_needs_no_secrets_but_run_and_check_config_do(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        path = s.write_config()
+        daemon = Daemon(load_config(path))
+        async with running(daemon):
+            await bootstrapped(daemon, len(s.events))
+            s.price(s.events[0], arb(2.10, 2.10))
+            await s.smtp.next_mail(WAIT)
+        # The same config with the key in a file that is not there and a channel's URL in
+        # a variable that is not set, as on a machine without the service's credentials.
+        text = path.read_text(encoding="utf-8")
+        secretless = text.replace(
+            "api_key: ", "api_key_file: missing-key-file  # was: ", 1
+        ).replace(f"mail: {s.smtp.url()}", "mail: ${NOT_SET_MAIL_URL}")
+        assert secretless != text
+        path.write_text(secretless, encoding="utf-8")
+
+        status, out, err = await arbwatch("history", "-c", str(path))
+        assert (status, err) == (0, "")
+        assert f"{s.events[0].away} @ {s.events[0].home}" in out
+
+        status, out, err = await arbwatch("check-config", "-c", str(path))
+        assert (status, out) == (1, "")
+        assert "feeds[0].api_key_file: cannot read" in err
+        assert "environment variable NOT_SET_MAIL_URL is not set" in err
+
+        status, out, err = await arbwatch("run", "-c", str(path))
+        assert (status, out) == (78, "")
+        assert "arbwatch: the config cannot be used:" in err
+        assert "feeds[0].api_key_file: cannot read" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -89,3 +90,22 @@ async def test_the_demo_with_status_serves_metrics_and_arbwatch_status_reads_the
     assert done.returncode == 0, done.stderr.decode()
     assert "feeds 2/2 up" in report.splitlines()[0]
     assert "rapidoddsapi-sim  up  rapidoddsapi" in report
+
+
+async def test_the_demo_stops_with_the_reason_when_its_status_port_is_taken() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with anyio.fail_after(PROMISE):
+            done = await anyio.run_process(
+                demo_command("--status", f"127.0.0.1:{port}"),
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+    assert done.returncode == 78
+    assert done.stderr.decode().endswith(
+        f"arbwatch: status: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        f"another process holds the port (another arbwatch? `arbwatch status --url "
+        f"http://127.0.0.1:{port}` shows which daemon it is); set another status.listen, "
+        "or stop what holds it\n"
+    )
+    assert "alerts." not in done.stdout.decode()

@@ -8,7 +8,7 @@ closing the socket (the config cannot say "any port").
 from __future__ import annotations
 
 import json
-import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -19,11 +19,20 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from arbwatch.cli import main
+from arbwatch.commands import EXIT_CONFIG
 from arbwatch.config import load_config
 from arbwatch.daemon import Daemon
 from arbwatch.errors import ConfigError
-from arbwatch.status import METRICS_CONTENT_TYPE
-from tests.e2e.test_daemon import WAIT, Stage, arb, bootstrapped, running, stage
+from arbwatch.sim.rundown import DEFAULT_KEY
+from arbwatch.status import METRICS_CONTENT_TYPE, StatusListenError
+from tests.e2e.test_daemon import (
+    WAIT,
+    Stage,
+    arb,
+    bootstrapped,
+    running,
+    stage,
+)
 from tests.sinks import until
 
 
@@ -132,22 +141,87 @@ async def test_metrics_status_and_the_status_command_against_a_running_daemon(
 
 
 @pytest.mark.anyio
-async def test_a_taken_port_leaves_the_daemon_alerting(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_taken_port_stops_the_start_before_any_feed_connects(tmp_path: Path) -> None:
     async with stage(tmp_path) as s:
         with socket.create_server(("127.0.0.1", 0)) as taken:
             port = taken.getsockname()[1]
             daemon = Daemon(load_config(write_config(s, f"status: {{listen: 127.0.0.1:{port}}}\n")))
-            with caplog.at_level(logging.ERROR, logger="arbwatch.status"):
-                async with running(daemon):
-                    await bootstrapped(daemon, len(s.events))
-                    s.price(s.events[0], arb(2.10, 2.04))
-                    await s.hook.next_post(WAIT)
-        assert [record.getMessage() for record in caplog.records] == [
-            f"status: cannot listen on 127.0.0.1:{port} (Address already in use): "
-            "/metrics and /status are off"
-        ]
+            with pytest.raises(StatusListenError) as refused:
+                await daemon.run()
+        assert str(refused.value).startswith(
+            f"status: cannot listen on 127.0.0.1:{port} (Address already in use): another "
+            f"process holds the port (another arbwatch? `arbwatch status --url "
+            f"http://127.0.0.1:{port}` shows which daemon it is)"
+        )
+        assert daemon.feeds[0].stats.reconnects == 0
+        assert daemon.feeds[0].stats.frames == 0
+        assert not (s.path.parent / "state").exists()
+
+
+@pytest.mark.anyio
+async def test_run_exits_78_with_the_reason_when_the_status_port_is_taken(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            port = taken.getsockname()[1]
+            path = write_config(s, f"status: {{listen: 127.0.0.1:{port}}}\n")
+            status, out, err = await arbwatch("run", "-c", str(path))
+    assert (status, out) == (EXIT_CONFIG, "")
+    assert status == 78  # EX_CONFIG, as for a broken config: systemd does not retry it
+    assert err == (
+        f"arbwatch: status: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        f"another process holds the port (another arbwatch? `arbwatch status --url "
+        f"http://127.0.0.1:{port}` shows which daemon it is); set another status.listen, "
+        "or stop what holds it\n"
+    )
+
+
+@pytest.mark.anyio
+async def test_status_names_the_daemon_and_warns_when_another_one_answers(
+    tmp_path: Path,
+) -> None:
+    async with stage(tmp_path) as s:
+        port = free_port()
+        listen = f"status: {{listen: 127.0.0.1:{port}}}\n"
+        ours = write_config(s, listen)
+        # Another config on the same port, keeping its state elsewhere, and with none of
+        # its secrets at hand: `status -c` needs neither the key nor the channels' URLs.
+        other = tmp_path / "other.yaml"
+        other.write_text(
+            ours.read_text(encoding="utf-8")
+            .replace(f"state_dir: {tmp_path / 'state'}", f"state_dir: {tmp_path / 'other'}")
+            .replace(f"api_key: {DEFAULT_KEY}", "api_key: ${NOT_SET_KEY}")
+            .replace(f"mail: {s.smtp.url()}", "mail: ${NOT_SET_MAIL_URL}"),
+            encoding="utf-8",
+        )
+        assert "NOT_SET_KEY" in other.read_text(encoding="utf-8")
+        daemon = Daemon(load_config(ours))
+        async with running(daemon):
+            identity = f"daemon pid {os.getpid()} · started "
+            status, out, err = await arbwatch("status", "-c", str(ours))
+            assert (status, err) == (0, "")
+            assert identity in out
+            assert f"state {tmp_path / 'state'}" in out
+
+            status, out, err = await arbwatch("status", "-c", str(other))
+            assert status == 0
+            assert err == (
+                f"arbwatch status: warning: the daemon at http://127.0.0.1:{port} "
+                f"(pid {os.getpid()}) keeps its state in {tmp_path / 'state'}, not in "
+                f"{tmp_path / 'other'} as this config says: another daemon answered, and "
+                "the figures below are its own\n"
+            )
+            assert identity in out
+
+            status, out, err = await arbwatch(
+                "status", "--url", f"http://127.0.0.1:{port}", "--json"
+            )
+            assert (status, err) == (0, "")
+            document = json.loads(out)
+            assert (document["pid"], document["state_dir"]) == (
+                os.getpid(),
+                str(tmp_path / "state"),
+            )
+            assert document["started_at"] == daemon.health().started_at
 
 
 #: A config with no status section.
@@ -198,3 +272,13 @@ def test_status_without_a_listener_in_the_config(
         f"arbwatch status: {path} sets no status.listen: add status: {{listen: "
         "127.0.0.1:9464} and restart the daemon, or give --url\n"
     )
+
+
+def test_a_status_url_with_a_login_is_never_shown_with_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"http://watcher:status-pass-71@127.0.0.1:{free_port()}"
+    assert main(["status", "--url", url]) == 1
+    err = capsys.readouterr().err
+    assert "status-pass-71" not in err
+    assert "no daemon answering at http://***@127.0.0.1:" in err

@@ -127,3 +127,14 @@ def test_module_entry_point_runs_without_traceback() -> None:
     assert completed.returncode == EXIT_USAGE
     assert "Traceback" not in completed.stderr
     assert completed.stderr.startswith("arbwatch: error: cannot read 'nonsense' as odds")
+
+
+def test_an_error_quoting_a_url_never_shows_its_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = _run(capsys, "demo", "--status", "http://u:demo-pass-55@127.0.0.1:9464")
+    assert (status, out) == (EXIT_USAGE, "")
+    assert err == (
+        "arbwatch: error: --status: expected host:port like 127.0.0.1:9464, "
+        "got 'http://***@127.0.0.1:9464'\n"
+    )

@@ -14,12 +14,13 @@ import yaml
 
 from arbwatch.config import load_config, parse_config
 from arbwatch.config.load import SCHEMA
-from arbwatch.config.model import REDACTED, Config, QuietHours
+from arbwatch.config.model import Config, QuietHours
 from arbwatch.config.show import check_config, show_config
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
 from arbwatch.errors import ConfigError
+from arbwatch.feeds.base import REDACTED
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownSettings
 from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
@@ -1374,3 +1375,45 @@ def test_show_config_positive_ev_and_defaults() -> None:
     assert document["timezone"] == "UTC"
     forever = parse(FEED + CHANNELS + EV_RULES + "history_retention: 0\n", env={"HOME": "/h"})
     assert yaml.safe_load(show_config(forever))["history_retention"] == "0s"
+
+
+SECRETLESS = """\
+bankroll: ${BANKROLL}
+feeds:
+  - {name: rapid, provider: rapidoddsapi, api_key: "${RAPID_KEY}", sports: [NBA],
+     bookmakers: [Pinnacle], market_types: [head_to_head]}
+  - {name: rundown, provider: therundown, api_key_file: /nonexistent/rundown.key,
+     sport_ids: [4], base_url: "https://${RELAY_LOGIN}@relay.invalid"}
+channels:
+  phone: tgram://${TG_BOT_TOKEN}/${TG_CHAT_ID}
+  mail: {url_file: /nonexistent/mail.url, freshness: 1m}
+rules:
+  - {name: arbs, kind: arbitrage, notify: [phone, mail]}
+"""
+
+
+def test_a_config_without_its_secrets_loads_for_commands_that_need_none() -> None:
+    secretless = parse_config(
+        SECRETLESS, source=Path("config.yaml"), env={"BANKROLL": "500"}, secrets=False
+    )
+    assert secretless.rules[0].bankroll == 500.0
+    assert [feed.name for feed in secretless.feeds] == []
+    # Every problem a run would meet is there when the secrets are needed.
+    assert problems(SECRETLESS, {"BANKROLL": "500"}) == [
+        "config.yaml:3: feeds[0].api_key: environment variable RAPID_KEY is not set",
+        "config.yaml:5: feeds[1].api_key_file: cannot read /nonexistent/rundown.key: "
+        "No such file or directory",
+        "config.yaml:6: feeds[1].base_url: environment variable RELAY_LOGIN is not set",
+        "config.yaml:8: channels.phone: environment variable TG_BOT_TOKEN is not set",
+        "config.yaml:8: channels.phone: environment variable TG_CHAT_ID is not set",
+        "config.yaml:9: channels.mail.url_file: cannot read /nonexistent/mail.url: "
+        "No such file or directory",
+    ]
+
+
+def test_a_config_without_its_secrets_still_refuses_every_other_mistake() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config(SECRETLESS, source=Path("config.yaml"), env={}, secrets=False)
+    assert refused.value.problems == [
+        "config.yaml:1: bankroll: environment variable BANKROLL is not set"
+    ]

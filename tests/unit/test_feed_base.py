@@ -1,5 +1,6 @@
 """Reconnect policy and secret-keeping, as plain functions."""
 
+import io
 import logging
 import random
 
@@ -15,8 +16,10 @@ from arbwatch.feeds.base import (
     classify,
     install_redaction,
     redact,
+    remember_secrets,
     retry_after_seconds,
     truncate,
+    url_secrets,
 )
 
 
@@ -149,3 +152,54 @@ def test_install_redaction_is_idempotent_and_learns_new_secrets(
     assert "first-key" not in caplog.text
     assert "second-key" not in caplog.text
     assert "keys *** and ***" in caplog.text
+
+
+def test_a_urls_userinfo_is_redacted_wherever_the_url_is() -> None:
+    line = (
+        "connecting to ws://relay:pa%40ss@127.0.0.1:8000/ws, then 'https://me:pw@x.invalid/a' "
+        "and mailtos://user@mail.invalid?to=a@b.invalid"
+    )
+    assert redact(line) == (
+        "connecting to ws://***@127.0.0.1:8000/ws, then 'https://***@x.invalid/a' "
+        "and mailtos://***@mail.invalid?to=a@b.invalid"
+    )
+    # A bare address is not a URL's userinfo.
+    assert redact("mail me@example.invalid") == "mail me@example.invalid"
+
+
+def test_url_secrets_are_the_password_as_written_and_decoded() -> None:
+    assert url_secrets("https://relay:pa%40ss-word@x.invalid/") == ("pa%40ss-word", "pa@ss-word")
+    assert url_secrets("https://relay@x.invalid/") == ()
+    assert url_secrets("https://x.invalid/?user=a:b@c") == ()
+
+
+def test_remembered_secrets_are_redacted_everywhere_but_not_short_ones() -> None:
+    remember_secrets(["remembered-secret-41", "abc"])
+    assert redact("key remembered-secret-41 and abc") == "key *** and abc"
+    # Passed in, a short one is replaced all the same.
+    assert redact("abc", ["abc"]) == "***"
+
+
+def test_a_handler_filter_scrubs_messages_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(["trace-secret-77"]))
+    logger = logging.getLogger("test.handler_redaction")
+    logger.addHandler(handler)
+    try:
+        try:
+            _fail("failed at https://u:trace-secret-77@x.invalid/")
+        except ValueError:
+            logger.exception("lost %s", "https://u:pw-in-args@x.invalid/?token=tok-1")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "lost https://***@x.invalid/?token=***" in text
+    assert "ValueError: failed at https://***@x.invalid/" in text
+    for secret in ("trace-secret-77", "pw-in-args", "tok-1"):
+        assert secret not in text
+
+
+def _fail(message: str) -> None:
+    """Raise a ValueError saying ``message``."""
+    raise ValueError(message)

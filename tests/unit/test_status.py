@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,7 +29,7 @@ from arbwatch.health import (
     RecentAlert,
 )
 from arbwatch.status import health_from_document, metrics_text, status_document
-from arbwatch.status_view import quantile, status_lines, status_url
+from arbwatch.status_view import other_daemon_warning, quantile, status_lines, status_url
 from tests.unit.test_config import EXAMPLE, EXAMPLE_ENV, parse, problems, top
 
 #: 2024-03-01 12:00:00 UTC.
@@ -67,6 +68,8 @@ def health(**changes: object) -> Health:
         at=NOW,
         started_at=NOW - 185.0,
         version="0.1.0",
+        pid=4242,
+        state_dir="/var/lib/arbwatch",
         feeds=(
             feed(AWKWARD),
             feed(
@@ -342,6 +345,7 @@ def test_status_lines() -> None:
     assert status_lines(health(), ZoneInfo("UTC")) == [
         "arbwatch 0.1.0 · up 3m 05s · feeds 1/2 up · 25 updates/s · 1 live opportunities · "
         "5 alerts sent",
+        "daemon pid 4242 · started 2024-03-01 11:56:55 · state /var/lib/arbwatch",
         "feeds",
         # The name's newline is shown escaped, so the row stays one line.
         '  rundown "main" \\ east\\nline 2  up           therundown    12.5 updates/s  '
@@ -367,7 +371,7 @@ def test_status_lines_before_anything_happened() -> None:
         health(feeds=(), channels=(), latency=Histogram(), live=(), recent_alerts=(), alerts=0),
         dt.UTC,
     )
-    assert lines[1:] == [
+    assert lines[2:] == [
         "feeds",
         "  (none)",
         "engine: 2,468 updates in 7 evaluations · 1,234 markets · latency p50 -, p95 - · 0 alerts "
@@ -377,6 +381,31 @@ def test_status_lines_before_anything_happened() -> None:
         "channels",
         "  (none)",
     ]
+
+
+def test_a_document_from_an_older_daemon_reads_without_its_identity() -> None:
+    document = json.loads(json.dumps(status_document(health())))
+    del document["pid"], document["state_dir"]
+    back = health_from_document(document)
+    assert (back.pid, back.state_dir) == (0, "")
+    assert status_lines(back, ZoneInfo("UTC"))[1] == (
+        "daemon pid not said · started 2024-03-01 11:56:55 · state directory not said"
+    )
+
+
+def test_the_status_view_warns_when_another_daemon_answered() -> None:
+    url = "http://127.0.0.1:9464"
+    ours = health()
+    assert other_daemon_warning(ours, Path("/var/lib/arbwatch"), url) == ""
+    assert other_daemon_warning(ours, Path("/home/me/.local/state/arbwatch"), url) == (
+        "warning: the daemon at http://127.0.0.1:9464 (pid 4242) keeps its state in "
+        "/var/lib/arbwatch, not in /home/me/.local/state/arbwatch as this config says: "
+        "another daemon answered, and the figures below are its own"
+    )
+    unsaid = other_daemon_warning(health(state_dir=""), Path("/var/lib/arbwatch"), url)
+    assert unsaid.startswith(
+        "warning: the daemon at http://127.0.0.1:9464 does not say which state directory"
+    )
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from arbwatch.core.odds import american_to_decimal, decimal_to_american
 from arbwatch.feeds.base import Backoff, FeedBatch
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
+from arbwatch.feeds.pacing import MAX_TRIES
 from arbwatch.feeds.recording import FrameRecorder, read_recording
 from arbwatch.feeds.rundown import PROVIDER
 from arbwatch.feeds.rundown_feed import FINISHED_AFTER, RundownFeed, RundownSettings
@@ -336,11 +337,13 @@ async def test_bootstrap_and_socket_deltas_match_the_world(tmp_path: Path) -> No
     assert stats.extra["heartbeats"] > 0
     assert stats.malformed == stats.reconnects == stats.dropped_batches == 0
     assert stats.extra["snapshots"] == 1
-    assert stats.extra["resyncs"] == 1  # the one after connecting
+    assert stats.extra["pages"] == 6  # 3 sports x 2 days, each once
+    # The socket opened before the pages: nothing was missed, so nothing to resync.
+    assert stats.extra["resyncs"] == 0
 
     frames = list(read_recording(path))
     channels = {frame.channel for frame in frames}
-    assert channels == {"rest:sports", "rest:affiliates", "rest:events", "rest:delta", "ws"}
+    assert channels == {"rest:sports", "rest:affiliates", "rest:events", "ws"}
     assert {frame.provider for frame in frames} == {"therundown"}
     assert KEY not in path.read_text()
 
@@ -519,8 +522,9 @@ async def test_a_key_without_websocket_access_is_refused_for_good() -> None:
         "handshake refused: HTTP 403 (WebSocket access requires Ultra plan or higher)"
     )
     assert KEY not in repr(stats)
-    # REST still answered: the engine got the games before the socket was refused.
-    assert run.engine.events
+    # The socket comes before the events pages: no page is paid for that could not be
+    # kept current.
+    assert not any("/events/" in path for path in setup.sim.requests(KEY))
 
 
 async def test_a_key_revoked_while_connected_stops_the_feed_at_the_next_rest_call() -> None:
@@ -590,30 +594,57 @@ async def test_a_429_handshake_waits_for_its_retry_after() -> None:
     assert "HTTP 429" in run.feed.stats.last_error
 
 
-async def test_a_rest_429_holds_rest_back_without_dropping_the_socket(tmp_path: Path) -> None:
-    # One request a second (of the simulator's clock): the bootstrap's one events page
-    # passes, the resync right after connecting is refused with Retry-After: 1.
-    setup = make_sim(keys={KEY: RundownKey(burst_limit=1)})
+async def test_a_rest_429_is_retried_after_retry_after_and_the_start_up_resumes(
+    tmp_path: Path,
+) -> None:
+    # The third events page is refused once, as if over the burst limit: that one request
+    # waits its Retry-After (1 s) and is retried; the pages before it are not fetched again.
+    setup = make_sim()
     path = tmp_path / "rundown.jsonl"
     recorder = FrameRecorder(path)
-
-    def deltas() -> list[str]:
-        return [f.frame for f in read_recording(path) if f.channel == "rest:delta"]
-
-    async with running(setup, days_ahead=0, recorder=recorder) as run:
+    sports = (4, 2, 3)
+    async with running(setup, sport_ids=sports, recorder=recorder) as run:
         stats = run.feed.stats
-        await wait_until(lambda: stats.extra["rate_limited"] >= 1)
-        refused_at = anyio.current_time()
-        setup.clock.now += 1.0
-        await wait_until(lambda: len(deltas()) >= 2, timeout=4)
-        waited = anyio.current_time() - refused_at
-        assert stats.state is FeedState.UP
+        await wait_until(lambda: stats.extra["pages"] >= 2)
+        setup.faults.rest_rate_limited = 1
+        await wait_until(lambda: stats.extra["snapshots"] >= 1, timeout=10)
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
     recorder.close()
-    assert "Rate limit exceeded" in deltas()[0]
-    assert '"deltas"' in deltas()[1]
-    assert waited >= 0.9  # Retry-After: 1
+    pages = [f.frame for f in read_recording(path) if f.channel == "rest:events"]
+    assert "Rate limit exceeded" in pages[2]
+    assert sum("Rate limit exceeded" in page for page in pages) == 1
+    requests = setup.sim.requests(KEY)
+    events_pages = {p: n for p, n in requests.items() if "/events/" in p}
+    assert len(events_pages) == 6  # 3 sports x 2 days
+    assert sorted(events_pages.values()) == [1, 1, 1, 1, 1, 2]  # the refused one twice
+    assert setup.sim.requests()["/api/v2/sports"] == 1
+    assert setup.sim.requests()["/api/v2/affiliates"] == 1
+    assert setup.sim.throttled(KEY) == 1
+    assert stats.extra["rate_limited"] == stats.extra["rest_retries"] == 1
     assert stats.reconnects == 0
-    assert stats.extra["rest_errors"] == 1
+    assert stats.extra["rest_errors"] == 0
+
+
+async def test_a_request_refused_again_and_again_gives_up_without_dropping_the_socket(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every try of one resync is refused: after the bounded tries, a retryable error
+    # holds REST back; the socket stays up and nothing already fetched is fetched again.
+    setup = make_sim()
+    async with running(setup) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: matches(run) and stats.state is FeedState.UP)
+        setup.faults.rest_rate_limited = MAX_TRIES
+        setup.faults.close_code = 1011  # a reconnect: its resync meets the refusals
+        await wait_until(lambda: stats.extra["rest_errors"] >= 1, timeout=10)
+        assert stats.extra["rate_limited"] == MAX_TRIES
+        await wait_until(lambda: stats.extra["resyncs"] >= 2, timeout=10)
+        run.step()
+        await wait_until(lambda: matches(run))
+    assert "rate limited (HTTP 429) 4 times in a row" in caplog.text
+    assert stats.reconnects == 1
+    events_pages = [n for p, n in setup.sim.requests(KEY).items() if "/events/" in p]
+    assert events_pages == [1, 1]  # 2 days, each once: the reconnect refetched no page
 
 
 async def test_malformed_and_oversized_frames_are_counted_and_skipped(
@@ -661,7 +692,7 @@ async def test_a_stalled_engine_costs_batches_not_the_socket() -> None:
         # engine is back, a resync brings every change it missed.
         run.engine.resume()
         await wait_until(lambda: matches(run))
-        assert stats.extra["resyncs"] >= 3
+        assert stats.extra["resyncs"] >= 2
         assert stats.extra["snapshots"] == 1
 
 

@@ -726,3 +726,85 @@ async def test_v1_lines_reach_the_engine_and_survive_a_reconnect() -> None:
     }
     withdrawn = [u for b in run.engine.batches for u in b.updates if math.isnan(u.price)]
     assert withdrawn
+
+
+# --- within the plan's limits ---------------------------------------------------------------
+
+#: Six sports: the world's three (NBA, NFL, EPL) and three it has no games for (MLB, NHL,
+#: NCAAF), whose pages still cost a request each.
+SIX_SPORTS = (4, 2, 11, 3, 6, 1)
+
+
+def events_requests(setup: Setup) -> dict[str, int]:
+    """How often each events page was requested with the test key."""
+    return {path: n for path, n in setup.sim.requests(KEY).items() if "/events/" in path}
+
+
+async def test_six_sports_three_days_on_ultra_stream_while_the_pages_come_paced() -> None:
+    # Ultra's burst limit (10 a second) on the simulator's own clock of real seconds; the
+    # feed at its default, Ultra's limit. 18 pages take about two seconds.
+    setup = make_sim()
+    seen: set[FeedState] = set()
+    async with running(setup, sport_ids=SIX_SPORTS, days_ahead=2) as run:
+        stats = run.feed.stats
+
+        def first_price_while_bootstrapping() -> bool:
+            seen.add(stats.state)
+            return stats.extra["price_changes"] > 0 or stats.extra["pages_done"] >= 18
+
+        # The socket is open before the pages are in: a change published now streams.
+        await wait_until(lambda: stats.frames > 0)
+        assert stats.extra["pages_done"] < 18
+        run.step()
+        await wait_until(first_price_while_bootstrapping, timeout=10)
+        await wait_until(lambda: stats.extra["snapshots"] >= 1, timeout=10)
+        await wait_until(lambda: matches(run, sport_ids=SIX_SPORTS) and stats.state is FeedState.UP)
+    assert FeedState.BOOTSTRAPPING in seen  # never UP while pages were missing
+    pages = events_requests(setup)
+    assert len(pages) == 18
+    assert set(pages.values()) == {1}
+    assert setup.sim.throttled(KEY) == 0
+    assert stats.extra["rate_limited"] == 0
+    assert (stats.extra["pages_done"], stats.extra["pages_total"]) == (18, 18)
+    assert stats.reconnects == 0
+
+
+async def test_frames_before_their_page_are_placed_by_it_without_a_fetch_per_event() -> None:
+    # Two requests a second for 2 sports x 2 days: the world moves while pages are
+    # missing. Frames for games whose page has not come cannot be placed; the page,
+    # requested after them, carries their prices, and no event is fetched on its own.
+    setup = make_sim(keys={KEY: RundownKey(tier="starter", websocket_access=True)})
+    sports = (4, 2)
+    async with running(setup, sport_ids=sports, max_requests_per_second=2) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: stats.extra["pages_done"] >= 1)
+        for _ in range(3):
+            run.step()
+        await wait_until(lambda: stats.extra["awaiting_page"] > 0)
+        assert stats.state is not FeedState.UP
+        await wait_until(lambda: stats.extra["snapshots"] >= 1, timeout=10)
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
+    assert stats.extra["event_refreshes"] == 0
+    assert set(events_requests(setup).values()) == {1}
+    assert not any(path.startswith("/api/v2/events/") for path in setup.sim.requests(KEY))
+    assert setup.sim.throttled(KEY) == 0
+
+
+async def test_a_reconnect_within_the_refresh_interval_refetches_no_page() -> None:
+    setup = make_sim()
+    sports = (4, 2, 11)
+    async with running(setup, sport_ids=sports) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
+        before = setup.sim.requests(KEY)
+        setup.faults.close_code = 1011
+        await wait_until(lambda: stats.reconnects >= 1)
+        run.step()  # around the reconnect: the socket or the resync brings it
+        await wait_until(lambda: stats.extra["resyncs"] >= 1)
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
+    after = setup.sim.requests(KEY)
+    assert events_requests(setup) == {p: n for p, n in before.items() if "/events/" in p}
+    assert set(events_requests(setup).values()) == {1}
+    assert after["/api/v2/markets/delta"] >= 1
+    assert setup.sim.requests()["/api/v2/sports"] == 1
+    assert setup.sim.requests()["/api/v2/affiliates"] == 1

@@ -1374,3 +1374,28 @@ def test_show_config_positive_ev_and_defaults() -> None:
     assert document["timezone"] == "UTC"
     forever = parse(FEED + CHANNELS + EV_RULES + "history_retention: 0\n", env={"HOME": "/h"})
     assert yaml.safe_load(show_config(forever))["history_retention"] == "0s"
+
+
+# --- max_requests_per_second -----------------------------------------------------------------
+
+
+def test_max_requests_per_second_defaults_to_the_documented_limit_and_is_shown() -> None:
+    rapid = parse(MINIMAL).feeds[0]
+    assert isinstance(rapid, RapidOddsSettings)
+    assert rapid.max_requests_per_second == 30.0
+    example = load_config(EXAMPLE, EXAMPLE_ENV)
+    rundown = next(f for f in example.feeds if isinstance(f, RundownSettings))
+    assert rundown.max_requests_per_second == 10.0  # Ultra, the least plan with WebSocket
+    starter = parse(feed("max_requests_per_second: 2")).feeds[0]
+    assert starter.max_requests_per_second == 2.0
+    shown = yaml.safe_load(show_config(parse(feed("max_requests_per_second: 1.5"))))
+    assert shown["feeds"][0]["max_requests_per_second"] == 1.5  # a rate, not "1.5s"
+
+
+@pytest.mark.parametrize("written", ["0", "-1", "fast", "10s"])
+def test_max_requests_per_second_must_be_a_positive_number(written: str) -> None:
+    found = problems(feed(f"max_requests_per_second: {written}"))
+    assert found == [
+        "config.yaml:8: feeds[0].max_requests_per_second: expected a number > 0, got "
+        + (written if written.lstrip("-").isdigit() else f'"{written}"')
+    ]

@@ -716,8 +716,8 @@ class RundownFeed:
     the rate), rest_retries (requests retried after such a 429), pages (events pages
     fetched), snapshots (times every due page had come), resyncs (delta resyncs started),
     stale_cursors, event_refreshes, affiliate_refreshes, recoveries (REST jobs scheduled
-    because the engine dropped a batch), awaiting_page (events frames named before their
-    page came), and the
+    because the engine dropped a batch), awaiting_page (events that frames named before
+    their page came), and the
     start-up's progress: pages_done of pages_total.
     """
 
@@ -972,7 +972,7 @@ class RundownFeed:
                 self._jobs.refetch(event_id, now)
             elif event_id not in self._awaiting and len(self._awaiting) < _MAX_AWAITING:
                 self._awaiting[event_id] = None
-                self.stats.extra["awaiting_page"] = len(self._awaiting)
+                self.stats.extra["awaiting_page"] += 1
         if affiliates:
             self._jobs.refetch(RestJob.AFFILIATES, now)
 
@@ -1041,7 +1041,11 @@ class RundownFeed:
         now = anyio.current_time()
         pages = dict(self._snapshot_requests())
         path = self._pages.take(now)
-        if path is None or path not in pages:
+        if path is None:
+            return
+        if path not in pages:
+            # The dates rolled between planning and now: plan again, fetch next time.
+            self._pages.set_pages(list(pages))
             return
         self.stats.extra["pages"] += 1
         response = await self._get(path, "rest:events", params=self._market_params())
@@ -1090,8 +1094,8 @@ class RundownFeed:
         )
         if self.stats.state is FeedState.BOOTSTRAPPING:
             self.stats.state = FeedState.UP
-        # Events frames named that no page listed: fetch each once (paced).
-        unplaced = [e for e in self._awaiting if e not in self.session.events]
+        # Events frames named that no page listed since: fetch each once (paced).
+        unplaced = list(self._awaiting)
         self._awaiting.clear()
         self._follow_up(unplaced, affiliates=False)
 

@@ -459,6 +459,20 @@ async def test_rest_paced_to_the_limit_is_never_refused() -> None:
     assert run.feed.stats.extra["rate_limited"] == 0
 
 
+async def test_a_start_up_of_many_sports_is_paced_and_never_refused() -> None:
+    # Twelve sports' snapshots and /usage against a limit of 5 a second: unpaced, they
+    # would all go within a few milliseconds and most be refused.
+    async with simulator(rate_limit=5) as sim:
+        sports = sim.sim.sports[:12]
+        async with running(sim, sports=sports, max_requests_per_second=5) as run:
+            await until(lambda: run.feed.stats.state is FeedState.UP, timeout=10)
+    requests = sim.sim.requests(PRO_KEY)
+    assert all(requests[f"/sports/{sport}/markets"] == 1 for sport in sports)
+    assert requests["/usage"] == 1
+    assert sim.sim.throttled(PRO_KEY) == 0
+    assert run.feed.stats.extra["rest_requests"] == 13
+
+
 async def test_a_rest_rate_limit_is_retried_after_retry_after() -> None:
     # Set above the server's limit: each refused request waits its Retry-After (1 s)
     # and is retried; the feed polls on, never failing for it.

@@ -159,8 +159,12 @@ _THRESHOLD_KEYS: Final[Mapping[RuleKind, tuple[str, str]]] = {
     "positive_ev": ("min_ev", "max_ev"),
 }
 
-#: How a feed setting is read, by its type. Every float setting of a feed is seconds; the
-#: settings classes check ranges themselves (some take zero, some do not).
+#: Feed settings that are not read by their type: a rate is a number, not seconds.
+_FEED_FIELD_READERS_BY_NAME: Final[Mapping[str, Callable[[Value], object]]] = {
+    "max_requests_per_second": partial(values.number, above=0.0),
+}
+#: How a feed setting is read, by its type. Every other float setting of a feed is
+#: seconds; the settings classes check ranges themselves (some take zero, some do not).
 _FEED_FIELD_READERS: Final[Mapping[object, Callable[[Value], object]]] = {
     str: values.text,
     float: partial(values.duration, positive=False),
@@ -431,7 +435,11 @@ class _Reader:
             if field.name in ("name", "api_key"):
                 continue
             if field.name in feed:
-                read = feed.find(field.name, _FEED_FIELD_READERS[hints[field.name]])
+                reader = (
+                    _FEED_FIELD_READERS_BY_NAME.get(field.name)
+                    or _FEED_FIELD_READERS[hints[field.name]]
+                )
+                read = feed.find(field.name, reader)
                 if read is not None:
                     fields[field.name] = read
             elif field.default is dataclasses.MISSING:

@@ -142,8 +142,10 @@ def _feed(feed: FeedSettings) -> dict[str, object]:
             shown["api_key"] = REDACTED
         elif isinstance(value, tuple):
             shown[field.name] = list(value)
+        elif field.name == "max_requests_per_second":
+            shown[field.name] = value  # a rate, not seconds
         elif isinstance(value, float):
-            # Every float setting of a feed is seconds (see the loader).
+            # Every other float setting of a feed is seconds (see the loader).
             shown[field.name] = _duration(value)
         elif field.name != "name":
             shown[field.name] = value

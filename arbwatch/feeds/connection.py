@@ -40,9 +40,14 @@ log = logging.getLogger("arbwatch.feeds")
 
 
 class FeedState(Enum):
-    """Where a feed is in its life, for status lines and the health endpoint."""
+    """Where a feed is in its life, for status lines and the health endpoint.
+
+    BOOTSTRAPPING: connected and reading, but the start-up snapshot is still coming in
+    (TheRundown's events pages, paced): prices are incomplete, so not yet UP.
+    """
 
     CONNECTING = "connecting"
+    BOOTSTRAPPING = "bootstrapping"
     UP = "up"
     BACKING_OFF = "backing off"
     FAILED = "failed"

@@ -91,6 +91,7 @@ from arbwatch.feeds.base import (
 from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, frames, reconnecting
 from arbwatch.feeds.identity import EventIdentity, Resolved, normalize_sport, to_update
 from arbwatch.feeds.model import CellKey, ParseError, cell_key
+from arbwatch.feeds.pacing import RAPIDODDS_RATE, PacedClient
 from arbwatch.feeds.rapidodds import (
     PROVIDER,
     Connected,
@@ -164,6 +165,8 @@ class RapidOddsSettings:
             known before the first push (a push only follows the next scrape cycle).
             Costs the same credits as one push per sport.
         max_frame_bytes: the largest WebSocket frame read; larger ones are skipped.
+        max_requests_per_second: REST requests (snapshots, polling, ``/usage``) are
+            spaced to stay under this rate: RapidOddsAPI allows 30 a second per key.
 
     Raises:
         RapidOddsSettingsError: a key without ``oa_``, an empty or blank list, a base
@@ -181,6 +184,7 @@ class RapidOddsSettings:
     poll_interval: float = DEFAULT_POLL_INTERVAL
     rest_bootstrap: bool = True
     max_frame_bytes: int = MAX_FRAME_BYTES
+    max_requests_per_second: float = RAPIDODDS_RATE
 
     def __post_init__(self) -> None:
         """Validate, and keep each list as a tuple without repeats."""
@@ -209,6 +213,11 @@ class RapidOddsSettings:
                 raise RapidOddsSettingsError(
                     f"{where}: {interval}: expected seconds > 0, got {value}"
                 )
+        rate = self.max_requests_per_second
+        if not _finite(rate) or rate <= 0:
+            raise RapidOddsSettingsError(
+                f"{where}: max_requests_per_second: expected a number > 0, got {rate}"
+            )
         if not _finite(self.credits_retry) or self.credits_retry < 0:
             raise RapidOddsSettingsError(
                 f"{where}: credits_retry: expected seconds >= 0, got {self.credits_retry}"
@@ -588,8 +597,9 @@ class RapidOddsFeed:
     by every one received, batch or not (an unchanged push carries no batch). In
     ``stats.extra``: ``credits_per_push`` (the server's figure, summed over the sports),
     ``credits_charged_total``, ``credits_remaining`` (once known), ``oversized_frames``,
-    ``skipped_parts`` (games, markets, outcomes and prices the parser skipped) and
-    ``polling`` (1.0 once on REST polling).
+    ``skipped_parts`` (games, markets, outcomes and prices the parser skipped),
+    ``polling`` (1.0 once on REST polling), ``rest_requests`` (REST requests sent, paced
+    to ``max_requests_per_second``) and ``rate_limited`` (429s for the rate, each retried).
     """
 
     def __init__(
@@ -632,6 +642,8 @@ class RapidOddsFeed:
         self._bootstrapped: set[str] = set()
         self._http: httpx.AsyncClient | None = None
         self._handoff: Handoff | None = None
+        self._rest = PacedClient(settings.name, settings.max_requests_per_second)
+        self.stats.extra.update(rest_requests=0.0, rate_limited=0.0)
 
     @property
     def polling(self) -> bool:
@@ -892,11 +904,24 @@ class RapidOddsFeed:
             self._deliver(result)
 
     async def _get(self, url: str, params: tuple[tuple[str, str], ...]) -> httpx.Response:
-        """A GET; an error status is returned (with its body recorded), not raised."""
-        response = await self._client_or_fail().get(url, params=params)
-        if response.status_code != 200:
-            self._record("rest:error", str(response.request.url), response.text, self._clock())
-        return response
+        """A paced GET; an error status is returned (with its body recorded), not raised.
+
+        A 429 for the rate is retried in place after its Retry-After (`PacedClient`);
+        refused every time, it raises a retryable `FeedError`.
+        """
+
+        def record_refusal(response: httpx.Response) -> None:
+            if response.status_code != 200:
+                self._record("rest:error", str(response.request.url), response.text, self._clock())
+
+        try:
+            return await self._rest.get(
+                self._client_or_fail(), url, params=params, observe=record_refusal
+            )
+        finally:
+            extra = self.stats.extra
+            extra["rest_requests"] = self._rest.requests
+            extra["rate_limited"] = self._rest.rate_limited
 
     def _read_usage(self, response: httpx.Response) -> None:
         self._record("rest:usage", str(response.request.url), response.text, self._clock())

@@ -10,21 +10,28 @@ each event has priced, so that a full snapshot withdraws what it no longer lists
 
 `RundownFeed` is the thin I/O shell on httpx and httpx-ws::
 
-    bootstrap    GET /api/v2/sports, /api/v2/affiliates (no key), then for every sport
-                 and every date from today to today + days_ahead (UTC)
-                 GET /api/v2/sports/{id}/events/{date}?market_ids=...  -> batches
+    catalogs     GET /api/v2/sports, /api/v2/affiliates (no key), once per run
     connect      WS {base}/api/v2/ws/markets?sport_ids=..&market_ids=..[&affiliate_ids=..]
                  (http -> ws, https -> wss), the key in the X-TheRundown-Key header so it
-                 never is part of a URL, a log line or an error
-    resync       after every (re)connect, and when the engine dropped a batch:
-                 GET /api/v2/markets/delta?last_id=<cursor>&sport_id=<each sport>, paging
-                 while has_more; a 400 (stale or unknown cursor) re-bootstraps the events
+                 never is part of a URL, a log line or an error; opened before the events
+                 pages, so a long snapshot does not hold the prices back
+    pages        for every sport and every date from today to today + days_ahead (UTC),
+                 today's first: GET /api/v2/sports/{id}/events/{date}?market_ids=...,
+                 one page at a time between frames, each when the pacer allows
+                 (`arbwatch.feeds.pacing`); `PagePlan` remembers what was fetched when, so
+                 a start-up resumes where it stopped and a reconnect refetches no page
+                 younger than refresh_interval
+    resync       after a reconnect (once a page gave a cursor), and when the engine
+                 dropped a batch: GET /api/v2/markets/delta?last_id=<cursor>&sport_id=<each
+                 sport>, paging while has_more; a 400 (stale or unknown cursor) makes every
+                 page due again
     read         heartbeats feed a watchdog (no heartbeat for heartbeat_timeout seconds
                  ends the connection; data frames alone do not count, since a server can
                  keep pushing from a dead upstream); each price change is one batch
-    refresh      every refresh_interval the events pages again (new games, and a fresh
-                 delta cursor: TheRundown rejects cursors older than 30 minutes, so keep
-                 refresh_interval below that); an unknown participant fetches its event
+    refresh      each events page again refresh_interval after it was fetched (new
+                 games, and a fresh delta cursor: TheRundown rejects cursors older than 30
+                 minutes, so keep refresh_interval below that); an unknown participant
+                 fetches its event
                  (GET /api/v2/events/{id}, at most once a minute per event); an unknown
                  affiliate refetches the affiliates (at most once a minute); events that
                  started more than `FINISHED_AFTER` ago are over: whatever they still
@@ -37,15 +44,30 @@ the socket delivers changes in order, so the last word on each cell is always th
 Had REST answers been applied from another task, a snapshot taken before a price change
 could land after that change's frame and put back the old price.
 
+The start-up. The socket opens first and the pages follow, paced, between frames; until
+every page has come once, ``stats.state`` is BOOTSTRAPPING (not UP) and the log counts the
+pages. A frame for an event whose page has not come yet cannot be placed (its participants
+are unknown); it is not lost, since the page is requested after the frame was read and so
+already holds its price, and no page older than a frame is ever applied after it (the
+ordering above). Such frames must not each fetch their event (a storm of REST calls at
+start): their events are noted instead, and only those that no page listed are fetched
+once every page has come. A resync after a reconnect runs before the pages, so that the
+replayed changes never land on top of a newer page.
+
+Pacing. Every REST request waits its turn (`PacedClient`: ``max_requests_per_second``, by
+default Ultra's 10); a page job is only taken when its turn has come, so the socket is
+read while the feed waits. A 429 for the rate waits its Retry-After and retries that one
+request; the work around it goes on where it was.
+
 Failures. A 401 or 403 (REST or handshake) and a close with 4001 stop this feed alone
 (``stats.fatal_error`` says why). Anything else reconnects with backoff, a 429 waiting at
-least its Retry-After. REST calls made while connected (resync, refresh) do not tear the
-socket down when they fail: they are retried after a backoff, and a 429's Retry-After
-holds every REST call back.
+least its Retry-After. REST calls made while connected (pages, resync, refresh) do not
+tear the socket down when they fail: they are retried after a backoff that holds every
+REST call back, and what was already fetched is kept.
 
 The engine. Batches go through `Handoff`, which never blocks: the reader must keep
 draining the socket. A dropped batch is recovered from REST: a dropped delta page keeps
-the cursor where it was and resyncs again, a dropped snapshot page re-bootstraps, a
+the cursor where it was and resyncs again, a dropped events page is fetched again, a
 dropped event refresh fetches the event again. These retries wait a delay that starts at
 ``min_resync_interval`` and doubles until the engine takes a batch again, so a stuck
 engine is not answered with a storm of REST calls.
@@ -60,13 +82,19 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import partial
 from typing import Final, TypeAlias
 from urllib.parse import quote as quote_path
 
 import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectSendStream
-from httpx_ws import AsyncWebSocketSession, WebSocketInvalidTypeReceived, aconnect_ws
+from httpx_ws import (
+    AsyncWebSocketSession,
+    WebSocketInvalidTypeReceived,
+    WebSocketUpgradeError,
+    aconnect_ws,
+)
 
 from arbwatch.core.markets import MarketKey, PriceUpdate
 from arbwatch.errors import InvalidMarketError
@@ -93,6 +121,7 @@ from arbwatch.feeds.model import (
     cell_key,
     withdraw_missing,
 )
+from arbwatch.feeds.pacing import RUNDOWN_ULTRA_RATE, PacedClient
 from arbwatch.feeds.recording import FrameRecorder, RecordedFrame
 from arbwatch.feeds.rundown import (
     DRAW_SPORTS,
@@ -109,6 +138,7 @@ from arbwatch.feeds.rundown import (
     parse_sports,
     parse_ws_frame,
 )
+from arbwatch.feeds.rundown_pages import PagePlan
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +167,12 @@ COUNTERS: Final = (
     "rest_requests",
     "rest_errors",
     "rate_limited",
+    "rest_retries",
+    "pages_done",
+    "pages_total",
+    "awaiting_page",
     "snapshots",
+    "pages",
     "resyncs",
     "stale_cursors",
     "event_refreshes",
@@ -173,6 +208,9 @@ class RundownSettings:
             it doubles while the engine stays behind (up to ``refresh_interval``).
         request_timeout: seconds for one REST call, when the feed makes its own client.
         max_frame_bytes: larger WebSocket frames are counted as malformed and skipped.
+        max_requests_per_second: REST requests are spaced to stay under this rate: the
+            plan's burst limit (Ultra 10, the least plan with WebSocket access; Free 1,
+            Starter 2, Pro 5, Super 15, Mega 20, Max 50).
     """
 
     name: str
@@ -188,6 +226,7 @@ class RundownSettings:
     min_resync_interval: float = 1.0
     request_timeout: float = 15.0
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_requests_per_second: float = RUNDOWN_ULTRA_RATE
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -207,6 +246,7 @@ class RundownSettings:
             ("refetch_interval", self.refetch_interval),
             ("min_resync_interval", self.min_resync_interval),
             ("request_timeout", self.request_timeout),
+            ("max_requests_per_second", self.max_requests_per_second),
         ):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"feed {self.name}: {label} must be a positive number")
@@ -253,6 +293,7 @@ class SyncResult:
         refresh_events: events with prices the join table could not place: fetch them.
         refresh_affiliates: prices of books missing from the affiliates map were seen.
         skipped: prices, outcomes, markets and events that could not be used.
+        listed: the provider events an events body listed (its full snapshots).
     """
 
     batch: FeedBatch
@@ -261,6 +302,7 @@ class SyncResult:
     refresh_events: frozenset[str] = frozenset()
     refresh_affiliates: bool = False
     skipped: int = 0
+    listed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,8 +471,8 @@ class RundownSession:
             own = by_event.get(event_id, [])
             quotes += self.board.replace(event_id, own, received_at)
             quotes += own
+        listed = frozenset(event.provider_event_id for event in parsed.events)
         if page is not None:
-            listed = frozenset(event.provider_event_id for event in parsed.events)
             for gone in sorted(self._pages.get(page, frozenset()) - listed):
                 quotes += self.board.forget(gone, received_at)
             self._pages[page] = listed
@@ -448,6 +490,7 @@ class RundownSession:
             cursor=parsed.delta_cursor,
             refresh_affiliates=bool(parsed.unknown_affiliates),
             skipped=skipped + invalid,
+            listed=listed,
         )
 
     def handle_event(self, body: object, received_at: float) -> SyncResult:
@@ -574,16 +617,22 @@ class RundownSession:
 
 
 class RestJob(Enum):
-    """REST work a connected feed does between frames, in order of importance."""
+    """REST work a connected feed does between frames, in order of importance.
+
+    A resync comes before the pages: it replays changes older than any page fetched
+    after it, and must not land on top of one. SNAPSHOT fetches the next due events page.
+    """
 
     AFFILIATES = 0
-    SNAPSHOT = 1
-    RESYNC = 2
+    RESYNC = 1
+    SNAPSHOT = 2
 
 
 #: A REST job: one of `RestJob`, or the id of an event to fetch.
 Job: TypeAlias = RestJob | str
 
+#: Events awaiting their page, at most (a bound against a server naming endless events).
+_MAX_AWAITING: Final = 10_000
 #: Refetches remembered at most; older ones are forgotten past this many.
 _MAX_REMEMBERED_FETCHES: Final = 10_000
 
@@ -591,8 +640,8 @@ _MAX_REMEMBERED_FETCHES: Final = 10_000
 class RestSchedule:
     """When each REST job is due. Pure: times (monotonic seconds) are passed in.
 
-    `take` hands out the most important due job first: the affiliates, a snapshot, a
-    resync, then event fetches, oldest first. A refetch (an event or the affiliates,
+    `take` hands out the most important due job first: the affiliates, a resync, an
+    events page, then event fetches, oldest first. A refetch (an event or the affiliates,
     asked for by a frame that could not be placed) runs at most once per
     ``refetch_interval``: a burst of frames for one unknown event costs one request.
     `hold` keeps every job back, for a 429's Retry-After or a failing server.
@@ -663,10 +712,13 @@ class RundownFeed:
 
     ``stats.extra`` counts: heartbeats, price_changes, ignored_frames (frames that placed
     no price), oversized (also in ``stats.malformed``), skipped_quotes, rest_requests,
-    rest_errors (REST failures while connected, retried later), rate_limited (429s),
-    snapshots (events-page rounds), resyncs (delta resyncs started), stale_cursors,
-    event_refreshes, affiliate_refreshes, and recoveries (REST jobs scheduled because
-    the engine dropped a batch).
+    rest_errors (REST failures while connected, retried later), rate_limited (429s for
+    the rate), rest_retries (requests retried after such a 429), pages (events pages
+    fetched), snapshots (times every due page had come), resyncs (delta resyncs started),
+    stale_cursors, event_refreshes, affiliate_refreshes, recoveries (REST jobs scheduled
+    because the engine dropped a batch), awaiting_page (events that frames named before
+    their page came), and the
+    start-up's progress: pages_done of pages_total.
     """
 
     #: The provider name in recordings, which tells `arbwatch replay` which session to use.
@@ -705,11 +757,18 @@ class RundownFeed:
         self._secrets = (settings.api_key,)
         self._rest_base = settings.base_url.rstrip("/")
         self._handoff: Handoff | None = None
-        self._bootstrapped = False
+        self._have_sports = False
+        self._have_affiliates = False
         self._source = settings.ws_url
         # REST jobs, on anyio.current_time() (monotonic).
         self._jobs = RestSchedule(settings.refetch_interval)
-        self._refresh_at = math.inf
+        self._rest = PacedClient(settings.name, settings.max_requests_per_second)
+        self._pages = PagePlan(settings.refresh_interval)
+        # Events named by frames (or delta entries) before their page came, in the order
+        # seen: fetched one by one only if no page lists them (see the module docstring).
+        self._awaiting: dict[str, None] = {}
+        self._planned_day: int | None = None
+        self._started_at: float | None = None
         self._rest_backoff = Backoff(initial=1.0, cap=30.0)
         self._drop_backoff = Backoff(
             initial=settings.min_resync_interval,
@@ -722,12 +781,15 @@ class RundownFeed:
         return RundownSession(self.settings.name, identity)
 
     def _snapshot_requests(self) -> list[tuple[str, PageKey | None]]:
-        """The requests of one snapshot round, in order: (path, page key)."""
+        """The requests of one snapshot round, in order: (path, page key).
+
+        Day by day, every sport's today first: the games nearest in time come first.
+        """
         dates = bootstrap_dates(self._clock(), self.settings.days_ahead)
         return [
             (f"/api/v2/sports/{sport_id}/events/{day}", (sport_id, day))
-            for sport_id in self.settings.sport_ids
             for day in dates
+            for sport_id in self.settings.sport_ids
         ]
 
     def _delta_scopes(self) -> list[dict[str, str]]:
@@ -772,33 +834,50 @@ class RundownFeed:
         await reconnecting(self._attempt, self.stats, backoff=self._backoff, secrets=self._secrets)
 
     async def _attempt(self, healthy: Callable[[], None]) -> None:
-        """One connection: bootstrap if never done, connect, resync, read until it ends."""
-        if not self._bootstrapped:
-            await self._bootstrap()
+        """One connection: the catalogs if lacking, connect, then pages and resync."""
+        if self._started_at is None:
+            self._started_at = anyio.current_time()
+        await self._catalogs()
         url = self._source = self.settings.ws_url
         ws: AsyncWebSocketSession
-        async with aconnect_ws(
-            url,
-            self._http,
-            headers={KEY_HEADER: self.settings.api_key},
-            session_class=AsyncWebSocketSession,
-        ) as ws:
-            self._info("feed %s: connected to %s", self.settings.name, url)
-            # Whatever changed while no socket was listening is in the delta log.
-            self._jobs.schedule(RestJob.RESYNC, anyio.current_time())
-            await self._read(ws, healthy)
+        try:
+            async with aconnect_ws(
+                url,
+                self._http,
+                headers={KEY_HEADER: self.settings.api_key},
+                session_class=AsyncWebSocketSession,
+            ) as ws:
+                self._info("feed %s: connected to %s", self.settings.name, url)
+                if self.session.cursor is not None:
+                    # Whatever changed while no socket was listening is in the delta log.
+                    self._jobs.schedule(RestJob.RESYNC, anyio.current_time())
+                await self._read(ws, partial(self._healthy, healthy))
+        except WebSocketUpgradeError as error:
+            if error.response.status_code != 401:
+                raise
+            # The handshake is the key's first use: say what to check, as REST does.
+            reason = classify(error).reason + "; check the feed's api_key and its plan"
+            raise FeedError(self._redact(reason), fatal=True) from error
 
-    async def _bootstrap(self) -> None:
-        """Sports, affiliates and every events page; failures end the attempt."""
+    async def _catalogs(self) -> None:
+        """Sports and affiliates, each fetched once per run; failures end the attempt."""
         session = self.session
-        session.handle_sports(
-            (await self._get("/api/v2/sports", "rest:sports", auth=False)).content
-        )
-        session.handle_affiliates(
-            (await self._get("/api/v2/affiliates", "rest:affiliates", auth=False)).content
-        )
-        await self._snapshot()
-        self._bootstrapped = True
+        if not self._have_sports:
+            session.handle_sports(
+                (await self._get("/api/v2/sports", "rest:sports", auth=False)).content
+            )
+            self._have_sports = True
+        if not self._have_affiliates:
+            session.handle_affiliates(
+                (await self._get("/api/v2/affiliates", "rest:affiliates", auth=False)).content
+            )
+            self._have_affiliates = True
+
+    def _healthy(self, healthy: Callable[[], None]) -> None:
+        """The connection's first good message: UP, or BOOTSTRAPPING until every page came."""
+        healthy()
+        if not self._pages.bootstrapped:
+            self.stats.state = FeedState.BOOTSTRAPPING
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -880,26 +959,41 @@ class RundownFeed:
     # --- REST jobs -----------------------------------------------------------------------
 
     def _follow_up(self, event_ids: str | Collection[str] | None, affiliates: bool) -> None:
-        """Ask for what a frame or page could not place: its events, the affiliates."""
+        """Ask for what a frame or page could not place: its events, the affiliates.
+
+        Until every events page has come, an event is only noted: its page, still to
+        come, is newer than the frame and will place it (see the module docstring).
+        """
         now = anyio.current_time()
         if isinstance(event_ids, str):
             event_ids = (event_ids,)
         for event_id in event_ids or ():
-            self._jobs.refetch(event_id, now)
+            if self._pages.bootstrapped:
+                self._jobs.refetch(event_id, now)
+            elif event_id not in self._awaiting and len(self._awaiting) < _MAX_AWAITING:
+                self._awaiting[event_id] = None
+                self.stats.extra["awaiting_page"] += 1
         if affiliates:
             self._jobs.refetch(RestJob.AFFILIATES, now)
 
     def _next_due(self) -> float:
         """When the next REST job may run (monotonic), or infinity."""
-        return min(self._jobs.next_due(), self._refresh_at)
+        due = max(min(self._jobs.next_due(), self._pages.next_due()), self._jobs.held_until)
+        return max(due, self._rest.ready_at)
 
     async def _work(self) -> None:
-        """Run the REST jobs that are due, most important first, until none is."""
+        """Run the REST jobs that are due, most important first, until none is.
+
+        A job is only taken when the pacer gives a request its turn: until then the
+        caller reads frames.
+        """
         while True:
             now = anyio.current_time()
-            if now >= self._refresh_at:
+            self._plan_pages()
+            if self._pages.next_due() <= now:
                 self._jobs.schedule(RestJob.SNAPSHOT, now)
-                self._refresh_at = now + self.settings.refresh_interval
+            if not self._rest.ready():
+                return
             job = self._jobs.take(now)
             if job is None:
                 return
@@ -926,7 +1020,7 @@ class RundownFeed:
                 response = await self._get("/api/v2/affiliates", "rest:affiliates", auth=False)
                 self.session.handle_affiliates(response.content)
             elif job is RestJob.SNAPSHOT:
-                await self._snapshot()
+                await self._page()
             elif job is RestJob.RESYNC:
                 await self._resync()
             else:
@@ -934,29 +1028,83 @@ class RundownFeed:
         except ParseError as error:
             raise FeedError(f"unreadable REST answer: {error}", fatal=False) from error
 
-    async def _snapshot(self) -> None:
-        """Fetch every events page; a page the engine dropped schedules another round."""
-        self.stats.extra["snapshots"] += 1
-        started = anyio.current_time()
-        delivered = True
-        for index, (path, page) in enumerate(self._snapshot_requests()):
-            response = await self._get(path, "rest:events", params=self._market_params())
-            result = self.session.handle_events(
-                response.content, self._clock(), page=page, sets_cursor=index == 0
+    def _plan_pages(self) -> None:
+        """Bring the page plan to today's dates (once a day: the dates roll at midnight)."""
+        day = int(self._clock() // 86_400)
+        if day != self._planned_day:
+            self._planned_day = day
+            self._pages.set_pages([path for path, _ in self._snapshot_requests()])
+            self.stats.extra["pages_total"] = self._pages.total
+
+    async def _page(self) -> None:
+        """Fetch the next due events page; a page the engine dropped is fetched again later."""
+        now = anyio.current_time()
+        pages = dict(self._snapshot_requests())
+        path = self._pages.take(now)
+        if path is None:
+            return
+        if path not in pages:
+            # The dates rolled between planning and now: plan again, fetch next time.
+            self._pages.set_pages(list(pages))
+            return
+        self.stats.extra["pages"] += 1
+        response = await self._get(path, "rest:events", params=self._market_params())
+        # Any page fetched while the socket is read gives a good resync cursor, but not
+        # while a resync is pending: it must replay from before what it recovers.
+        sets_cursor = self.session.cursor is None or RestJob.RESYNC not in self._jobs
+        result = self.session.handle_events(
+            response.content, self._clock(), page=pages[path], sets_cursor=sets_cursor
+        )
+        for event_id in result.listed:
+            self._awaiting.pop(event_id, None)
+        was_bootstrapped = self._pages.bootstrapped
+        if self._apply(result, recover=None):
+            self._pages.fetched(path, anyio.current_time())
+        else:
+            self.stats.extra["recoveries"] += 1
+            self._pages.retry_at(path, anyio.current_time() + self._drop_backoff.next_delay())
+        self.stats.extra["pages_done"] = self._pages.done
+        if not was_bootstrapped:
+            self._info(
+                "feed %s: events page %d/%d (%s): %d events, %d prices",
+                self.settings.name,
+                self._pages.done,
+                self._pages.total,
+                path,
+                len(result.listed),
+                len(result.batch.updates),
             )
-            delivered &= self._apply(result, recover=RestJob.SNAPSHOT)
-        finished = self.session.retire_finished(self._clock())
-        delivered &= self._apply(finished, recover=RestJob.SNAPSHOT)
-        # The round answers a resync asked for before it began, and the periodic refresh.
-        if delivered and self._jobs.due_at(RestJob.RESYNC) <= started:
-            self._jobs.cancel(RestJob.RESYNC)
-        self._refresh_at = anyio.current_time() + self.settings.refresh_interval
+        if self._pages.next_due() > anyio.current_time():
+            self._pages_complete(was_bootstrapped)
+
+    def _pages_complete(self, was_bootstrapped: bool) -> None:
+        """Every due page came: retire finished games; end the start-up the first time."""
+        self.stats.extra["snapshots"] += 1
+        self._apply(self.session.retire_finished(self._clock()), recover=None)
+        if was_bootstrapped or not self._pages.bootstrapped:
+            return
+        elapsed = anyio.current_time() - (self._started_at or 0.0)
+        self._info(
+            "feed %s: snapshot complete: %d pages, %d events, %d REST requests in %.1f s",
+            self.settings.name,
+            self._pages.total,
+            len(self.session.events),
+            self._rest.requests,
+            elapsed,
+        )
+        if self.stats.state is FeedState.BOOTSTRAPPING:
+            self.stats.state = FeedState.UP
+        # Events frames named that no page listed since: fetch each once (paced).
+        unplaced = list(self._awaiting)
+        self._awaiting.clear()
+        self._follow_up(unplaced, affiliates=False)
 
     async def _resync(self) -> None:
         """Replay the delta log from the cursor, sport by sport; re-bootstrap if refused."""
         start, scopes = self.session.cursor, self._delta_scopes()
         if start is None or not scopes:
-            await self._snapshot()
+            # Nothing to replay from: the events pages are the only way to catch up.
+            self._pages.expire_all()
             return
         self.stats.extra["resyncs"] += 1
         delivered = True
@@ -971,11 +1119,12 @@ class RundownFeed:
                 if response.status_code == 400:
                     self.stats.extra["stale_cursors"] += 1
                     self._warn(
-                        "feed %s: delta cursor refused (%s); re-bootstrapping the events",
+                        "feed %s: delta cursor refused (%s); fetching the events pages again",
                         self.settings.name,
                         truncate(response.text),
                     )
-                    await self._snapshot()
+                    self.session.cursor = None
+                    self._pages.expire_all()
                     return
                 result = self.session.handle_delta(response.content, self._clock())
                 delivered &= self._apply(result, recover=RestJob.RESYNC)
@@ -999,14 +1148,14 @@ class RundownFeed:
             result = self.session.handle_event(response.content, self._clock())
         self._apply(result, recover=event_id)
 
-    def _apply(self, result: SyncResult, *, recover: Job) -> bool:
+    def _apply(self, result: SyncResult, *, recover: Job | None) -> bool:
         """Hand a REST result's batch on and follow up on what it could not place."""
         self.stats.extra["skipped_quotes"] += result.skipped
         self._follow_up(result.refresh_events, result.refresh_affiliates)
         return self._deliver(result.batch, recover=recover)
 
-    def _deliver(self, batch: FeedBatch, *, recover: Job) -> bool:
-        """Hand ``batch`` to the engine; if it was dropped, schedule ``recover``."""
+    def _deliver(self, batch: FeedBatch, *, recover: Job | None) -> bool:
+        """Hand ``batch`` to the engine; if it was dropped, schedule ``recover`` (if any)."""
         if not batch.updates and not batch.events:
             return True
         if self._handoff is None:
@@ -1014,7 +1163,7 @@ class RundownFeed:
         if self._handoff.send(batch):
             self._drop_backoff.reset()
             return True
-        if recover not in self._jobs:
+        if recover is not None and recover not in self._jobs:
             # Recovering costs REST calls (and data points): back off while the engine
             # stays behind, instead of answering each dropped frame at once.
             self.stats.extra["recoveries"] += 1
@@ -1036,20 +1185,29 @@ class RundownFeed:
         Statuses in ``allow`` are returned for the caller to read.
         """
         headers = {KEY_HEADER: self.settings.api_key} if auth else {}
-        self.stats.extra["rest_requests"] += 1
+
+        def record(response: httpx.Response) -> None:
+            self._record(channel, str(response.url), response.text, self._clock())
+
         try:
-            response = await self._http.get(
-                self._rest_base + path, params=dict(params or {}), headers=headers
+            response = await self._rest.get(
+                self._http,
+                self._rest_base + path,
+                params=dict(params or {}),
+                headers=headers,
+                observe=record,
             )
         except httpx.HTTPError as error:
             reason = f"GET {path}: network: {type(error).__name__}: {error}".rstrip(": ")
             raise FeedError(self._redact(reason), fatal=False) from error
-        self._record(channel, str(response.url), response.text, self._clock())
+        finally:
+            extra = self.stats.extra
+            extra["rest_requests"] = self._rest.requests
+            extra["rate_limited"] = self._rest.rate_limited
+            extra["rest_retries"] = self._rest.retries
         status = response.status_code
         if status < 400 or status in allow:
             return response
-        if status == 429:
-            self.stats.extra["rate_limited"] += 1
         failure = classify(
             httpx.HTTPStatusError(f"HTTP {status}", request=response.request, response=response)
         )

@@ -29,6 +29,8 @@ class Faults:
         oversized_frames: the next this many frames are padded with spaces past
             ``oversized_bytes`` (still valid JSON: only the size is wrong).
         oversized_bytes: the size an oversized frame reaches.
+        rest_rate_limited: the next this many authenticated REST requests are answered
+            as if over the burst limit (429, ``Retry-After: 1``); TheRundown simulator.
     """
 
     refuse_handshake: int | None = None
@@ -40,11 +42,19 @@ class Faults:
     malformed_frames: int = 0
     oversized_frames: int = 0
     oversized_bytes: int = 4 * 1024 * 1024
+    rest_rate_limited: int = 0
 
     def take_malformed(self) -> bool:
         """Whether the frame about to be sent should be broken (uses up one)."""
         if self.malformed_frames > 0:
             self.malformed_frames -= 1
+            return True
+        return False
+
+    def take_rest_rate_limited(self) -> bool:
+        """Whether the REST request being answered should be refused (uses up one)."""
+        if self.rest_rate_limited > 0:
+            self.rest_rate_limited -= 1
             return True
         return False
 

@@ -42,7 +42,8 @@ Choices where the provider's documentation is silent (all of them ours, not Rapi
 - Sports: the SDK's sport ids plus the world's are accepted; sports the world has no games
   for return ``games: []`` (as RapidOddsAPI's not-yet-scraped leagues do), free of charge.
 - Order of REST checks: 401/403 (key), 429 (rate limit, ``rate_limit`` requests per rolling
-  second per key, counting every request of the key), 422 (missing parameters), 404
+  second of the event loop's clock per key, counting every request of the key; 30 by
+  default, as documented; answered with ``Retry-After: 1``), 422 (missing parameters), 404
   (sport), 429 (credits). Credits are only checked when the answer has games, as that is the
   only time they are charged. Repeated equal ``market_type`` or ``bookmaker`` values count
   once. Unknown market keys and book names are accepted; they simply match nothing.
@@ -97,7 +98,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -253,6 +254,8 @@ class _Account:
     used: int = 0
     #: When the key's recent requests arrived (event-loop seconds), for the rate limit.
     calls: deque[float] = field(default_factory=deque)
+    #: Requests refused for the rate limit.
+    throttled: int = 0
 
     @property
     def remaining(self) -> int:
@@ -341,6 +344,7 @@ class RapidOddsSimulator:
             dict.fromkeys((*SPORT_IDS, *(event.sport for event in world.events)))
         )
         self._accounts = {key: _Account(plan) for key, plan in plans.items()}
+        self._requests: dict[str, Counter[str]] = {}
         self._live: set[_Connection] = set()
         # The last tick the world was stepped on; ticks are shared by every connection so
         # that two connections (or REST and a connection) never step the world twice.
@@ -355,6 +359,18 @@ class RapidOddsSimulator:
             KeyError: the simulator does not know the key.
         """
         return self._accounts[api_key].usage()
+
+    def requests(self, api_key: str) -> Counter[str]:
+        """REST requests made with ``api_key`` so far, by path, refused ones included."""
+        return Counter(self._requests.get(api_key, {}))
+
+    def throttled(self, api_key: str) -> int:
+        """REST requests of ``api_key`` refused for the rate limit so far.
+
+        Raises:
+            KeyError: the simulator does not know the key.
+        """
+        return self._accounts[api_key].throttled
 
     @property
     def live_connections(self) -> int:
@@ -467,16 +483,13 @@ class RapidOddsSimulator:
     async def _serve_http(self, scope: Scope, send: Send) -> None:
         status, body = self._route(scope)
         payload = json.dumps(body, separators=(",", ":")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        if status == 429 and isinstance(body, dict) and body.get("detail") == self._rate_text:
+            headers.append((b"retry-after", b"1"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
     def _route(self, scope: Scope) -> tuple[int, object]:
@@ -488,7 +501,9 @@ class RapidOddsSimulator:
         if scope["method"] != "GET":
             return 405, {"detail": "Method Not Allowed"}
         query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        account = self._admit(query.get("api_key", [""])[0])
+        api_key = query.get("api_key", [""])[0]
+        self._requests.setdefault(api_key, Counter())[scope["path"]] += 1
+        account = self._admit(api_key)
         if isinstance(account, _Refusal):
             return account.status, {"detail": account.detail}
         if parts == ["usage"]:
@@ -501,9 +516,14 @@ class RapidOddsSimulator:
         """The key's account, or why the request is refused: 401, 403 or a rate-limit 429."""
         account = self._authenticate(api_key)
         if isinstance(account, _Account) and self._rate_limited(account):
-            limit = f"Maximum {self.rate_limit} requests per second."
-            return _Refusal(429, f"Rate limit exceeded. {limit}")
+            account.throttled += 1
+            return _Refusal(429, self._rate_text)
         return account
+
+    @property
+    def _rate_text(self) -> str:
+        """The documented ``detail`` of a rate-limit 429."""
+        return _refusal_detail(429, self.rate_limit)
 
     def _authenticate(self, api_key: str, *, unknown_status: int = 401) -> _Account | _Refusal:
         """The key's account, or the refusal for a bad key (unknown_status) or a lapsed plan."""

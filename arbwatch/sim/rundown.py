@@ -17,9 +17,13 @@ Endpoints:
 Authentication [C]: the ``key`` query parameter or the ``X-TheRundown-Key`` header (any
 case; the header wins when both are sent). A missing or unknown key gets 401
 ``{"error": ...}``; a key whose plan has no WebSocket access is refused the handshake with
-403 [I: the spec presumes 403]. A key with a ``burst_limit`` gets 429 ``Retry-After: 1``
-``{"error":"Rate limit exceeded"}`` past that many requests per second of the injected
-clock. Authenticated REST answers carry ``X-Datapoints`` (prices or delta entries sent),
+403 [I: the spec presumes 403]. Each key is held to its plan's burst limit (Free 1, Starter
+2, Pro 5, Ultra 10, Super 15, Mega 20, Max 50 requests a second; ``burst_limit`` overrides
+it): past that many authenticated requests in a rolling second of ``rate_clock`` (the
+event loop's by default, as the provider counts real seconds), a 429 ``Retry-After: 1``
+``{"error":"Rate limit exceeded"}`` [C]. `requests` counts every REST request by key and
+path (refused ones included), `throttled` the 429s, `usage` the data points billed.
+Authenticated REST answers carry ``X-Datapoints`` (prices or delta entries sent),
 ``X-Datapoints-Used/-Remaining/-Limit/-Period``, ``X-Tier``, ``X-Data-Delay-Seconds`` and
 ``X-Websocket-Access``; the data delay is only reported, never applied.
 
@@ -120,7 +124,7 @@ import itertools
 import math
 import re
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -210,8 +214,8 @@ class RundownKey:
     Attributes:
         tier: the plan, a key of `TIERS`.
         websocket_access: overrides the plan's WebSocket access when not None.
-        burst_limit: requests per second (of the simulator's clock) before REST answers
-            429; None never throttles, which keeps tests free of accidental 429s.
+        burst_limit: requests per rolling second before REST answers 429; None means
+            the plan's documented burst limit.
     """
 
     tier: str = "ultra"
@@ -227,6 +231,11 @@ class RundownKey:
     def plan(self) -> Tier:
         """The key's plan."""
         return TIERS[self.tier]
+
+    @property
+    def burst(self) -> float:
+        """Requests per rolling second the key may make: its own limit, or its plan's."""
+        return self.plan.burst_per_second if self.burst_limit is None else self.burst_limit
 
     @property
     def websocket(self) -> bool:
@@ -366,6 +375,7 @@ class RundownSimulator:
         cursor_max_age: float = CURSOR_MAX_AGE,
         client_buffer: int = CLIENT_BUFFER,
         poll_interval: float = 0.02,
+        rate_clock: Callable[[], float] = anyio.current_time,
     ) -> None:
         """Render ``world`` as it stands; nothing moves until `advance`, `run` or `publish`.
 
@@ -379,6 +389,8 @@ class RundownSimulator:
             client_buffer: frames a slow client may have waiting before frames drop.
             poll_interval: how often (real seconds) live connections look at the
                 fault switches.
+            rate_clock: monotonic seconds for the burst limit (the event loop's by
+                default; a test may pass its fake clock to decide when a second passed).
         """
         if heartbeat_interval <= 0 or poll_interval <= 0:
             raise ValueError("heartbeat_interval and poll_interval must be positive")
@@ -403,7 +415,10 @@ class RundownSimulator:
         self._connections: set[_Connection] = set()
         self._dropped_by_closed = 0
         self._usage: dict[str, int] = {}
-        self._requests: dict[str, deque[float]] = {}
+        self.rate_clock = rate_clock
+        self._recent: dict[str, deque[float]] = {}
+        self._requests: dict[str, Counter[str]] = {}
+        self._throttled: dict[str, int] = {}
         self._market_ids = _Ids(2_518_000)
         self._participant_ids = _Ids(19_400_000)
         self._price_ids = _Ids(192_800_000)
@@ -515,6 +530,17 @@ class RundownSimulator:
         """Data points billed to ``key`` so far (REST answers and WS data frames)."""
         return self._usage.get(key, 0)
 
+    def requests(self, key: str = "") -> Counter[str]:
+        """REST requests made with ``key`` so far, by path, refused ones included.
+
+        Requests without a key (the sports and affiliates catalogs) count under "".
+        """
+        return Counter(self._requests.get(key, {}))
+
+    def throttled(self, key: str) -> int:
+        """REST requests of ``key`` answered 429 for the burst limit so far."""
+        return self._throttled.get(key, 0)
+
     # --- ASGI ------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -556,6 +582,8 @@ class RundownSimulator:
         if method != "GET":
             raise _HttpError(405, "Method Not Allowed")
         path = path.rstrip("/") or "/"
+        caller = headers.get("x-therundown-key") or query.get("key") or ""
+        self._requests.setdefault(caller, Counter())[path] += 1
         if path == "/api/v2/sports":
             sports = [{"sport_id": sid, "sport_name": name} for name, sid, _ in SPORTS]
             return {"sports": sports}, []
@@ -591,14 +619,13 @@ class RundownSimulator:
         return key
 
     def _throttle(self, key: str, plan_headers: list[tuple[str, str]]) -> None:
-        limit = self.keys[key].burst_limit
-        if limit is None:
-            return
-        now = self.clock()
-        recent = self._requests.setdefault(key, deque())
+        limit = self.keys[key].burst
+        now = self.rate_clock()
+        recent = self._recent.setdefault(key, deque())
         while recent and recent[0] <= now - 1.0:
             recent.popleft()
-        if len(recent) >= limit:
+        if self.faults.take_rest_rate_limited() or len(recent) >= limit:
+            self._throttled[key] = self._throttled.get(key, 0) + 1
             raise _HttpError(429, "Rate limit exceeded", [("retry-after", "1"), *plan_headers])
         recent.append(now)
 

@@ -41,7 +41,14 @@ from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
 from arbwatch.feeds.recording import FrameRecorder, read_recording
 from arbwatch.sim.faults import Faults
-from arbwatch.sim.rapidodds import FREE, PRO, Plan, RapidOddsSimulator, market_key
+from arbwatch.sim.rapidodds import (
+    DEFAULT_RATE_LIMIT,
+    FREE,
+    PRO,
+    Plan,
+    RapidOddsSimulator,
+    market_key,
+)
 from arbwatch.sim.server import serve
 from arbwatch.sim.world import SimMarket, World
 
@@ -105,7 +112,10 @@ class Sim:
 
 @asynccontextmanager
 async def simulator(
-    *, step_world: bool = False, world: World | None = None, rate_limit: int | None = None
+    *,
+    step_world: bool = False,
+    world: World | None = None,
+    rate_limit: int | None = DEFAULT_RATE_LIMIT,
 ) -> AsyncIterator[Sim]:
     world = World(seed=11, now=NOW) if world is None else world
     sim = RapidOddsSimulator(
@@ -436,17 +446,48 @@ async def test_out_of_credits_on_rest_waits_before_trying_again() -> None:
         assert not sim.counter.websockets  # the bootstrap comes first
 
 
-async def test_a_rest_rate_limit_is_retried_after_the_backoff() -> None:
+async def test_rest_paced_to_the_limit_is_never_refused() -> None:
+    # Polling as fast as it may: every request waits its turn, none is refused.
+    async with (
+        simulator(step_world=True, rate_limit=3) as sim,
+        running(sim, key=FREE_KEY, poll_interval=0.01, max_requests_per_second=3) as run,
+    ):
+        await until(lambda: sim.sim.requests(FREE_KEY)[f"/sports/{SPORT}/markets"] >= 6)
+        for _ in range(3):
+            await run.next_batch()
+    assert sim.sim.throttled(FREE_KEY) == 0
+    assert run.feed.stats.extra["rate_limited"] == 0
+
+
+async def test_a_start_up_of_many_sports_is_paced_and_never_refused() -> None:
+    # Twelve sports' snapshots and /usage against a limit of 5 a second: unpaced, they
+    # would all go within a few milliseconds and most be refused.
+    async with simulator(rate_limit=5) as sim:
+        sports = sim.sim.sports[:12]
+        async with running(sim, sports=sports, max_requests_per_second=5) as run:
+            await until(lambda: run.feed.stats.state is FeedState.UP, timeout=10)
+    requests = sim.sim.requests(PRO_KEY)
+    assert all(requests[f"/sports/{sport}/markets"] == 1 for sport in sports)
+    assert requests["/usage"] == 1
+    assert sim.sim.throttled(PRO_KEY) == 0
+    assert run.feed.stats.extra["rest_requests"] == 13
+
+
+async def test_a_rest_rate_limit_is_retried_after_retry_after() -> None:
+    # Set above the server's limit: each refused request waits its Retry-After (1 s)
+    # and is retried; the feed polls on, never failing for it.
     async with (
         simulator(step_world=True, rate_limit=3) as sim,
         running(sim, key=FREE_KEY, poll_interval=0.01) as run,
     ):
-        await until(lambda: "Rate limit exceeded" in run.feed.stats.last_error)
-        assert run.feed.stats.state is not FeedState.FAILED
-        got = run.feed.stats.reconnects
-        await run.next_batch()
-        await until(lambda: run.feed.stats.reconnects > got)  # and again: never fatal
+        stats = run.feed.stats
+        await until(lambda: stats.extra["rate_limited"] >= 1)
+        got = stats.frames
+        await until(lambda: stats.frames > got + 3)  # snapshots still come
+        assert stats.state is not FeedState.FAILED
         assert not run.done.is_set()
+    assert sim.sim.throttled(FREE_KEY) == stats.extra["rate_limited"]
+    assert stats.reconnects == 0
 
 
 # --- silence and broken frames --------------------------------------------------------------

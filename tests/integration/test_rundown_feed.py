@@ -36,6 +36,7 @@ from arbwatch.core.odds import american_to_decimal, decimal_to_american
 from arbwatch.feeds.base import Backoff, FeedBatch
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
+from arbwatch.feeds.pacing import MAX_TRIES
 from arbwatch.feeds.recording import FrameRecorder, read_recording
 from arbwatch.feeds.rundown import PROVIDER
 from arbwatch.feeds.rundown_feed import FINISHED_AFTER, RundownFeed, RundownSettings
@@ -336,11 +337,13 @@ async def test_bootstrap_and_socket_deltas_match_the_world(tmp_path: Path) -> No
     assert stats.extra["heartbeats"] > 0
     assert stats.malformed == stats.reconnects == stats.dropped_batches == 0
     assert stats.extra["snapshots"] == 1
-    assert stats.extra["resyncs"] == 1  # the one after connecting
+    assert stats.extra["pages"] == 6  # 3 sports x 2 days, each once
+    # The socket opened before the pages: nothing was missed, so nothing to resync.
+    assert stats.extra["resyncs"] == 0
 
     frames = list(read_recording(path))
     channels = {frame.channel for frame in frames}
-    assert channels == {"rest:sports", "rest:affiliates", "rest:events", "rest:delta", "ws"}
+    assert channels == {"rest:sports", "rest:affiliates", "rest:events", "ws"}
     assert {frame.provider for frame in frames} == {"therundown"}
     assert KEY not in path.read_text()
 
@@ -519,8 +522,9 @@ async def test_a_key_without_websocket_access_is_refused_for_good() -> None:
         "handshake refused: HTTP 403 (WebSocket access requires Ultra plan or higher)"
     )
     assert KEY not in repr(stats)
-    # REST still answered: the engine got the games before the socket was refused.
-    assert run.engine.events
+    # The socket comes before the events pages: no page is paid for that could not be
+    # kept current.
+    assert not any("/events/" in path for path in setup.sim.requests(KEY))
 
 
 async def test_a_key_revoked_while_connected_stops_the_feed_at_the_next_rest_call() -> None:
@@ -590,30 +594,61 @@ async def test_a_429_handshake_waits_for_its_retry_after() -> None:
     assert "HTTP 429" in run.feed.stats.last_error
 
 
-async def test_a_rest_429_holds_rest_back_without_dropping_the_socket(tmp_path: Path) -> None:
-    # One request a second (of the simulator's clock): the bootstrap's one events page
-    # passes, the resync right after connecting is refused with Retry-After: 1.
-    setup = make_sim(keys={KEY: RundownKey(burst_limit=1)})
+async def test_a_rest_429_is_retried_after_retry_after_and_the_start_up_resumes(
+    tmp_path: Path,
+) -> None:
+    # An events page is refused once, as if over the burst limit: that one request waits
+    # its Retry-After (1 s) and is retried; the pages before it are not fetched again.
+    setup = make_sim()
     path = tmp_path / "rundown.jsonl"
     recorder = FrameRecorder(path)
-
-    def deltas() -> list[str]:
-        return [f.frame for f in read_recording(path) if f.channel == "rest:delta"]
-
-    async with running(setup, days_ahead=0, recorder=recorder) as run:
+    sports = (4, 2, 3)
+    async with running(setup, sport_ids=sports, recorder=recorder) as run:
         stats = run.feed.stats
-        await wait_until(lambda: stats.extra["rate_limited"] >= 1)
-        refused_at = anyio.current_time()
-        setup.clock.now += 1.0
-        await wait_until(lambda: len(deltas()) >= 2, timeout=4)
-        waited = anyio.current_time() - refused_at
-        assert stats.state is FeedState.UP
+        await wait_until(lambda: stats.extra["pages"] >= 2)
+        setup.faults.rest_rate_limited = 1
+        await wait_until(lambda: stats.extra["snapshots"] >= 1, timeout=10)
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
     recorder.close()
-    assert "Rate limit exceeded" in deltas()[0]
-    assert '"deltas"' in deltas()[1]
-    assert waited >= 0.9  # Retry-After: 1
+    pages = [f for f in read_recording(path) if f.channel == "rest:events"]
+    refused = [i for i, page in enumerate(pages) if "Rate limit exceeded" in page.frame]
+    assert len(refused) == 1
+    # The refused request is the very next one sent again, and answered.
+    retried = pages[refused[0] + 1]
+    assert retried.source == pages[refused[0]].source
+    assert '"events"' in retried.frame
+    requests = setup.sim.requests(KEY)
+    events_pages = {p: n for p, n in requests.items() if "/events/" in p}
+    assert len(events_pages) == 6  # 3 sports x 2 days
+    assert sorted(events_pages.values()) == [1, 1, 1, 1, 1, 2]  # the refused one twice
+    assert setup.sim.requests()["/api/v2/sports"] == 1
+    assert setup.sim.requests()["/api/v2/affiliates"] == 1
+    assert setup.sim.throttled(KEY) == 1
+    assert stats.extra["rate_limited"] == stats.extra["rest_retries"] == 1
     assert stats.reconnects == 0
-    assert stats.extra["rest_errors"] == 1
+    assert stats.extra["rest_errors"] == 0
+
+
+async def test_a_request_refused_again_and_again_gives_up_without_dropping_the_socket(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every try of one resync is refused: after the bounded tries, a retryable error
+    # holds REST back; the socket stays up and nothing already fetched is fetched again.
+    setup = make_sim()
+    async with running(setup) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: matches(run) and stats.state is FeedState.UP)
+        setup.faults.rest_rate_limited = MAX_TRIES
+        setup.faults.close_code = 1011  # a reconnect: its resync meets the refusals
+        await wait_until(lambda: stats.extra["rest_errors"] >= 1, timeout=10)
+        assert stats.extra["rate_limited"] == MAX_TRIES
+        await wait_until(lambda: stats.extra["resyncs"] >= 2, timeout=10)
+        run.step()
+        await wait_until(lambda: matches(run))
+    assert "rate limited (HTTP 429) 4 times in a row" in caplog.text
+    assert stats.reconnects == 1
+    events_pages = [n for p, n in setup.sim.requests(KEY).items() if "/events/" in p]
+    assert events_pages == [1, 1]  # 2 days, each once: the reconnect refetched no page
 
 
 async def test_malformed_and_oversized_frames_are_counted_and_skipped(
@@ -661,7 +696,7 @@ async def test_a_stalled_engine_costs_batches_not_the_socket() -> None:
         # engine is back, a resync brings every change it missed.
         run.engine.resume()
         await wait_until(lambda: matches(run))
-        assert stats.extra["resyncs"] >= 3
+        assert stats.extra["resyncs"] >= 2
         assert stats.extra["snapshots"] == 1
 
 
@@ -695,3 +730,85 @@ async def test_v1_lines_reach_the_engine_and_survive_a_reconnect() -> None:
     }
     withdrawn = [u for b in run.engine.batches for u in b.updates if math.isnan(u.price)]
     assert withdrawn
+
+
+# --- within the plan's limits ---------------------------------------------------------------
+
+#: Six sports: the world's three (NBA, NFL, EPL) and three it has no games for (MLB, NHL,
+#: NCAAF), whose pages still cost a request each.
+SIX_SPORTS = (4, 2, 11, 3, 6, 1)
+
+
+def events_requests(setup: Setup) -> dict[str, int]:
+    """How often each events page was requested with the test key."""
+    return {path: n for path, n in setup.sim.requests(KEY).items() if "/events/" in path}
+
+
+async def test_six_sports_three_days_on_ultra_stream_while_the_pages_come_paced() -> None:
+    # Ultra's burst limit (10 a second) on the simulator's own clock of real seconds; the
+    # feed at its default, Ultra's limit. 18 pages take about two seconds.
+    setup = make_sim()
+    seen: set[FeedState] = set()
+    async with running(setup, sport_ids=SIX_SPORTS, days_ahead=2) as run:
+        stats = run.feed.stats
+
+        def first_price_while_bootstrapping() -> bool:
+            seen.add(stats.state)
+            return stats.extra["price_changes"] > 0 or stats.extra["pages_done"] >= 18
+
+        # The socket is open before the pages are in: a change published now streams.
+        await wait_until(lambda: stats.frames > 0)
+        assert stats.extra["pages_done"] < 18
+        run.step()
+        await wait_until(first_price_while_bootstrapping, timeout=10)
+        await wait_until(lambda: stats.extra["snapshots"] >= 1, timeout=10)
+        await wait_until(lambda: matches(run, sport_ids=SIX_SPORTS) and stats.state is FeedState.UP)
+    assert FeedState.BOOTSTRAPPING in seen  # never UP while pages were missing
+    pages = events_requests(setup)
+    assert len(pages) == 18
+    assert set(pages.values()) == {1}
+    assert setup.sim.throttled(KEY) == 0
+    assert stats.extra["rate_limited"] == 0
+    assert (stats.extra["pages_done"], stats.extra["pages_total"]) == (18, 18)
+    assert stats.reconnects == 0
+
+
+async def test_frames_before_their_page_are_placed_by_it_without_a_fetch_per_event() -> None:
+    # Two requests a second for 2 sports x 2 days: the world moves while pages are
+    # missing. Frames for games whose page has not come cannot be placed; the page,
+    # requested after them, carries their prices, and no event is fetched on its own.
+    setup = make_sim(keys={KEY: RundownKey(tier="starter", websocket_access=True)})
+    sports = (4, 2)
+    async with running(setup, sport_ids=sports, max_requests_per_second=2) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: stats.extra["pages_done"] >= 1)
+        for _ in range(3):
+            run.step()
+        await wait_until(lambda: stats.extra["awaiting_page"] > 0)
+        assert stats.state is not FeedState.UP
+        await wait_until(lambda: stats.extra["snapshots"] >= 1, timeout=10)
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
+    assert stats.extra["event_refreshes"] == 0
+    assert set(events_requests(setup).values()) == {1}
+    assert not any(path.startswith("/api/v2/events/") for path in setup.sim.requests(KEY))
+    assert setup.sim.throttled(KEY) == 0
+
+
+async def test_a_reconnect_within_the_refresh_interval_refetches_no_page() -> None:
+    setup = make_sim()
+    sports = (4, 2, 11)
+    async with running(setup, sport_ids=sports) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
+        before = setup.sim.requests(KEY)
+        setup.faults.close_code = 1011
+        await wait_until(lambda: stats.reconnects >= 1)
+        run.step()  # around the reconnect: the socket or the resync brings it
+        await wait_until(lambda: stats.extra["resyncs"] >= 1)
+        await wait_until(lambda: matches(run, sport_ids=sports) and stats.state is FeedState.UP)
+    after = setup.sim.requests(KEY)
+    assert events_requests(setup) == {p: n for p, n in before.items() if "/events/" in p}
+    assert set(events_requests(setup).values()) == {1}
+    assert after["/api/v2/markets/delta"] >= 1
+    assert setup.sim.requests()["/api/v2/sports"] == 1
+    assert setup.sim.requests()["/api/v2/affiliates"] == 1

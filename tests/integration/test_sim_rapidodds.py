@@ -25,7 +25,15 @@ from httpx_ws import (
 
 from arbwatch.core.markets import AWAY, HOME, OVER, UNDER, MarketKind
 from arbwatch.sim.faults import Faults
-from arbwatch.sim.rapidodds import ELITE, FREE, PRO, Plan, RapidOddsSimulator, market_key
+from arbwatch.sim.rapidodds import (
+    DEFAULT_RATE_LIMIT,
+    ELITE,
+    FREE,
+    PRO,
+    Plan,
+    RapidOddsSimulator,
+    market_key,
+)
 from arbwatch.sim.server import serve
 from arbwatch.sim.world import Quote, World
 
@@ -88,7 +96,10 @@ class Sim:
 
 @asynccontextmanager
 async def running(
-    *, step_world: bool = False, rate_limit: int | None = None, world: World | None = None
+    *,
+    step_world: bool = False,
+    rate_limit: int | None = DEFAULT_RATE_LIMIT,
+    world: World | None = None,
 ) -> AsyncIterator[Sim]:
     world = World(seed=7, now=NOW) if world is None else world
     sim = RapidOddsSimulator(

@@ -1417,3 +1417,28 @@ def test_a_config_without_its_secrets_still_refuses_every_other_mistake() -> Non
     assert refused.value.problems == [
         "config.yaml:1: bankroll: environment variable BANKROLL is not set"
     ]
+
+
+# --- max_requests_per_second -----------------------------------------------------------------
+
+
+def test_max_requests_per_second_defaults_to_the_documented_limit_and_is_shown() -> None:
+    rapid = parse(MINIMAL).feeds[0]
+    assert isinstance(rapid, RapidOddsSettings)
+    assert rapid.max_requests_per_second == 30.0
+    example = load_config(EXAMPLE, EXAMPLE_ENV)
+    rundown = next(f for f in example.feeds if isinstance(f, RundownSettings))
+    assert rundown.max_requests_per_second == 10.0  # Ultra, the least plan with WebSocket
+    starter = parse(feed("max_requests_per_second: 2")).feeds[0]
+    assert starter.max_requests_per_second == 2.0
+    shown = yaml.safe_load(show_config(parse(feed("max_requests_per_second: 1.5"))))
+    assert shown["feeds"][0]["max_requests_per_second"] == 1.5  # a rate, not "1.5s"
+
+
+@pytest.mark.parametrize("written", ["0", "-1", "fast", "10s"])
+def test_max_requests_per_second_must_be_a_positive_number(written: str) -> None:
+    found = problems(feed(f"max_requests_per_second: {written}"))
+    assert found == [
+        "config.yaml:8: feeds[0].max_requests_per_second: expected a number > 0, got "
+        + (written if written.lstrip("-").isdigit() else f'"{written}"')
+    ]

@@ -212,11 +212,11 @@ def test_restart_after_a_crash_ends_what_went_stale_meanwhile(tmp_path: Path) ->
         life = Lifecycle([config], store.load_states(NOW + 3600, 600.0))
         expired = life.expire(NOW + 3600)
         store.save(expired)
-        (alert,) = expired.alerts
-        assert alert.reason is AlertReason.GONE
-        assert alert.opportunity is None
+        # Ended when its quotes went stale, and suspended, not GONE: no price moved.
+        assert expired.alerts == []
+        assert len(expired.suspended) == 1
         (row,) = store.history()
-    assert (row.ended_at, row.lasted, row.alerts) == (NOW + 60, 60.0, 2)
+    assert (row.ended_at, row.lasted, row.alerts) == (NOW + 60, 60.0, 1)
 
 
 def test_prune_deletes_what_ended_before_the_cutoff_with_its_alerts(tmp_path: Path) -> None:

@@ -105,7 +105,12 @@ class FeedHealth:
     fatal_error: str
     #: RapidOddsAPI only: credits charged since start, and left on the plan (if known).
     credits_used: int | None = None
+    #: Credits (RapidOddsAPI) or data points (TheRundown) left, and the plan's allowance,
+    #: as the provider last said (None: not said).
     credits_remaining: int | None = None
+    credits_limit: int | None = None
+    #: The provider said the credits ran out (its pushes are skipped until they are back).
+    out_of_credits: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,8 @@ class ChannelHealth:
     dropped_stale: int
     dropped_full: int
     last_error: str
+    #: Epoch seconds of the first failed attempt since the last success (None: working).
+    failing_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +183,8 @@ class Health:
     markets: int
     #: Markets retired from the matrix for want of a recent quote, since start.
     markets_retired: int
+    #: The health conditions that hold now (titles, as pushed), oldest first.
+    problems: tuple[str, ...] = ()
 
     @property
     def feeds_up(self) -> int:

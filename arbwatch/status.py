@@ -309,6 +309,7 @@ def status_document(health: Health) -> dict[str, Any]:
             _fields(alert) | {"channels": list(alert.channels), "age": at - alert.at}
             for alert in health.recent_alerts
         ],
+        "problems": list(health.problems),
     }
 
 
@@ -337,6 +338,7 @@ def health_from_document(document: Mapping[str, Any]) -> Health:
                 RecentAlert(**_known(RecentAlert, item) | {"channels": tuple(item["channels"])})
                 for item in document["recent_alerts"]
             ),
+            "problems": tuple(str(problem) for problem in document["problems"]),
         }
     )
 

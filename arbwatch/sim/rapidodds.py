@@ -100,7 +100,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
@@ -355,6 +355,18 @@ class RapidOddsSimulator:
             KeyError: the simulator does not know the key.
         """
         return self._accounts[api_key].usage()
+
+    def top_up(self, api_key: str, credits: int) -> None:
+        """Add ``credits`` to the allowance of ``api_key``, as buying more does.
+
+        Pushes skipped for want of credits resume with the next scrape cycle, on the same
+        socket: RapidOddsAPI keeps the connection and its subscriptions meanwhile.
+
+        Raises:
+            KeyError: the simulator does not know the key.
+        """
+        account = self._accounts[api_key]
+        account.plan = replace(account.plan, credits=account.plan.credits + credits)
 
     @property
     def live_connections(self) -> int:

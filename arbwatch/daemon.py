@@ -21,6 +21,12 @@ tried once, keeps STATUS= up to date, sends WATCHDOG=1 at half of WatchdogSec on
 engine is making progress or has caught up (`arbwatch.sdnotify.WatchdogGate`), and says
 RELOADING=1 / READY=1 around a reload and STOPPING=1 when it stops.
 
+Health (`arbwatch.health_checks`, `arbwatch.core.conditions`): every second the daemon
+looks at itself (feeds, credits, channels, engine, the books the rules name) and sends
+system alerts and their recoveries to the ``health.notify`` channels; their states are kept
+in the store like the opportunities'. While a feed is down (or out of credits), the
+opportunities on the books only it delivers are suspended, never alerted as gone.
+
 With ``status.listen`` set, an HTTP listener (`arbwatch.status`) serves `Daemon.health` as
 Prometheus ``/metrics`` and ``/status`` JSON, which ``arbwatch status`` reads.
 
@@ -48,6 +54,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from arbwatch import __version__
 from arbwatch.config import load_config
 from arbwatch.config.model import Config, FeedSettings
+from arbwatch.core.conditions import HealthAlert, HealthLifecycle, HealthReason
 from arbwatch.core.dedup import Alert, AlertReason, Lifecycle, Observation
 from arbwatch.core.fair import FairCache
 from arbwatch.core.matrix import PriceMatrix
@@ -68,6 +75,7 @@ from arbwatch.health import (
     Rate,
     RecentAlert,
 )
+from arbwatch.health_checks import look
 from arbwatch.notify.deliver import DeliveryResult, Notifier
 from arbwatch.notify.message import Message, render, render_gone
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
@@ -103,6 +111,10 @@ CONFIG_POLL_INTERVAL = 1.0
 STATUS_INTERVAL = 5.0
 #: Seconds between samples of the update counters, for the per-second rates.
 RATE_INTERVAL = 1.0
+#: Seconds between looks at the daemon's health (feeds, channels, engine, books).
+HEALTH_INTERVAL = 1.0
+#: The rule name health alerts carry in messages, the store and status.
+HEALTH_RULE = "health"
 
 
 class Feed(Protocol):
@@ -196,6 +208,10 @@ class Daemon:
             queue_size=config.queue_size,
         )
         self.lifecycle: Lifecycle | None = None
+        #: The health conditions and their alerts (see `check_health`).
+        self.conditions: HealthLifecycle | None = None
+        #: The books each feed has delivered since start, by feed name.
+        self.books_by_feed: dict[str, set[str]] = {}
         self._store: Store | None = None
         self._stop = anyio.Event()
         self._reload_requested = anyio.Event()
@@ -226,6 +242,11 @@ class Daemon:
             self.lifecycle = Lifecycle(
                 self.config.rules, store.load_states(now, horizon=_dedup_horizon(self.config))
             )
+            self.conditions = HealthLifecycle(
+                recovery=self.config.health.recovery,
+                repeat=self.config.health.repeat,
+                states=store.load_conditions(),
+            )
             self.prune_history()
             send, receive = anyio.create_memory_object_stream[FeedBatch](STREAM_SIZE)
             self._pending = lambda: receive.statistics().current_buffer_used
@@ -250,6 +271,7 @@ class Daemon:
                     inner.start_soon(self._prune_regularly)
                     inner.start_soon(self._watch_config)
                     inner.start_soon(self._sample_rates)
+                    inner.start_soon(self._watch_health)
                     if self.config.status_listen is not None:
                         await inner.start(serve_status, self.health, self.config.status_listen)
                     if self._systemd is not None:
@@ -296,12 +318,15 @@ class Daemon:
         started = time.monotonic()
         matrix = self.matrix
         by_feed = self.counters.updates_by_feed
+        books = self.books_by_feed
         for batch in batches:
             for event in batch.events:
                 matrix.set_event(event)
             self.stats.refused += matrix.apply(batch.updates)
             self.stats.updates += len(batch.updates)
             by_feed[batch.feed] = by_feed.get(batch.feed, 0) + len(batch.updates)
+            if batch.updates:
+                books.setdefault(batch.feed, set()).update({u.book for u in batch.updates})
         self.stats.batches += len(batches)
         rows = matrix.take_dirty()
         now = self._clock()
@@ -438,6 +463,96 @@ class Daemon:
             timezone=config.timezone,
         )
 
+    # -- health alerts ----------------------------------------------------------------------
+
+    async def _watch_health(self) -> None:
+        """Look at the daemon's health every `HEALTH_INTERVAL` seconds."""
+        while True:
+            await anyio.sleep(HEALTH_INTERVAL)
+            self.check_health()
+
+    def check_health(self) -> list[HealthAlert]:
+        """Suspend what down feeds quoted, then alert what changed in the daemon's health.
+
+        Returns the health alerts decided (each handed to the notifier).
+        """
+        conditions = self.conditions
+        if conditions is None:
+            raise RuntimeError("the daemon is not running")
+        health = self.health()
+        now = health.at
+        self._suspend_down_feeds(health, now)
+        looked = look(
+            health,
+            self.config.health,
+            self.config.rules,
+            self.books_seen(),
+            pending_batches=self._pending(),
+        )
+        step = conditions.step(looked.conditions, looked.known, now)
+        if self._store is not None:
+            try:
+                self._store.save_conditions(step)
+            except StoreError as error:
+                self.stats.store_failures += 1
+                logger.error("could not record health in the state database: %s", error)  # noqa: TRY400
+        for alert in step.alerts:
+            self._send_health(alert)
+        return step.alerts
+
+    def books_seen(self) -> set[str]:
+        """Every book some feed has delivered since start."""
+        return set().union(*self.books_by_feed.values())
+
+    def _suspend_down_feeds(self, health: Health, now: float) -> None:
+        """Suspend the opportunities on books that only down feeds delivered.
+
+        Down is disconnected or out of credits: the feed's quotes linger in the matrix
+        until they go stale, but nobody knows whether they still stand.
+        """
+        down = {f.name for f in health.feeds if f.state != "up" or f.out_of_credits}
+        if not down:
+            return
+        live = set().union(*(b for name, b in self.books_by_feed.items() if name not in down))
+        books = set().union(*(self.books_by_feed.get(name, set()) for name in down)) - live
+        if not books:
+            return
+        observation = self._require_lifecycle().suspend(books, now)
+        if observation.suspended:
+            logger.warning(
+                "feeds down (%s): %d opportunities suspended until they are back",
+                ", ".join(sorted(down)),
+                len(observation.suspended),
+            )
+        self._act(observation)
+
+    def _send_health(self, alert: HealthAlert) -> None:
+        """Hand one health alert to the ``health.notify`` channels it may go to."""
+        config = self.config
+        routed = config.health.notify if config.health.notify is not None else config.channels
+        message = Message(
+            title=alert.title,
+            body=alert.body,
+            found_at=alert.at,
+            rule=HEALTH_RULE,
+            key=f"{HEALTH_RULE}:{alert.key}",
+        )
+        targets = [name for name in routed if name not in alert.exclude]
+        accepted = [name for name in targets if self.notifier.submit(name, message)]
+        self.counters.recent_alerts.append(
+            RecentAlert(
+                alert.at, f"health {alert.reason}", HEALTH_RULE, alert.title, tuple(accepted)
+            )
+        )
+        level = logging.INFO if alert.reason is HealthReason.RECOVERED else logging.WARNING
+        logger.log(
+            level,
+            "health %s: %s -> %s",
+            alert.reason,
+            alert.title,
+            ", ".join(accepted) or "no channel",
+        )
+
     def _delivered(self, result: DeliveryResult) -> None:
         """Keep the outcome of one delivery in the store (the notifier counts it)."""
         if self._store is not None:
@@ -491,6 +606,9 @@ class Daemon:
         rules = RuleSet(new.rules, new.commissions)
         self._rules = rules
         self._require_lifecycle().replace_rules(new.rules)
+        if self.conditions is not None:
+            self.conditions.recovery = new.health.recovery
+            self.conditions.repeat = new.health.repeat
         self.notifier.replace_channels(new.channels)
         self.config = new
         self.stats.config_reloads += 1
@@ -585,6 +703,7 @@ class Daemon:
                     dropped_stale=stats.dropped_stale,
                     dropped_full=stats.dropped_full,
                     last_error=stats.last_error,
+                    failing_since=stats.failing_since,
                 )
                 for name, stats in sorted(self.notifier.stats().items())
             ),
@@ -605,16 +724,26 @@ class Daemon:
             store_failures=self.stats.store_failures,
             markets=self.matrix.market_count,
             markets_retired=self.stats.markets_retired,
+            problems=tuple(
+                state.condition.title
+                for state in (self.conditions.states() if self.conditions is not None else [])
+            ),
         )
 
     def _feed_health(self, feed: Feed, now: float) -> FeedHealth:
         """One feed's part of the snapshot."""
         stats = feed.stats
         rate = self.counters.feed_rates.get(stats.name)
-        used = remaining = None
+        used = remaining = limit = None
+        out_of_credits = False
         if isinstance(feed, RapidOddsFeed):
             used = feed.session.credits_charged_total
             remaining = feed.session.credits_remaining
+            limit = feed.session.credits_limit
+            out_of_credits = feed.out_of_credits
+        elif "datapoints_remaining" in stats.extra:
+            remaining = int(stats.extra["datapoints_remaining"])
+            limit = int(stats.extra.get("datapoints_limit", 0)) or None
         return FeedHealth(
             name=stats.name,
             provider=provider_name(feed),
@@ -630,6 +759,8 @@ class Daemon:
             fatal_error=stats.fatal_error,
             credits_used=used,
             credits_remaining=remaining,
+            credits_limit=limit,
+            out_of_credits=out_of_credits,
         )
 
 

@@ -1045,6 +1045,7 @@ class RundownFeed:
             reason = f"GET {path}: network: {type(error).__name__}: {error}".rstrip(": ")
             raise FeedError(self._redact(reason), fatal=False) from error
         self._record(channel, str(response.url), response.text, self._clock())
+        _note_datapoints(self.stats, response.headers)
         status = response.status_code
         if status < 400 or status in allow:
             return response
@@ -1092,3 +1093,18 @@ def _install_error_hook(client: httpx.AsyncClient) -> None:
     responses = list(hooks.get("response", []))
     if read_error_bodies not in responses:
         client.event_hooks = {**hooks, "response": [*responses, read_error_bodies]}
+
+
+def _note_datapoints(stats: FeedStats, headers: httpx.Headers) -> None:
+    """Keep the plan's data points left and allowance from a response's headers.
+
+    TheRundown sends ``x-datapoints-remaining`` and ``x-datapoints-limit`` with every
+    authenticated answer; the health alerts read them from ``stats.extra``.
+    """
+    for header, key in (
+        ("x-datapoints-remaining", "datapoints_remaining"),
+        ("x-datapoints-limit", "datapoints_limit"),
+    ):
+        value = headers.get(header, "")
+        if value.isdigit():
+            stats.extra[key] = float(value)

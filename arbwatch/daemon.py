@@ -57,6 +57,7 @@ from arbwatch.config.model import Config, FeedSettings
 from arbwatch.core.conditions import HealthAlert, HealthLifecycle, HealthReason
 from arbwatch.core.dedup import Alert, AlertReason, Lifecycle, Observation
 from arbwatch.core.fair import FairCache
+from arbwatch.core.markets import MarketKey
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.core.rules import RuleSet
 from arbwatch.errors import ConfigError
@@ -212,6 +213,9 @@ class Daemon:
         self.conditions: HealthLifecycle | None = None
         #: The books each feed has delivered since start, by feed name.
         self.books_by_feed: dict[str, set[str]] = {}
+        #: Feeds down at the last health look, and the markets of what was suspended.
+        self._down: set[str] = set()
+        self._suspended_markets: set[MarketKey] = set()
         self._store: Store | None = None
         self._stop = anyio.Event()
         self._reload_requested = anyio.Event()
@@ -508,9 +512,17 @@ class Daemon:
         """Suspend the opportunities on books that only down feeds delivered.
 
         Down is disconnected or out of credits: the feed's quotes linger in the matrix
-        until they go stale, but nobody knows whether they still stand.
+        until they go stale, but nobody knows whether they still stand. When a feed comes
+        back, the suspended markets are evaluated again: a feed resends only the prices
+        that changed, so what still stands would otherwise wait for a new price.
         """
         down = {f.name for f in health.feeds if f.state != "up" or f.out_of_credits}
+        came_back = bool(self._down - down)
+        self._down = down
+        if came_back and self._suspended_markets:
+            self.matrix.touch(self._suspended_markets)
+            self._suspended_markets = set()
+            self.process([])
         if not down:
             return
         live = set().union(*(b for name, b in self.books_by_feed.items() if name not in down))
@@ -518,6 +530,7 @@ class Daemon:
         if not books:
             return
         observation = self._require_lifecycle().suspend(books, now)
+        self._suspended_markets.update(state.market for state in observation.suspended)
         if observation.suspended:
             logger.warning(
                 "feeds down (%s): %d opportunities suspended until they are back",

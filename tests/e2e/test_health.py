@@ -15,16 +15,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import pytest
 
 from arbwatch import daemon as daemon_module
 from arbwatch.config import load_config
+from arbwatch.core.markets import AWAY, HOME
 from arbwatch.daemon import Daemon
 from arbwatch.sim.rapidodds import PRO, RapidOddsSimulator
 from arbwatch.sim.server import serve
-from arbwatch.sim.world import World
+from arbwatch.sim.world import Quote, World
 from arbwatch.store import STATE_FILE, Store
+from tests.e2e.test_daemon import running
 from tests.sinks import JsonReceiver, Reply, json_receiver, until
 
 pytestmark = pytest.mark.anyio
@@ -60,6 +61,8 @@ rules:
   - name: arbs
     kind: arbitrage
     books: [Pinnacle, DraftKings]
+    max_quote_age: 10m
+    gone: true
     notify: [hook]
 health:
   notify: [hook, backup]
@@ -104,7 +107,7 @@ def look_often(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @asynccontextmanager
 async def stage(tmp_path: Path, hook_reply: Reply | None = None) -> AsyncIterator[Stage]:
-    world = World(seed=11, now=time.time())
+    world = quiet_world()
     sim = RapidOddsSimulator(world, keys=KEYS, push_interval=0.1, rate_limit=None)
     async with (
         serve(sim) as base,
@@ -114,14 +117,23 @@ async def stage(tmp_path: Path, hook_reply: Reply | None = None) -> AsyncIterato
         yield Stage(sim, base, hook, hook_url, backup, backup_url, tmp_path / "config.yaml")
 
 
-@asynccontextmanager
-async def running(daemon: Daemon) -> AsyncIterator[Daemon]:
-    async with anyio.create_task_group() as group:
-        await group.start(daemon.run)
-        try:
-            yield daemon
-        finally:
-            daemon.stop()
+def quiet_world() -> World:
+    """A world that never moves: every NBA moneyline at 1.87 / 1.87 (no arbitrage), but
+    for the first game, where Pinnacle and DraftKings disagree: 2.10 / 2.10, a 5% arb.
+    """
+    now = time.time()
+    world = World(seed=11, now=now, stale_rate=0.0, off_board_rate=0.0, reprice_rate=0.0)
+    nba = [event for event in world.events if event.sport == "NBA"]
+    for index, event in enumerate(nba):
+        for book in ("Pinnacle", "DraftKings"):
+            prices = (1.87, 1.87)
+            if index == 0:
+                prices = (2.10, 1.80) if book == "Pinnacle" else (1.80, 2.10)
+            for side, price in zip((HOME, AWAY), prices, strict=True):
+                world.quotes[(event.event_id, 0, side, book)] = Quote(
+                    event.event_id, 0, side, book, price, now
+                )
+    return world
 
 
 async def titles(receiver: JsonReceiver, count: int) -> list[str]:
@@ -154,7 +166,7 @@ async def test_a_dead_key_is_alerted_at_once_and_not_again_after_a_restart(
         # Restarted with a good key: the recovery is told, though it happened while down.
         healed = Daemon(load_config(s.config(GOOD_KEY)))
         async with running(healed):
-            assert await titles(s.hook, 1) == ["arbwatch: feed rapid running again"]
+            assert await titles(s.backup, 1) == ["arbwatch: feed rapid running again"]
 
 
 async def test_exhausted_credits_are_alerted_and_a_top_up_resumes_pushes_and_says_so(
@@ -181,10 +193,18 @@ async def test_exhausted_credits_are_alerted_and_a_top_up_resumes_pushes_and_say
             assert daemon.feeds[0].stats.frames > frames
             assert daemon.feeds[0].stats.reconnects == 0
         print(f"credits top-up: recovery alert {took:.2f} s after the top-up")
-        assert await titles(s.hook, 2) == [
+        # The hook had them too, after the arbitrage the first pushes found.
+        assert await titles(s.hook, 3) == [
+            "ARB +5.00% · NBA · " + arb_game(s),
             "arbwatch: rapid out of credits",
             "arbwatch: rapid credits back",
         ]
+
+
+def arb_game(s: Stage) -> str:
+    """The game and market of the one arbitrage in the world, as an alert title shows it."""
+    event = next(event for event in s.sim.world.events if event.sport == "NBA")
+    return f"{event.away} @ {event.home} · Moneyline"
 
 
 def feed_charged(daemon: Daemon) -> bool:
@@ -211,7 +231,11 @@ async def test_a_feed_outage_is_alerted_after_the_threshold_and_its_recovery_tol
             assert up["title"] == "arbwatch: feed rapid back up"
             assert up["message"].startswith("Lasted ")
         print(f"outage: down alert {alerted:.2f} s after the drop (threshold 1 s)")
-        assert await titles(s.hook, 2) == [down["title"], up["title"]]
+        assert await titles(s.hook, 3) == [
+            "ARB +5.00% · NBA · " + arb_game(s),
+            down["title"],
+            up["title"],
+        ]
         assert s.hook.nothing_more()
         assert s.backup.nothing_more()
         with Store(tmp_path / "state" / STATE_FILE) as store:
@@ -237,3 +261,38 @@ async def test_a_failing_channel_is_reported_through_the_other_channel(tmp_path:
             delivered = await titles(s.hook, 1)
         assert delivered == ["arbwatch: rapid API key refused"]
         assert s.hook.nothing_more()
+
+
+async def test_an_opportunity_of_a_feed_that_goes_down_is_suspended_never_gone(
+    tmp_path: Path,
+) -> None:
+    async with stage(tmp_path) as s:
+        daemon = Daemon(load_config(s.config(GOOD_KEY)))
+        async with running(daemon):
+            assert await titles(s.hook, 1) == ["ARB +5.00% · NBA · " + arb_game(s)]
+            s.sim.faults.drop = True
+            # The feed is down: the opportunity is suspended at once, silently.
+            await until(lambda: daemon.lifecycle is not None and not daemon.lifecycle.active())
+            assert await titles(s.hook, 1) == ["arbwatch: feed rapid down for 1s"]
+            s.sim.faults.drop = False
+            # Back up, the same prices find it again: within its repeat interval, no alert.
+            assert await titles(s.hook, 1) == ["arbwatch: feed rapid back up"]
+            await until(
+                lambda: daemon.lifecycle is not None and len(daemon.lifecycle.active()) == 1
+            )
+            # Stopped while the opportunity is live...
+        # ...and restarted an hour later with a key that is refused: the restored state's
+        # quotes are stale and no price moved, so it ends without a GONE.
+        later = Daemon(load_config(s.config(DEAD_KEY)), clock=lambda: time.time() + 3600)
+        async with running(later):
+            assert await titles(s.hook, 1) == ["arbwatch: rapid API key refused"]
+            await until(lambda: later.lifecycle is not None and later.lifecycle.active_count == 0)
+            later.check_health()
+        assert s.hook.nothing_more()
+        # Two occurrences (before the outage, and found again after it), one alert: NEW.
+        with Store(tmp_path / "state" / STATE_FILE) as store:
+            rows = store.history()
+        assert [(row.rule, row.alerts, row.active) for row in rows] == [
+            ("arbs", 0, False),
+            ("arbs", 1, False),
+        ]

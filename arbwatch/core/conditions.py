@@ -226,15 +226,15 @@ def _recovery_body(state: ConditionState, now: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """``42s``, ``2m 05s``, ``1h 03m``, ``2d 4h``: short enough for a push."""
+    """``42s``, ``2m``, ``2m 05s``, ``1h 03m``, ``2d 4h``: short enough for a push."""
     whole = max(round(seconds), 0)
     if whole < 60:
         return f"{whole}s"
     minutes, secs = divmod(whole, 60)
     if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
+        return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours}h {minutes:02d}m"
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
+    return f"{days}d {hours}h" if hours else f"{days}d"

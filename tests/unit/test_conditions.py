@@ -89,7 +89,7 @@ def test_recovery_tells_how_long_it_lasted() -> None:
     watch.step([], {"rapid"}, NOW + 120)
     (alert,) = watch.step([], {"rapid"}, NOW + 150).alerts
     assert alert.title == "arbwatch: feed rapid back up"
-    assert alert.body == "Lasted 2m 00s. Was: arbwatch: feed rapid down."
+    assert alert.body == "Lasted 2m. Was: arbwatch: feed rapid down."
 
 
 def test_a_lasting_condition_is_repeated_at_the_interval_and_not_before() -> None:
@@ -172,10 +172,12 @@ def test_a_state_from_the_store_is_the_state_given() -> None:
 
 
 def test_durations_are_short() -> None:
-    assert [format_duration(s) for s in (0.4, 42, 125, 3780, 2 * 86400 + 4 * 3600)] == [
+    assert [format_duration(s) for s in (0.4, 42, 120, 125, 3780, 7200, 2 * 86400 + 4 * 3600)] == [
         "0s",
         "42s",
+        "2m",
         "2m 05s",
         "1h 03m",
+        "2h",
         "2d 4h",
     ]

@@ -22,6 +22,7 @@ books_unseen:RULE         a book the rule names not delivered ``books_unseen``  
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -56,7 +57,7 @@ def look(
     conditions: list[Condition] = []
     known = {"engine"}
     for feed in health.feeds:
-        conditions += _feed_conditions(feed, settings)
+        conditions += _feed_conditions(feed, settings, health.at)
         if feed.state not in _DOWN_STATES or feed.reconnects > 0:
             known.add(feed_subject(feed.name))
     for channel in health.channels:
@@ -92,7 +93,7 @@ def book_delivered(book: str, books_seen: Collection[str]) -> bool:
     return book in books_seen
 
 
-def _feed_conditions(feed: FeedHealth, settings: HealthConfig) -> list[Condition]:
+def _feed_conditions(feed: FeedHealth, settings: HealthConfig, now: float) -> list[Condition]:
     """A feed's conditions: stopped, down, silent, out of or low on credits."""
     name = feed.name
     subject = feed_subject(name)
@@ -132,10 +133,11 @@ def _feed_conditions(feed: FeedHealth, settings: HealthConfig) -> list[Condition
                 key=f"feed_silent:{name}",
                 subject=subject,
                 delay=0.0,
-                title=f"arbwatch: feed {name} silent for {format_duration(feed.last_message_age)}",
+                title=f"arbwatch: feed {name} silent for {format_duration(settings.feed_silent)}",
                 body=f"{provider} feed {name} is connected but has sent nothing for "
                 f"{format_duration(feed.last_message_age)}: no new prices are coming in.",
                 recovered=f"arbwatch: feed {name} sending again",
+                started=now - feed.last_message_age,
             )
         )
     found += _credit_conditions(feed, settings, subject, provider, units)
@@ -168,7 +170,10 @@ def _credit_conditions(
             Condition(
                 key=f"credits_low:{name}",
                 subject=subject,
-                delay=0.0,
+                # Out of credits says more: "low" is not pushed as well, nor does it
+                # recover meanwhile (if it was pushed before); a top-up that leaves
+                # credits low pushes it then.
+                delay=math.inf if found else 0.0,
                 title=f"arbwatch: {name} {units} low: {remaining:,} left",
                 body=f"{provider} says {figures} {units} left "
                 f"({remaining / limit:.0%}, alert below {settings.credits_low:.0%}).",
@@ -190,12 +195,13 @@ def _channel_failing(
         key=f"channel_failing:{name}",
         subject=f"channel:{name}",
         delay=0.0,
-        title=f"arbwatch: channel {name} failing for {format_duration(now - since)}",
+        title=f"arbwatch: channel {name} failing for {format_duration(settings.channel_failing)}",
         body=f"Alerts to {name} are not arriving: every attempt failed "
         f"(last error: {channel.last_error or 'none given'}). Check its URL and service.",
         recovered=f"arbwatch: channel {name} delivering again",
         # Told through the other channels: this one is not delivering.
         exclude=(name,),
+        started=since,
     )
 
 
@@ -212,10 +218,11 @@ def _engine_stalled(
         key="engine_stalled",
         subject="engine",
         delay=0.0,
-        title=f"arbwatch: engine stalled for {format_duration(idle)}",
+        title=f"arbwatch: engine stalled for {format_duration(settings.engine_stalled)}",
         body=f"{pending_batches:,} price batches are waiting and nothing was evaluated for "
         f"{format_duration(idle)}: alerts are late or missing. Restart arbwatch if it lasts.",
         recovered="arbwatch: engine running again",
+        started=health.at - idle,
     )
 
 

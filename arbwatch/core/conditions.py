@@ -51,6 +51,9 @@ class Condition:
         recovered: the push text once it clears, e.g. ``arbwatch: feed rapid back up``.
         exclude: channels it must not be sent to (a failing channel is told through the
             others).
+        started: when what it describes began, if known before it was first seen (a
+            channel's first failed attempt, a feed's last message); its delay and how
+            long it lasted count from there. None: from the look that first sees it.
     """
 
     key: str
@@ -60,6 +63,7 @@ class Condition:
     body: str
     recovered: str
     exclude: tuple[str, ...] = ()
+    started: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +171,8 @@ class HealthLifecycle:
         for key, condition in present.items():
             before = self._states.get(key)
             if before is None:
-                state = ConditionState(condition, since=now)
+                since = now if condition.started is None else min(condition.started, now)
+                state = ConditionState(condition, since=since)
             else:
                 state = replace(before, condition=condition, clear_since=None)
             self._settle(state, before, True, now, result)
@@ -220,9 +225,9 @@ class HealthLifecycle:
 
 
 def _recovery_body(state: ConditionState, now: float) -> str:
-    """What a recovery says: how long the condition lasted, and what it was."""
+    """What a recovery says: how long the condition lasted."""
     clear = state.clear_since if state.clear_since is not None else now
-    return f"Lasted {format_duration(clear - state.since)}. Was: {state.condition.title}."
+    return f"It lasted {format_duration(clear - state.since)}."
 
 
 def format_duration(seconds: float) -> str:

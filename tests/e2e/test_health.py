@@ -229,7 +229,7 @@ async def test_a_feed_outage_is_alerted_after_the_threshold_and_its_recovery_tol
             s.sim.faults.drop = False
             up = await s.backup.next_post(WAIT)
             assert up["title"] == "arbwatch: feed rapid back up"
-            assert up["message"].startswith("Lasted ")
+            assert up["message"].startswith("It lasted ")
         print(f"outage: down alert {alerted:.2f} s after the drop (threshold 1 s)")
         assert await titles(s.hook, 3) == [
             "ARB +5.00% · NBA · " + arb_game(s),

@@ -89,7 +89,7 @@ def test_recovery_tells_how_long_it_lasted() -> None:
     watch.step([], {"rapid"}, NOW + 120)
     (alert,) = watch.step([], {"rapid"}, NOW + 150).alerts
     assert alert.title == "arbwatch: feed rapid back up"
-    assert alert.body == "Lasted 2m. Was: arbwatch: feed rapid down."
+    assert alert.body == "It lasted 2m."
 
 
 def test_a_lasting_condition_is_repeated_at_the_interval_and_not_before() -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 from arbwatch.config.model import HealthConfig, RuleConfig
+from arbwatch.core.conditions import HealthLifecycle
 from arbwatch.health import ChannelHealth, Health
 from arbwatch.health_checks import book_delivered, look
 from arbwatch.status import health_from_document, status_document
@@ -95,7 +96,7 @@ def test_a_failing_channel_is_told_through_the_others() -> None:
 def test_the_engine_is_stalled_only_with_batches_waiting() -> None:
     idle = snapshot(last_evaluation_age=120.0)
     assert keys(idle, pending=0) == {}
-    assert keys(idle, pending=40) == {"engine_stalled": "arbwatch: engine stalled for 2m"}
+    assert keys(idle, pending=40) == {"engine_stalled": "arbwatch: engine stalled for 1m"}
 
 
 def test_books_no_feed_delivered_are_reported_per_rule_after_the_threshold() -> None:
@@ -123,3 +124,31 @@ def test_status_shows_the_conditions_that_hold_and_reads_them_back() -> None:
     assert lines[lines.index("problems (1)") + 1] == f"  {problem}"
     document = json.loads(json.dumps(status_document(found)))
     assert health_from_document(document).problems == (problem,)
+
+
+def test_out_of_credits_holds_low_back_until_a_top_up_leaves_credits_low() -> None:
+    watch = HealthLifecycle(recovery=30, repeat=0)
+
+    def step(at: float, remaining: int, out: bool) -> list[str]:
+        rapid = feed("rapid", "rapidoddsapi", credits_remaining=remaining, credits_limit=1000,
+                     out_of_credits=out)  # fmt: skip
+        looked = look(snapshot(rapid, at=at), SETTINGS, (), set(), pending_batches=0)
+        return [alert.title for alert in watch.step(looked.conditions, looked.known, at).alerts]
+
+    assert step(NOW, 0, True) == ["arbwatch: rapid out of credits"]
+    assert step(NOW + 10, 0, True) == []
+    # Topped up to 5%: still low, which is said now; out of credits recovers 30 s later.
+    assert step(NOW + 20, 50, False) == ["arbwatch: rapid credits low: 50 left"]
+    assert step(NOW + 50, 50, False) == ["arbwatch: rapid credits back"]
+
+
+def test_a_silent_feed_counts_from_its_last_message() -> None:
+    watch = HealthLifecycle(recovery=0, repeat=0)
+    silent = feed("rundown", last_message_age=700.0)
+    looked = look(snapshot(silent), SETTINGS, (), set(), pending_batches=0)
+    (raised,) = watch.step(looked.conditions, looked.known, NOW).alerts
+    assert raised.title == "arbwatch: feed rundown silent for 10m"
+    assert "sent nothing for 11m 40s" in raised.body
+    talking = look(snapshot(feed("rundown")), SETTINGS, (), set(), pending_batches=0)
+    (recovered,) = watch.step(talking.conditions, talking.known, NOW + 20).alerts
+    assert recovered.body == "It lasted 12m."

@@ -737,9 +737,10 @@ class Daemon:
             store_failures=self.stats.store_failures,
             markets=self.matrix.market_count,
             markets_retired=self.stats.markets_retired,
+            # Alerted ones only: a feed connecting for two seconds is not yet a problem.
             problems=tuple(
                 state.condition.title
-                for state in (self.conditions.states() if self.conditions is not None else [])
+                for state in (self.conditions.raised() if self.conditions is not None else [])
             ),
         )
 

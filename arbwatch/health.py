@@ -183,7 +183,7 @@ class Health:
     markets: int
     #: Markets retired from the matrix for want of a recent quote, since start.
     markets_retired: int
-    #: The health conditions that hold now (titles, as pushed), oldest first.
+    #: The health conditions alerted and not recovered (titles, as pushed), oldest first.
     problems: tuple[str, ...] = ()
 
     @property

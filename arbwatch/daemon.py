@@ -779,6 +779,7 @@ class Daemon:
             credits_remaining=remaining,
             credits_limit=limit,
             out_of_credits=out_of_credits,
+            last_data_age=None if stats.last_data_at is None else now - stats.last_data_at,
         )
 
 

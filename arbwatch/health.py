@@ -111,6 +111,9 @@ class FeedHealth:
     credits_limit: int | None = None
     #: The provider said the credits ran out (its pushes are skipped until they are back).
     out_of_credits: bool = False
+    #: Seconds since the feed's last message with odds, for feeds that tell (RapidOddsAPI
+    #: pushes on a schedule); None: not told, or none yet.
+    last_data_age: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,21 +127,36 @@ def _feed_conditions(feed: FeedHealth, settings: HealthConfig, now: float) -> li
                 recovered=f"arbwatch: feed {name} back up",
             )
         )
-    elif feed.last_message_age is not None and feed.last_message_age >= settings.feed_silent:
+    elif (
+        # Out of credits explains the silence, and has its own alert.
+        not feed.out_of_credits
+        and (silence := _silence(feed)) is not None
+        and silence >= settings.feed_silent
+    ):
         found.append(
             Condition(
                 key=f"feed_silent:{name}",
                 subject=subject,
                 delay=0.0,
                 title=f"arbwatch: feed {name} silent for {format_duration(settings.feed_silent)}",
-                body=f"{provider} feed {name} is connected but has sent nothing for "
-                f"{format_duration(feed.last_message_age)}: no new prices are coming in.",
+                body=f"{provider} feed {name} is connected but has sent no odds for "
+                f"{format_duration(silence)}: no new prices are coming in.",
                 recovered=f"arbwatch: feed {name} sending again",
-                started=now - feed.last_message_age,
+                started=now - silence,
             )
         )
     found += _credit_conditions(feed, settings, subject, provider, units)
     return found
+
+
+def _silence(feed: FeedHealth) -> float | None:
+    """Seconds since the feed last sent odds (or anything, if it cannot tell odds apart).
+
+    RapidOddsAPI pushes every scrape cycle, prices moved or not, so its silence counts
+    from the last push: a server that greets every reconnect and then pushes nothing is
+    silent, though each greeting is a message.
+    """
+    return feed.last_data_age if feed.last_data_age is not None else feed.last_message_age
 
 
 def _credit_conditions(

@@ -768,9 +768,11 @@ class RapidOddsFeed:
                     self._on_subscribed(message, result.credits_mismatch)
                 elif isinstance(message, ErrorEvent):
                     self._on_error(message)
-                elif isinstance(message, OddsUpdate) and message.credits_charged:
+                elif isinstance(message, OddsUpdate):
+                    self.stats.last_data_at = received_at
                     # A push that cost nothing (no games) says nothing about credits.
-                    self._credits_back("a push was charged")
+                    if message.credits_charged:
+                        self._credits_back("a push was charged")
                 elif isinstance(message, Unsubscribed):
                     log.warning("feed %s: unsubscribed from %s", settings.name, message.sport)
 
@@ -960,7 +962,7 @@ class RapidOddsFeed:
             raise self._rest_failure(response, f"odds of {sport}")
         received_at = self._clock()
         self.stats.frames += 1
-        self.stats.last_message_at = received_at
+        self.stats.last_message_at = self.stats.last_data_at = received_at
         self._record("rest:snapshot", str(response.request.url), response.text, received_at)
         result = self._read(
             response.text,

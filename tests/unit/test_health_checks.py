@@ -148,7 +148,20 @@ def test_a_silent_feed_counts_from_its_last_message() -> None:
     looked = look(snapshot(silent), SETTINGS, (), set(), pending_batches=0)
     (raised,) = watch.step(looked.conditions, looked.known, NOW).alerts
     assert raised.title == "arbwatch: feed rundown silent for 10m"
-    assert "sent nothing for 11m 40s" in raised.body
+    assert "sent no odds for 11m 40s" in raised.body
     talking = look(snapshot(feed("rundown")), SETTINGS, (), set(), pending_batches=0)
     (recovered,) = watch.step(talking.conditions, talking.known, NOW + 20).alerts
     assert recovered.body == "It lasted 12m."
+
+
+def test_a_server_that_greets_each_reconnect_but_never_pushes_is_silent() -> None:
+    # RapidOddsAPI: the greeting a moment ago is a message, but the last push is old.
+    greeting_only = feed("rapid", "rapidoddsapi", last_message_age=2.0, last_data_age=700.0)
+    assert keys(snapshot(greeting_only)) == {
+        "feed_silent:rapid": "arbwatch: feed rapid silent for 10m"
+    }
+    pushing = feed("rapid", "rapidoddsapi", last_message_age=2.0, last_data_age=2.0)
+    assert keys(snapshot(pushing)) == {}
+    # Out of credits, pushes are skipped: that alert says why, not a second one.
+    broke = dataclasses.replace(greeting_only, credits_remaining=0, out_of_credits=True)
+    assert list(keys(snapshot(broke))) == ["credits_out:rapid"]

@@ -105,7 +105,23 @@ class FeedHealth:
     fatal_error: str
     #: RapidOddsAPI only: credits charged since start, and left on the plan (if known).
     credits_used: int | None = None
+    #: Credits (RapidOddsAPI) or data points (TheRundown) left, and the plan's allowance,
+    #: as the provider last said (None: not said).
     credits_remaining: int | None = None
+    credits_limit: int | None = None
+    #: The provider said the credits ran out (its pushes are skipped until they are back).
+    out_of_credits: bool = False
+    #: Seconds since the feed's last message with odds, for feeds that tell (RapidOddsAPI
+    #: pushes on a schedule); None: not told, or none yet.
+    last_data_age: float | None = None
+
+    @property
+    def delivering(self) -> bool:
+        """Whether its prices are current: connected and not out of credits.
+
+        A feed still fetching its start-up pages ("bootstrapping") streams already.
+        """
+        return self.state in ("up", "bootstrapping") and not self.out_of_credits
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +135,8 @@ class ChannelHealth:
     dropped_stale: int
     dropped_full: int
     last_error: str
+    #: Epoch seconds of the first failed attempt since the last success (None: working).
+    failing_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +198,8 @@ class Health:
     #: the same port: its process id and its state directory ("" and 0: not said).
     pid: int = 0
     state_dir: str = ""
+    #: The health conditions alerted and not recovered (titles, as pushed), oldest first.
+    problems: tuple[str, ...] = ()
 
     @property
     def feeds_up(self) -> int:

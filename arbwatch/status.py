@@ -312,6 +312,7 @@ def status_document(health: Health) -> dict[str, Any]:
             _fields(alert) | {"channels": list(alert.channels), "age": at - alert.at}
             for alert in health.recent_alerts
         ],
+        "problems": list(health.problems),
     }
 
 
@@ -340,6 +341,7 @@ def health_from_document(document: Mapping[str, Any]) -> Health:
                 RecentAlert(**_known(RecentAlert, item) | {"channels": tuple(item["channels"])})
                 for item in document["recent_alerts"]
             ),
+            "problems": tuple(str(problem) for problem in document["problems"]),
         }
     )
 

@@ -108,6 +108,10 @@ def status_lines(health: Health, timezone: dt.tzinfo | None = None) -> list[str]
         engine.append(f"{health.store_failures} state-database writes failed")
     lines.append(" · ".join(engine))
 
+    if health.problems:
+        lines.append(f"problems ({len(health.problems)})")
+        lines.extend(f"  {_printable(problem)}" for problem in health.problems)
+
     lines.append(f"live opportunities ({len(health.live)})")
     lines.extend(
         _table(

@@ -4,6 +4,9 @@
                   keyed by (key, first_seen): found, improved, gone, found again later
     alerts        every alert decided, linked to its occurrence
     deliveries    every attempt to send an alert to a channel, and how it went
+    conditions    the health conditions held now (`arbwatch.core.conditions`): a feed
+                  down, a channel failing; what was alerted, so a restart neither alerts
+                  it again nor forgets to tell its recovery
 
 What the lifecycle needs after a restart, so that nothing is alerted twice, is read back by
 `Store.load_states`; `arbwatch history` reads `Store.history`. `Store.prune` deletes what
@@ -31,6 +34,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from arbwatch.config.model import RuleKind
+from arbwatch.core.conditions import Condition, ConditionState, HealthStep
 from arbwatch.core.dedup import AlertState, Observation
 from arbwatch.core.markets import MarketKey, MarketKind, Period
 from arbwatch.errors import ArbwatchError
@@ -84,6 +88,26 @@ _SCHEMA: Final = (
     )""",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
+
+#: Added after schema 1 without a version of its own: created when missing, so a database
+#: of schema 1 gets it at the next start, and an older arbwatch just never reads it.
+_CONDITIONS: Final = """CREATE TABLE IF NOT EXISTS conditions (
+        key TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        delay REAL NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        recovered TEXT NOT NULL,
+        exclude TEXT NOT NULL,
+        since REAL NOT NULL,
+        raised_at REAL,
+        clear_since REAL
+    )"""
+_CONDITION_UPSERT: Final = """
+    INSERT OR REPLACE INTO conditions (
+        key, subject, delay, title, body, recovered, exclude, since, raised_at, clear_since)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 
 _UPSERT: Final = """
     INSERT INTO occurrences (
@@ -196,6 +220,7 @@ class Store:
             if version == 0:
                 for statement in _SCHEMA:
                     self._db.execute(statement)
+            self._db.execute(_CONDITIONS)
         return SCHEMA_VERSION
 
     def _user_version(self) -> int:
@@ -258,6 +283,25 @@ class Store:
                     for a in observation.alerts
                 ],
             )
+
+    def load_conditions(self) -> list[ConditionState]:
+        """The health conditions kept at the last save, for `HealthLifecycle`."""
+        if self._version == 0:
+            return []
+        rows = self._read(
+            "SELECT key, subject, delay, title, body, recovered, exclude, since, raised_at, "
+            "clear_since FROM conditions ORDER BY since",
+            (),
+        )
+        return [_condition_state(row) for row in rows]
+
+    def save_conditions(self, step: HealthStep) -> None:
+        """Keep what a health step changed and forget what it forgot, in one transaction."""
+        if not step.changed and not step.forgotten:
+            return
+        with self._transaction() as db:
+            db.executemany("DELETE FROM conditions WHERE key = ?", [(k,) for k in step.forgotten])
+            db.executemany(_CONDITION_UPSERT, [_condition_row(state) for state in step.changed])
 
     def record_delivery(
         self, key: str, channel: str, ok: bool, at: float, detail: str = ""
@@ -392,6 +436,43 @@ def _state(row: tuple[object, ...]) -> AlertState:
         alerted_value=None if value is None else _real(value),
         active=bool(active),
         ended_at=None if ended is None else _real(ended),
+    )
+
+
+def _condition_row(state: ConditionState) -> tuple[object, ...]:
+    """A `ConditionState` as a ``conditions`` row."""
+    condition = state.condition
+    return (
+        condition.key,
+        condition.subject,
+        condition.delay,
+        condition.title,
+        condition.body,
+        condition.recovered,
+        json.dumps(list(condition.exclude)),
+        state.since,
+        state.raised_at,
+        state.clear_since,
+    )
+
+
+def _condition_state(row: tuple[object, ...]) -> ConditionState:
+    """A ``conditions`` row back as a `ConditionState`."""
+    key, subject, delay, title, body, recovered, exclude, since, raised_at, clear_since = row
+    condition = Condition(
+        key=str(key),
+        subject=str(subject),
+        delay=_real(delay),
+        title=str(title),
+        body=str(body),
+        recovered=str(recovered),
+        exclude=tuple(str(name) for name in json.loads(str(exclude))),
+    )
+    return ConditionState(
+        condition,
+        since=_real(since),
+        raised_at=None if raised_at is None else _real(raised_at),
+        clear_since=None if clear_since is None else _real(clear_since),
     )
 
 

@@ -34,6 +34,7 @@ from arbwatch.config.model import (
     ChannelConfig,
     Config,
     FeedSettings,
+    HealthConfig,
     InPlay,
     QuietHours,
     RuleConfig,
@@ -76,10 +77,14 @@ PROVIDERS: Final[Mapping[str, type[FeedSettings]]] = {
 TOP_KEYS: Final = frozenset({
     "odds_format", "currency", "timezone", "bankroll", "stake_round", "state_dir",
     "history_retention", "log_level", "watch_config", "aliases", "commissions", "alerts",
-    "feeds", "channels", "rules", "status",
+    "feeds", "channels", "rules", "status", "health",
 })  # fmt: skip
 ALERTS_KEYS: Final = frozenset({"flush_timeout", "queue_size"})
 STATUS_KEYS: Final = frozenset({"listen", "allow_remote"})
+HEALTH_KEYS: Final = frozenset({
+    "notify", "feed_down", "feed_silent", "credits_low", "channel_failing", "engine_stalled",
+    "books_unseen", "recovery", "repeat",
+})  # fmt: skip
 #: The keys of a feed of each provider: its settings' fields, and where the key comes from.
 FEED_KEYS: Final[Mapping[str, frozenset[str]]] = {
     provider: frozenset({"name", "provider", "api_key", "api_key_file"})
@@ -107,6 +112,7 @@ SCHEMA: Final[Mapping[str, frozenset[str]]] = {
     "(top level)": TOP_KEYS,
     "alerts": ALERTS_KEYS,
     "status": STATUS_KEYS,
+    "health": HEALTH_KEYS,
     "feeds[]": frozenset().union(*FEED_KEYS.values()),
     "channels.*": CHANNEL_KEYS,
     "rules[]": RULE_COMMON_KEYS | ARBITRAGE_KEYS | POSITIVE_EV_KEYS,
@@ -317,6 +323,7 @@ class _Reader:
             log_level=top.get("log_level", partial(values.choice, options=_LOG_LEVELS), "info"),
             status_listen=status_listen,
             status_allow_remote=status_allow_remote,
+            health=self._health(top, channels),
         )
 
     # --- top level ---
@@ -359,6 +366,33 @@ class _Reader:
             )
             return None, False
         return listen, allow_remote
+
+    def _health(self, top: Section, channels: Mapping[str, ChannelConfig]) -> HealthConfig:
+        """``health:``: where system alerts go, and the thresholds that raise them."""
+        if "health" not in top:
+            return HealthConfig()
+        health = Section(top.mapping.entries["health"], HEALTH_KEYS, self._problems, "health")
+        health.reject_unknown()
+        # Without ``notify``, every channel: a bettor who set up none still hears of it.
+        notify = self._notify(health, set(channels)) if "notify" in health else None
+        defaults = HealthConfig()
+        return HealthConfig(
+            notify=notify,
+            feed_down=health.get("feed_down", values.duration, defaults.feed_down),
+            feed_silent=health.get("feed_silent", values.duration, defaults.feed_silent),
+            credits_low=health.get(
+                "credits_low", partial(values.percentage, below=1.0), defaults.credits_low
+            ),
+            channel_failing=health.get(
+                "channel_failing", values.duration, defaults.channel_failing
+            ),
+            engine_stalled=health.get("engine_stalled", values.duration, defaults.engine_stalled),
+            books_unseen=health.get("books_unseen", values.duration, defaults.books_unseen),
+            recovery=health.get(
+                "recovery", partial(values.duration, positive=False), defaults.recovery
+            ),
+            repeat=health.get("repeat", partial(values.duration, positive=False), defaults.repeat),
+        )
 
     def _home(self) -> Path:
         """The home directory: ``$HOME`` in the environment given, else the user's."""

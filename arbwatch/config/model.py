@@ -187,6 +187,37 @@ class NameCheck:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HealthConfig:
+    """Where system alerts go (a feed down, a channel failing, ...) and when they fire.
+
+    Attributes:
+        notify: the channels system alerts go to; None for every channel. A channel that
+            is failing is told about through the others only.
+        feed_down: seconds a feed may be disconnected or backing off before an alert.
+        feed_silent: seconds a connected feed may send nothing before an alert.
+        credits_low: a fraction of the plan's credits (RapidOddsAPI) or data points
+            (TheRundown); fewer left than this is an alert.
+        channel_failing: seconds a channel may fail every attempt before an alert.
+        engine_stalled: seconds the engine may leave batches waiting before an alert.
+        books_unseen: seconds after start by which every book a rule names (``books``,
+            ``sharp``) should have been delivered by some feed.
+        recovery: seconds a condition must stay clear before its recovery is alerted (and
+            before a new one is alerted afresh): a feed that flaps stays one alert.
+        repeat: seconds between reminders while a condition lasts (0: never again).
+    """
+
+    notify: tuple[str, ...] | None = None
+    feed_down: float = 60.0
+    feed_silent: float = 600.0
+    credits_low: float = 0.10
+    channel_failing: float = 300.0
+    engine_stalled: float = 60.0
+    books_unseen: float = 900.0
+    recovery: float = 30.0
+    repeat: float = 6 * 3600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """A whole, checked configuration.
 
@@ -211,6 +242,7 @@ class Config:
         status_allow_remote: the bettor allowed a non-loopback ``status_listen``.
         names: what the check of books, sports and market names noted (not compared: the
             same settings are the same config).
+        health: system alerts: where they go and their thresholds.
     """
 
     source: Path | None = None
@@ -230,6 +262,7 @@ class Config:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     status_listen: str | None = None
     status_allow_remote: bool = False
+    health: HealthConfig = field(default_factory=HealthConfig)
     names: NameCheck = field(default_factory=NameCheck, compare=False)
 
     def secrets(self) -> frozenset[str]:

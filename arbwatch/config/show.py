@@ -18,6 +18,7 @@ from arbwatch.config.model import (
     ChannelConfig,
     Config,
     FeedSettings,
+    HealthConfig,
     QuietHours,
     RuleConfig,
 )
@@ -119,6 +120,7 @@ def show_config(config: Config) -> str:
         "feeds": [_feed(feed) for feed in config.feeds],
         "channels": {name: _channel(channel) for name, channel in config.channels.items()},
         "rules": [_rule(rule) for rule in config.rules],
+        "health": _health(config.health),
     }
     if config.status_listen is not None:
         document["status"] = {
@@ -131,6 +133,17 @@ def show_config(config: Config) -> str:
     # base_url's user and password, a key in a query, a secret written where none belongs.
     shown = redact(body, (s for s in config.secrets() if len(s) >= MIN_REMEMBERED_LENGTH))
     return f"# The effective configuration{source}; secrets are shown as {REDACTED}.\n{shown}"
+
+
+def _health(health: HealthConfig) -> dict[str, object]:
+    """The ``health`` section; ``notify`` only when it names channels (else: all of them)."""
+    shown: dict[str, object] = {} if health.notify is None else {"notify": list(health.notify)}
+    for name in ("feed_down", "feed_silent", "channel_failing", "engine_stalled"):
+        shown[name] = _duration(getattr(health, name))
+    shown["credits_low"] = _percent(health.credits_low)
+    for name in ("books_unseen", "recovery", "repeat"):
+        shown[name] = _duration(getattr(health, name))
+    return shown
 
 
 def _feed(feed: FeedSettings) -> dict[str, object]:

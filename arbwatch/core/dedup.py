@@ -7,6 +7,11 @@ finds it to the one that no longer does (or until its quotes go stale); the same
 found again later starts a new occurrence that still remembers its last alert, so it is
 never alerted twice within the rule's ``repeat`` interval unless it improved.
 
+GONE means a price moved: an opportunity is alerted GONE only when a new price on its
+market no longer makes it. One whose quotes went stale with no new price, one restored
+after a restart and never seen again, and one whose feed went down (`Lifecycle.suspend`)
+ends *suspended*: silently, with no GONE, since nobody knows whether it is still there.
+
 `decide` is the whole policy; `Lifecycle` keeps the states, applies the policy to each
 evaluation's matches, and reports every state it changed so the store can keep them. Time
 is always passed in.
@@ -144,10 +149,13 @@ class Observation:
     Attributes:
         alerts: the alerts to send, in the order decided.
         changed: every state created, updated or ended (for the store).
+        suspended: the states ended without a GONE because no price said they went
+            (stale quotes, a feed down); also in ``changed``.
     """
 
     alerts: list[Alert] = field(default_factory=list)
     changed: list[AlertState] = field(default_factory=list)
+    suspended: list[AlertState] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -228,8 +236,9 @@ class Lifecycle:
         """Take one evaluation's matches; ``evaluated`` are the markets it looked at.
 
         An active opportunity on an evaluated market that was not matched this time is
-        gone. Matches of rules no longer in force (a rule set older than the last
-        `replace_rules`) are ignored.
+        gone, or suspended if its quotes had gone stale (the evaluation could not use
+        them: no price said it went). Matches of rules no longer in force (a rule set
+        older than the last `replace_rules`) are ignored.
         """
         result = self._start(now)
         matched: set[str] = set()
@@ -243,15 +252,22 @@ class Lifecycle:
             keys = self._by_market.get(market)
             if keys:
                 for key in [k for k in keys if k not in matched]:
-                    self._end(self._tracked[key], now, now, result)
+                    tracked = self._tracked[key]
+                    stale_at = tracked.oldest_quote + self._rules[tracked.state.rule].max_quote_age
+                    if now > stale_at:
+                        self._suspend(tracked, max(tracked.state.last_seen, stale_at), result)
+                    else:
+                        self._end(tracked, now, now, result)
         return result
 
     def expire(self, now: float) -> Observation:
         """What time alone changes, with no new price: call it every second or so.
 
         - An opportunity whose oldest quote has passed the rule's ``max_quote_age`` is
-          gone (a new quote would have re-evaluated its market), as is one whose game no
-          longer passes the rule's start-time filters (a pre-match game that started).
+          suspended, not gone: no price moved (a new quote would have re-evaluated its
+          market), so nobody can say it went; a state restored after a restart and not
+          seen again ends the same way. One whose game no longer passes the rule's
+          start-time filters (a pre-match game that started) is gone.
         - One still there whose alert came due (quiet hours ended, repeat interval passed)
           is alerted, if it was last seen under the rule as it is now.
         """
@@ -261,8 +277,8 @@ class Lifecycle:
             stale_at = tracked.oldest_quote + rule.max_quote_age
             opportunity = tracked.opportunity
             if now > stale_at:
-                # It went when its quote did; never before it was last seen.
-                self._end(tracked, max(tracked.state.last_seen, stale_at), now, result)
+                # It ended when its quote went stale; never before it was last seen.
+                self._suspend(tracked, max(tracked.state.last_seen, stale_at), result)
             elif opportunity is None or tracked.seen_under != rule:
                 continue
             elif not admits(rule, opportunity, now):
@@ -272,6 +288,22 @@ class Lifecycle:
                 if reason is not None:
                     tracked.state = _alerted(tracked.state, tracked.state.last_value, now)
                     self._report(tracked, reason, rule, now, result)
+        return result
+
+    def suspend(self, books: Collection[str], now: float) -> Observation:
+        """End, without GONE, every opportunity with a leg on one of ``books``.
+
+        The daemon calls it when a feed goes down, with the books only that feed
+        delivers: their quotes stay in the matrix until they go stale, but nobody knows
+        whether they still stand. Should the opportunity still be there when the feed is
+        back, it is a new occurrence, alerted only as `decide` allows (not within the
+        repeat interval of its last alert).
+        """
+        result = self._start(now)
+        for tracked in [t for t in self._tracked.values() if t.state.active]:
+            opportunity = tracked.opportunity
+            if opportunity is not None and any(leg.book in books for leg in opportunity.legs):
+                self._suspend(tracked, now, result)
         return result
 
     def replace_rules(self, rules: Sequence[RuleConfig]) -> None:
@@ -358,6 +390,15 @@ class Lifecycle:
         else:
             result.changed.append(state)
         heapq.heappush(self._forget_at, (_forget_time(state, rule), state.key))
+
+    def _suspend(self, tracked: _Tracked, ended_at: float, result: Observation) -> None:
+        """End an active state silently: no price said it went (see `suspend`)."""
+        state = _ended(tracked.state, ended_at)
+        tracked.state = state
+        self._unindex(state)
+        result.changed.append(state)
+        result.suspended.append(state)
+        heapq.heappush(self._forget_at, (_forget_time(state, self._rules[state.rule]), state.key))
 
     def _report(
         self,

@@ -348,6 +348,11 @@ class PriceMatrix:
             self._quoted_at[column, rows] = np.nan
             self._dirty[rows] = True
 
+    def touch(self, markets: Iterable[MarketKey]) -> None:
+        """Mark ``markets`` for evaluation though no price changed (a feed came back)."""
+        rows = [r for m in markets if (r := self._rows.get(m)) is not None]
+        self._dirty[np.array(rows, dtype=np.intp)] = True
+
     def take_dirty(self) -> IntArray:
         """Return the rows written since the last call, and mark them clean."""
         rows = np.flatnonzero(self._dirty[: self.row_count])

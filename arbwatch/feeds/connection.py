@@ -65,6 +65,10 @@ class FeedStats:
     dropped_batches: int = 0
     reconnects: int = 0
     last_message_at: float | None = None
+    #: The last message that carried odds, for feeds whose server sends them on a schedule
+    #: whether or not prices moved (RapidOddsAPI's pushes): a greeting after each
+    #: reconnect is not news. None: the feed does not tell odds from other messages.
+    last_data_at: float | None = None
     #: The last failure, one line, secrets redacted.
     last_error: str = ""
     #: Set when a fatal failure stopped the feed.

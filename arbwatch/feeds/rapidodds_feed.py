@@ -34,7 +34,12 @@ What the feed does on each failure
     close code 4001, REST 401/403                fatal for this feed alone
     REST 400/404/422                             fatal: a sport, book or market the API
                                                  rejects will not turn valid by retrying
-    ``error`` event or REST 429 about credits    retry after ``credits_retry`` (credits do
+    ``error`` event about credits                the server skips the push and keeps the
+                                                 socket: stay connected (``out_of_credits``)
+                                                 and ask the free ``/usage`` every
+                                                 ``credits_retry`` until credits are back;
+                                                 the next push resumes by itself
+    REST 429 about credits                       retry after ``credits_retry`` (credits do
                                                  not come back within a backoff)
     REST 429 rate limit, 5xx, network, closes,   retry after the backoff (or Retry-After
     ``idle_timeout`` of silence                  when the server gives a longer one)
@@ -115,9 +120,10 @@ DEFAULT_BASE_URL: Final = "https://api.rapidoddsapi.com"
 #: RapidOddsAPI sends no heartbeat, and pushes follow scrape cycles whose cadence depends
 #: on the sport; five minutes without a frame means the connection is dead.
 DEFAULT_IDLE_TIMEOUT: Final = 300.0
-#: How long to wait after "insufficient credits" before trying again: credits return only
-#: when the plan renews or is topped up, so a backoff of seconds would only hammer.
-DEFAULT_CREDITS_RETRY: Final = 900.0
+#: Out of credits, how often to ask the free ``/usage`` whether they are back (and to retry
+#: a REST request refused for credits): a top-up is noticed within this long, and
+#: ``/usage`` costs nothing.
+DEFAULT_CREDITS_RETRY: Final = 30.0
 #: Seconds between REST snapshots when the plan has no WebSocket.
 DEFAULT_POLL_INTERVAL: Final = 60.0
 #: Protocol-level pings, the only liveness check a quiet RapidOddsAPI socket has.
@@ -159,7 +165,8 @@ class RapidOddsSettings:
         idle_timeout: seconds without any frame after which the connection is presumed
             dead and reopened. RapidOddsAPI sends no heartbeats; pushes follow scrape
             cycles, so keep this above the slowest sport's cycle.
-        credits_retry: seconds to wait after "insufficient credits" before trying again.
+        credits_retry: seconds between looks at ``/usage`` while out of credits (and the
+            wait before a REST request refused for credits is tried again).
         poll_interval: seconds between REST snapshots when the plan lacks WebSocket.
         rest_bootstrap: take one REST snapshot per sport at start, so that prices are
             known before the first push (a push only follows the next scrape cycle).
@@ -341,6 +348,7 @@ class _UsageBody(msgspec.Struct, forbid_unknown_fields=False):
 
     tier: object = None
     credits_remaining: object = None
+    credits_limit: object = None
 
 
 _USAGE: Final = msgspec.json.Decoder(_UsageBody)
@@ -392,6 +400,8 @@ class RapidOddsSession:
         self.credits_charged_total = 0
         #: Credits left, when the server said (``/usage``, an "insufficient" message).
         self.credits_remaining: int | None = None
+        #: The plan's credit allowance, when ``/usage`` said.
+        self.credits_limit: int | None = None
         # Per sport: what the engine was sent, and the cells it may have held before the
         # last snapshot (to undo the bookkeeping when that snapshot's batch is dropped).
         self._held: dict[str, dict[CellKey, _Held]] = {}
@@ -454,9 +464,10 @@ class RapidOddsSession:
             raise ParseError(f"unreadable RapidOddsAPI usage: {error}") from None
         if isinstance(usage.tier, str):
             self.tier = usage.tier
-        remaining = usage.credits_remaining
-        if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining >= 0:
-            self.credits_remaining = remaining
+        if _count(usage.credits_remaining):
+            self.credits_remaining = usage.credits_remaining
+        if _count(usage.credits_limit):
+            self.credits_limit = usage.credits_limit
 
     def handle_refusal(self, detail: str) -> ErrorEvent:
         """Read a REST refusal's ``detail`` the way an ``error`` event's message is read.
@@ -571,6 +582,11 @@ class RapidOddsSession:
         )
 
 
+def _count(value: object) -> TypeGuard[int]:
+    """Whether a JSON value is a count (a whole number >= 0, not a boolean)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _longer_than(frame: str | bytes, limit: int) -> bool:
     """Whether ``frame`` is over ``limit`` bytes as UTF-8, encoding only when in doubt.
 
@@ -639,11 +655,20 @@ class RapidOddsFeed:
         self._secrets = (settings.api_key,)
         self._polling = False
         self._usage_checked = False
+        #: The server said the credits ran out and skips the pushes; see `out_of_credits`.
+        self._credits_exhausted = False
+        #: The credits came back with a push: ask ``/usage`` once more for the new figures.
+        self._usage_due = False
         self._bootstrapped: set[str] = set()
         self._http: httpx.AsyncClient | None = None
         self._handoff: Handoff | None = None
         self._rest = PacedClient(settings.name, settings.max_requests_per_second)
         self.stats.extra.update(rest_requests=0.0, rate_limited=0.0)
+
+    @property
+    def out_of_credits(self) -> bool:
+        """Whether the credits ran out and have not come back (the socket stays open)."""
+        return self._credits_exhausted
 
     @property
     def polling(self) -> bool:
@@ -668,12 +693,15 @@ class RapidOddsFeed:
                     )
                 _add_error_body_hook(client)
                 self._http = client
-                await reconnecting(
-                    self._attempt,
-                    self.stats,
-                    backoff=self._backoff_factory(),
-                    secrets=self._secrets,
-                )
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._watch_credits)
+                    await reconnecting(
+                        self._attempt,
+                        self.stats,
+                        backoff=self._backoff_factory(),
+                        secrets=self._secrets,
+                    )
+                    group.cancel_scope.cancel()
         finally:
             if self.stats.state is not FeedState.FAILED:
                 self.stats.state = FeedState.STOPPED
@@ -752,6 +780,11 @@ class RapidOddsFeed:
                     self._on_subscribed(message, result.credits_mismatch)
                 elif isinstance(message, ErrorEvent):
                     self._on_error(message)
+                elif isinstance(message, OddsUpdate):
+                    self.stats.last_data_at = received_at
+                    # A push that cost nothing (no games) says nothing about credits.
+                    if message.credits_charged:
+                        self._credits_back("a push was charged")
                 elif isinstance(message, Unsubscribed):
                     log.warning("feed %s: unsubscribed from %s", settings.name, message.sport)
 
@@ -787,14 +820,61 @@ class RapidOddsFeed:
             )
 
     def _on_error(self, message: ErrorEvent) -> None:
-        """Act on an ``error`` event: out of credits ends the connection, others are logged."""
+        """Act on an ``error`` event: out of credits is noted, others are logged.
+
+        Out of credits, RapidOddsAPI skips the push and keeps the socket and its
+        subscriptions: the next push after a top-up or renewal comes by itself, so the
+        connection stays, and `_watch_credits` asks ``/usage`` when they are back.
+        """
         if message.insufficient_credits:
-            raise self._out_of_credits(message.message)
+            self.stats.extra.update(self.session.credit_figures())
+            if not self._credits_exhausted:
+                self._credits_exhausted = True
+                log.warning(
+                    "feed %s: RapidOddsAPI: out of credits (%s); staying connected, "
+                    "asking /usage every %g s",
+                    self.settings.name,
+                    redact(message.message, self._secrets),
+                    self.settings.credits_retry,
+                )
+            return
         log.warning(
             "feed %s: RapidOddsAPI error: %s",
             self.settings.name,
             redact(message.message, self._secrets),
         )
+
+    def _credits_back(self, how: str) -> None:
+        """Note that the credits are back, if they had run out."""
+        if self._credits_exhausted:
+            self._credits_exhausted = False
+            # A push says the credits are back, not how many: /usage will.
+            self._usage_due = how != "/usage"
+            log.warning("feed %s: RapidOddsAPI credits are back (%s)", self.settings.name, how)
+
+    async def _watch_credits(self) -> None:
+        """While out of credits, ask the free ``/usage`` every ``credits_retry`` seconds.
+
+        Credits are back once they pay for one push: the error message's "you have N
+        remaining" may be above zero and still too few.
+        """
+        settings = self.settings
+        while True:
+            await anyio.sleep(settings.credits_retry)
+            if not (self._credits_exhausted or self._usage_due):
+                continue
+            self._usage_due = False
+            try:
+                response = await self._get(settings.usage_url, (("api_key", settings.api_key),))
+            except httpx.HTTPError as error:
+                log.debug("feed %s: /usage failed: %s", settings.name, self._redact(str(error)))
+                continue
+            if response.status_code != 200:
+                continue
+            self._read_usage(response)
+            remaining = self.session.credits_remaining
+            if remaining is not None and remaining >= settings.credits_per_push:
+                self._credits_back("/usage")
 
     def _out_of_credits(self, detail: str) -> FeedError:
         # Credits come back with a renewal or a top-up: read the balance again next time.
@@ -894,7 +974,7 @@ class RapidOddsFeed:
             raise self._rest_failure(response, f"odds of {sport}")
         received_at = self._clock()
         self.stats.frames += 1
-        self.stats.last_message_at = received_at
+        self.stats.last_message_at = self.stats.last_data_at = received_at
         self._record("rest:snapshot", str(response.request.url), response.text, received_at)
         result = self._read(
             response.text,

@@ -1188,6 +1188,7 @@ class RundownFeed:
 
         def record(response: httpx.Response) -> None:
             self._record(channel, str(response.url), response.text, self._clock())
+            _note_datapoints(self.stats, response.headers)
 
         try:
             response = await self._rest.get(
@@ -1250,3 +1251,18 @@ def _install_error_hook(client: httpx.AsyncClient) -> None:
     responses = list(hooks.get("response", []))
     if read_error_bodies not in responses:
         client.event_hooks = {**hooks, "response": [*responses, read_error_bodies]}
+
+
+def _note_datapoints(stats: FeedStats, headers: httpx.Headers) -> None:
+    """Keep the plan's data points left and allowance from a response's headers.
+
+    TheRundown sends ``x-datapoints-remaining`` and ``x-datapoints-limit`` with every
+    authenticated answer; the health alerts read them from ``stats.extra``.
+    """
+    for header, key in (
+        ("x-datapoints-remaining", "datapoints_remaining"),
+        ("x-datapoints-limit", "datapoints_limit"),
+    ):
+        value = headers.get(header, "")
+        if value.isdigit():
+            stats.extra[key] = float(value)

@@ -74,6 +74,8 @@ class ChannelStats:
         dropped_stale: messages dropped because they were older than the channel's freshness.
         dropped_full: messages pushed out of a full queue (the oldest go first).
         last_error: the latest failure, redacted; empty if there was none.
+        failing_since: epoch seconds of the first failed attempt since the last success
+            (None while the channel works), for the health alert of a failing channel.
     """
 
     sent: int = 0
@@ -82,6 +84,7 @@ class ChannelStats:
     dropped_stale: int = 0
     dropped_full: int = 0
     last_error: str = ""
+    failing_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -322,10 +325,13 @@ class Notifier:
             ok, error = await anyio.to_thread.run_sync(sender.send, message, abandon_on_cancel=True)
             if ok:
                 state.stats.sent += 1
+                state.stats.failing_since = None
                 logger.info("channel %s: sent %r (attempt %d)", name, message.title, attempts)
                 self._report(name, message, ok=True, attempts=attempts, detail="")
                 return
             state.stats.last_error = error
+            if state.stats.failing_since is None:
+                state.stats.failing_since = self._clock()
             # A removed channel stops after the send in progress: no more retries.
             if attempts > config.retries or state.removed:
                 state.stats.failed += 1

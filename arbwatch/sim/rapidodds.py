@@ -101,7 +101,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
@@ -371,6 +371,18 @@ class RapidOddsSimulator:
             KeyError: the simulator does not know the key.
         """
         return self._accounts[api_key].throttled
+
+    def top_up(self, api_key: str, credits: int) -> None:
+        """Add ``credits`` to the allowance of ``api_key``, as buying more does.
+
+        Pushes skipped for want of credits resume with the next scrape cycle, on the same
+        socket: RapidOddsAPI keeps the connection and its subscriptions meanwhile.
+
+        Raises:
+            KeyError: the simulator does not know the key.
+        """
+        account = self._accounts[api_key]
+        account.plan = replace(account.plan, credits=account.plan.credits + credits)
 
     @property
     def live_connections(self) -> int:

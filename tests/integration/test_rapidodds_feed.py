@@ -418,20 +418,30 @@ def assert_spaced(times: list[float], at_least: float) -> None:
     assert min(gaps) >= at_least * 0.95, gaps
 
 
-async def test_out_of_credits_on_the_websocket_waits_before_trying_again() -> None:
+async def test_out_of_credits_on_the_websocket_stays_connected_and_resumes_on_a_top_up() -> None:
     async with simulator() as sim, running(sim, key=POOR_KEY, rest_bootstrap=False) as run:
         await run.next_batch()
-        await until(lambda: "out of credits" in run.feed.stats.last_error)
-        assert "you have 0 remaining" in run.feed.stats.last_error
-        await until(lambda: len(sim.counter.websockets) >= 3)
-        # Each new connection meets the same error at its first push, then waits.
-        assert_spaced(sim.counter.websockets, 0.3)
-        stats = run.feed.stats
-        assert stats.extra["credits_remaining"] == 0
-        assert stats.extra["credits_charged_total"] == 8
-        assert stats.state is not FeedState.FAILED
-        # The balance is read again (free) after each refusal, to see a top-up.
-        assert sim.counter.rest["/usage"] >= 2
+        feed = run.feed
+        await until(lambda: feed.out_of_credits)
+        # The server skips the push and keeps the socket: so does the feed.
+        usage_before = sim.counter.rest["/usage"]
+        await until(lambda: sim.counter.rest["/usage"] >= usage_before + 2)
+        assert len(sim.counter.websockets) == 1
+        assert sim.sim.live_connections == 1
+        assert feed.stats.state is FeedState.UP
+        assert feed.stats.extra["credits_remaining"] == 0
+        assert feed.stats.extra["credits_charged_total"] == 8
+        # /usage is asked every credits_retry (0.3 s), not hammered.
+        assert_spaced(sim.counter.rest_times["/usage"][usage_before:], 0.3)
+        # A top-up: the next push arrives on the same socket, and the feed sees it.
+        charged = feed.session.credits_charged_total
+        sim.sim.top_up(POOR_KEY, 400)
+        await until(lambda: feed.session.credits_charged_total > charged)
+        await until(lambda: not feed.out_of_credits)
+        # The new balance is read from /usage.
+        await until(lambda: (feed.session.credits_remaining or 0) > 0)
+        assert feed.session.credits_limit == 408
+        assert len(sim.counter.websockets) == 1
 
 
 async def test_out_of_credits_on_rest_waits_before_trying_again() -> None:

@@ -355,19 +355,84 @@ def test_matches_of_a_rule_not_in_force_are_ignored() -> None:
 # --- expire ---------------------------------------------------------------------------------
 
 
-def test_expire_ends_an_opportunity_when_its_oldest_quote_goes_stale() -> None:
+def test_expire_suspends_an_opportunity_when_its_oldest_quote_goes_stale() -> None:
+    # No price moved: nobody knows it went, so it ends without a GONE.
     config = rule(max_quote_age=60, gone=True)
     life = Lifecycle([config])
     life.observe([match(config, 0.02, quoted_at=NOW - 20)], {ML}, NOW)
     assert life.expire(NOW + 40) == Observation()
     observation = life.expire(NOW + 41)
-    (alert,) = observation.alerts
-    assert alert.reason is GONE
-    assert alert.at == NOW + 41
-    assert alert.state.ended_at == NOW + 40  # when the quote went stale
-    assert observation.changed == [alert.state]
+    assert observation.alerts == []
+    (state,) = observation.changed
+    assert observation.suspended == [state]
+    assert (state.active, state.ended_at) == (False, NOW + 40)  # when the quote went stale
     assert life.active_count == 0
     assert life.expire(NOW + 100) == Observation()
+
+
+def test_a_restored_state_never_seen_again_is_suspended_not_gone() -> None:
+    config = rule(max_quote_age=60, gone=True)
+    first = Lifecycle([config])
+    (alert,) = first.observe([match(config, 0.02)], {ML}, NOW).alerts
+    restarted = Lifecycle([config], [alert.state])
+    assert restarted.expire(NOW + 60) == Observation()
+    observation = restarted.expire(NOW + 61)
+    assert observation.alerts == []
+    assert [state.key for state in observation.suspended] == [alert.key]
+    assert observation.changed[0].ended_at == NOW + 60
+
+
+def test_a_re_evaluation_that_finds_only_stale_quotes_suspends() -> None:
+    # Another book's price on the market moved, but the opportunity's own quote had gone
+    # stale: the evaluation could not use it, which is not a price saying it went.
+    config = rule(max_quote_age=60, gone=True)
+    life = Lifecycle([config])
+    life.observe([match(config, 0.02, quoted_at=NOW)], {ML}, NOW)
+    observation = life.observe([], {ML}, NOW + 61)
+    assert observation.alerts == []
+    assert len(observation.suspended) == 1
+
+
+def test_a_price_that_moves_is_gone() -> None:
+    config = rule(max_quote_age=60, gone=True)
+    life = Lifecycle([config])
+    life.observe([match(config, 0.02, quoted_at=NOW)], {ML}, NOW)
+    observation = life.observe([], {ML}, NOW + 30)
+    (alert,) = observation.alerts
+    assert alert.reason is GONE
+    assert observation.suspended == []
+
+
+def test_suspend_ends_only_opportunities_on_the_books_of_a_feed_that_is_down() -> None:
+    config = rule(gone=True)
+    life = Lifecycle([config])
+    life.observe(
+        [
+            match(config, 0.02, books=("pinnacle", "fanduel")),
+            match(config, 0.03, market=OTHER, books=("draftkings", "bovada")),
+        ],
+        {ML, OTHER},
+        NOW,
+    )
+    observation = life.suspend({"pinnacle"}, NOW + 5)
+    assert observation.alerts == []
+    (state,) = observation.suspended
+    assert (state.market, state.active, state.ended_at) == (ML, False, NOW + 5)
+    assert [state.market for state in life.active()] == [OTHER]
+    # The market is quoted again by the other books, without the suspended opportunity:
+    # it had already ended, so there is nothing to say GONE about.
+    assert life.observe([], {ML}, NOW + 6).alerts == []
+
+
+def test_a_suspended_opportunity_found_again_is_not_alerted_within_repeat() -> None:
+    config = rule(gone=True, repeat=600)
+    life = Lifecycle([config])
+    assert len(life.observe([match(config, 0.02)], {ML}, NOW).alerts) == 1
+    life.suspend({"draftkings"}, NOW + 10)
+    assert life.observe([match(config, 0.02)], {ML}, NOW + 60).alerts == []
+    assert life.active_count == 1
+    (again,) = life.observe([match(config, 0.02)], {ML}, NOW + 601).alerts
+    assert again.reason is REPEAT
 
 
 def test_expire_ends_a_pre_match_opportunity_when_the_game_starts() -> None:
@@ -409,15 +474,15 @@ def test_restored_states_are_not_alerted_again() -> None:
     ]
 
 
-def test_restored_state_without_a_sighting_expires_and_says_gone_without_legs() -> None:
+def test_restored_state_without_a_sighting_is_suspended_when_its_quotes_go_stale() -> None:
     config = rule(max_quote_age=60, gone=True)
     saved = Lifecycle([config]).observe([match(config, 0.02)], {ML}, NOW).changed
     after = Lifecycle([config], saved)
     assert after.expire(NOW + 60) == Observation()  # no timer alerts without the legs
-    (alert,) = after.expire(NOW + 3600).alerts
-    assert alert.reason is GONE
-    assert alert.opportunity is None
-    assert alert.state.ended_at == NOW + 60
+    observation = after.expire(NOW + 3600)
+    assert observation.alerts == []
+    (ended,) = observation.suspended
+    assert ended.ended_at == NOW + 60
 
 
 def test_restored_states_of_vanished_rules_end_with_the_next_observation() -> None:

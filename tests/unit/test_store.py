@@ -70,7 +70,7 @@ def test_open_creates_directory_schema_and_wal(tmp_path: Path) -> None:
         assert store.path == path
         assert store.load_states(NOW, 600.0) == []
         assert store.history() == []
-    assert tables(path) == ["alerts", "deliveries", "occurrences"]
+    assert tables(path) == ["alerts", "conditions", "deliveries", "occurrences"]
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -83,7 +83,7 @@ def test_schema_is_created_once_and_data_survives_reopening(tmp_path: Path) -> N
         store.save(Lifecycle([config]).observe(matches(RuleSet([config]), ML), {ML}, NOW))
     with Store(path) as store:
         assert len(store.load_states(NOW, 600.0)) == 1
-    assert tables(path) == ["alerts", "deliveries", "occurrences"]
+    assert tables(path) == ["alerts", "conditions", "deliveries", "occurrences"]
 
 
 def test_two_stores_on_one_file_both_write_and_see_each_other(tmp_path: Path) -> None:
@@ -212,11 +212,11 @@ def test_restart_after_a_crash_ends_what_went_stale_meanwhile(tmp_path: Path) ->
         life = Lifecycle([config], store.load_states(NOW + 3600, 600.0))
         expired = life.expire(NOW + 3600)
         store.save(expired)
-        (alert,) = expired.alerts
-        assert alert.reason is AlertReason.GONE
-        assert alert.opportunity is None
+        # Ended when its quotes went stale, and suspended, not GONE: no price moved.
+        assert expired.alerts == []
+        assert len(expired.suspended) == 1
         (row,) = store.history()
-    assert (row.ended_at, row.lasted, row.alerts) == (NOW + 60, 60.0, 2)
+    assert (row.ended_at, row.lasted, row.alerts) == (NOW + 60, 60.0, 1)
 
 
 def test_prune_deletes_what_ended_before_the_cutoff_with_its_alerts(tmp_path: Path) -> None:

@@ -113,8 +113,11 @@ def test_books_no_feed_delivered_are_reported_per_rule_after_the_threshold() -> 
 
 
 def test_books_are_matched_as_the_engine_matches_them() -> None:
+    # By canonical id: case and spacing never make a delivered book unseen.
     assert book_delivered("Pinnacle", {"Pinnacle"})
-    assert not book_delivered("pinnacle", {"Pinnacle"})
+    assert book_delivered("pinnacle", {"Pinnacle"})
+    assert book_delivered("thescorebet", {"theScore Bet"})
+    assert not book_delivered("Pinacle", {"Pinnacle"})
 
 
 def test_status_shows_the_conditions_that_hold_and_reads_them_back() -> None:

@@ -111,6 +111,9 @@ MARKET_RETENTION = 3600.0
 EVENT_RETENTION = 7 * 86400.0
 #: Seconds between looks at the config file's modification time.
 CONFIG_POLL_INTERVAL = 1.0
+#: Seconds a reload may spend reading the config (in a worker thread) before it is given
+#: up and the old config kept: a file on a hung network mount never leaves reloads stuck.
+RELOAD_TIMEOUT = 60.0
 #: Seconds between STATUS= lines to systemd (and rate samples for the health snapshot).
 STATUS_INTERVAL = 5.0
 #: Seconds between samples of the update counters, for the per-second rates.
@@ -604,14 +607,18 @@ class Daemon:
                 await self._reload_requested.wait()
             if self._reload_requested.is_set():
                 self._reload_requested = anyio.Event()
-                self.apply_reload("reload requested")
+                await self.apply_reload("reload requested")
             elif self.config.watch_config:
                 stamp = _file_stamp(self.config.source)
                 if stamp != self._config_stamp:
-                    self.apply_reload("config file changed")
+                    await self.apply_reload("config file changed")
 
-    def apply_reload(self, why: str) -> bool:
-        """Read the config file again and switch to it; keep the old one if it is broken."""
+    async def apply_reload(self, why: str) -> bool:
+        """Read the config file again and switch to it; keep the old one if it is broken.
+
+        The file is read and checked in a worker thread, so the engine, the feeds and the
+        watchdog run on while a large or slow file loads.
+        """
         source = self.config.source
         if source is None:
             logger.warning("%s, but this config was not read from a file", why)
@@ -620,7 +627,7 @@ class Daemon:
         if self._systemd is not None:
             self._systemd.reloading()
         try:
-            new = self._load(source)
+            new = await self._load_in_thread(source)
         except ConfigError as error:
             self.stats.config_reload_failures += 1
             if self._systemd is not None:
@@ -660,6 +667,17 @@ class Daemon:
         if self._systemd is not None:
             self._systemd.ready(self.health().status_line())
         return True
+
+    async def _load_in_thread(self, source: Path) -> Config:
+        """``self._load(source)`` in a worker thread, given up after `RELOAD_TIMEOUT`.
+
+        Raises:
+            ConfigError: the config is broken, or reading it took too long (the thread is
+                left to finish on its own; its result is dropped).
+        """
+        with anyio.move_on_after(RELOAD_TIMEOUT):
+            return await anyio.to_thread.run_sync(self._load, source, abandon_on_cancel=True)
+        raise ConfigError(f"{source}: reading it took over {RELOAD_TIMEOUT:.0f} s")
 
     # -- health and systemd -------------------------------------------------------------------
 

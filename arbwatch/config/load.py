@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import re
+import stat
 import threading
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -185,6 +186,10 @@ _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _APPRISE_PLUGINS: Final = NotificationManager()  # type: ignore[no-untyped-call]
 #: Where a file is named in messages when it was read from a string.
 UNNAMED_SOURCE: Final = "<config>"
+#: The largest config file read. A real one is a few kilobytes (config.example.yaml is
+#: under 4 KB, and a thousand team aliases add about 40 KB); PyYAML reads some 200 KB a
+#: second, so this bounds a check or a reload at a few seconds.
+MAX_CONFIG_BYTES: Final = 1024 * 1024
 
 
 # --- entry points ------------------------------------------------------------------------
@@ -208,13 +213,34 @@ def load_config(
     Raises:
         ConfigError: every problem found, or why the file could not be read.
     """
+    text = read_config_text(path)
+    return parse_config(text, source=path, env=os.environ if env is None else env, secrets=secrets)
+
+
+def read_config_text(path: Path) -> str:
+    """The text of the config file at ``path``, read only if it is a file of sane size.
+
+    Raises:
+        ConfigError: it cannot be read, is not a regular file (a FIFO would block the read
+            until something writes to it), is over `MAX_CONFIG_BYTES`, or is not UTF-8.
+    """
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        with path.open("rb") as file:
+            # One byte more than allowed tells a file too large without reading all of it.
+            data = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the file: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: the file is not UTF-8 text") from None
-    return parse_config(text, source=path, env=os.environ if env is None else env, secrets=secrets)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: the file is over {MAX_CONFIG_BYTES // 1024} KB, too large for a config"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"{path}:{line}: the file is not UTF-8 text") from None
 
 
 def parse_config(

@@ -26,7 +26,7 @@ from typing import Final
 import anyio
 import httpx
 
-from arbwatch.config.load import load_config, provider_of
+from arbwatch.config.load import load_config, provider_of, read_config_text
 from arbwatch.config.model import FeedSettings
 from arbwatch.config.names import NEAR_MISS, list_items, text_of, whole_of
 from arbwatch.config.yamlsource import MapValue, Problems, Value, read_yaml
@@ -82,7 +82,7 @@ async def check_online(
         ConfigError: the config does not load.
     """
     config = load_config(path, env)
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_config_text(path)
     problems = Problems(str(path))
     root = read_yaml(text, os.environ if env is None else env, problems)
     located = _located_feeds(root)

@@ -8,6 +8,11 @@ Scalars follow YAML 1.2's core schema rather than PyYAML's YAML 1.1 defaults: on
 ``true``/``false`` are booleans (a book or team called ``No`` stays text), ``23:00`` is
 text rather than the base-60 number 1380, dates stay text, and so does a number with a
 leading zero (``007``, which PyYAML would read as octal).
+
+Reading is bounded: an alias is expanded where it is used (``*books`` stands for the whole
+list it names), so a few lines of aliases of aliases would stand for billions of values;
+the values built from one file are capped at `MAX_VALUES`, and nesting too deep for the
+reader is an error rather than a crash.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ _VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: ``$$`` (a literal ``$``) or ``${...`` (a reference, closed or not); any other ``$`` is
 #: kept as it is, so ``currency: "$"`` needs no escaping.
 _REFERENCE: Final = re.compile(r"\$\$|\$\{(?P<name>[^}]*)(?P<close>\}?)")
+#: The most values (scalars, lists and mappings) one file may hold once its aliases are
+#: expanded. A large real config (dozens of feeds and rules, thousands of aliases) holds
+#: tens of thousands; a file of nested aliases would otherwise grow without end.
+MAX_VALUES: Final = 100_000
 #: A key that can stand in a dotted path as it is.
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -167,8 +176,9 @@ def read_yaml(text: str, env: Mapping[str, str], problems: Problems) -> Value:
     (an unset variable, a duplicate key, an unknown tag) go to ``problems``.
 
     Raises:
-        YamlSyntaxError: the text is not YAML, holds more than one document, or has an
-            alias inside the collection it names (which would never end).
+        YamlSyntaxError: the text is not YAML, holds more than one document, nests too
+            deep, has an alias inside the collection it names (which would never end), or
+            holds more than `MAX_VALUES` values once its aliases are expanded.
     """
     try:
         loader = _Loader(text)
@@ -183,11 +193,21 @@ def read_yaml(text: str, env: Mapping[str, str], problems: Problems) -> Value:
         line = mark.line + 1 if mark is not None else 1
         why = ", ".join(part for part in (error.context, error.problem) if part)
         raise YamlSyntaxError(line, why) from None
+    except RecursionError:
+        # PyYAML reads nested collections recursively: thousands of [[[[ exhaust the stack.
+        raise YamlSyntaxError(loader.get_mark().line + 1, _TOO_DEEP) from None
     finally:
         loader.dispose()
     if root is None:
         return MapValue(line=1, path="", entries={}, key_lines={})
-    return _Builder(loader, env, problems).build(root, "")
+    try:
+        return _Builder(loader, env, problems).build(root, "")
+    except RecursionError:
+        raise YamlSyntaxError(root.start_mark.line + 1, _TOO_DEEP) from None
+
+
+#: Why a document nested too deep for the reader's recursion is refused.
+_TOO_DEEP: Final = "lists and mappings nested too deep to read"
 
 
 class _Builder:
@@ -199,10 +219,19 @@ class _Builder:
         self._problems = problems
         # The collections being built, by id: an alias back to one of them is a loop.
         self._open: set[int] = set()
+        # Values left to build before the file is refused (see MAX_VALUES).
+        self._budget = MAX_VALUES
 
     def build(self, node: yaml.Node, path: str) -> Value:
         """The value of ``node``, which sits at ``path``."""
         line = node.start_mark.line + 1
+        self._budget -= 1
+        if self._budget < 0:
+            raise YamlSyntaxError(
+                line,
+                f"more than {MAX_VALUES:,} values once aliases are expanded (aliases of "
+                "aliases multiply); write the values out or use fewer aliases",
+            )
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
         if id(node) in self._open:

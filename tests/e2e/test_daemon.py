@@ -285,7 +285,7 @@ async def test_reload_switches_rules_and_a_broken_config_keeps_the_old(tmp_path:
             feed_stats = daemon.feeds[0].stats
 
             s.write_config(text="rules: [this is not: a config")
-            assert not daemon.apply_reload("test")
+            assert not await daemon.apply_reload("test")
             assert daemon.stats.config_reload_failures == 1
             s.price(a, arb(2.10, 2.10))  # 5%: the old 1% rule still runs
             first = await s.smtp.next_mail(WAIT)

@@ -281,7 +281,7 @@ async def test_no_secret_reaches_any_surface_on_any_error_path(
             await until(lambda: failed(daemon, "hook") >= 1 and failed(daemon, "dead") >= 1, WAIT)
             # A reload of a broken config, secrets in it where they are refused.
             path.write_text(_broken(text), encoding="utf-8")
-            assert daemon.apply_reload("config file changed") is False
+            assert await daemon.apply_reload("config file changed") is False
             async with httpx.AsyncClient(timeout=WAIT) as client:
                 base = f"http://127.0.0.1:{status_port}"
                 surfaces["/status"] = (await client.get(f"{base}/status")).text

@@ -71,7 +71,7 @@ async def test_ready_status_watchdog_reload_and_stopping(
                 # The engine has caught up (nothing pending): it is healthy, so it pings.
                 assert (await listener.next("WATCHDOG"))["WATCHDOG"] == "1"
 
-                assert daemon.apply_reload("test")
+                assert await daemon.apply_reload("test")
                 reloading = await listener.next("RELOADING")
                 assert int(reloading["MONOTONIC_USEC"]) > 0
                 assert "STATUS" in await listener.next("READY")

@@ -899,7 +899,7 @@ def test_file_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"currency: \xff\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
-    assert caught.value.problems == [f"{path}: the file is not UTF-8 text"]
+    assert caught.value.problems == [f"{path}:1: the file is not UTF-8 text"]
 
 
 def test_parse_config_without_source_says_config() -> None:

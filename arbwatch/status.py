@@ -50,14 +50,12 @@ import math
 import os
 import socket
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import anyio
-import uvicorn
 from anyio.abc import TaskStatus
 
-from arbwatch.asgi import QuietServer, Receive, Scope, Send
 from arbwatch.config.model import RuleKind, split_listen
 from arbwatch.core.dedup import AlertReason
 from arbwatch.errors import ArbwatchError
@@ -70,6 +68,7 @@ from arbwatch.health import (
     LiveOpportunity,
     RecentAlert,
 )
+from arbwatch.status_http import BoundedHttpServer, Reply
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -80,8 +79,6 @@ logger = logging.getLogger(__name__)
 METRICS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 #: Every family's name starts with this.
 PREFIX: Final = "arbwatch_"
-#: Seconds open connections get to finish when the listener stops.
-SHUTDOWN_GRACE: Final = 1
 
 Labels = tuple[tuple[str, str], ...]
 MetricType = Literal["counter", "gauge", "histogram"]
@@ -366,8 +363,8 @@ def _known(kind: type[DataclassInstance], document: Mapping[str, Any]) -> dict[s
 # --- the ASGI app and its server -----------------------------------------------------------
 
 
-class StatusApp:
-    """The ASGI app: ``GET /metrics`` and ``GET /status`` from a fresh snapshot each time."""
+class StatusPages:
+    """Answers ``GET /metrics`` and ``GET /status`` from a fresh snapshot each time."""
 
     def __init__(self, health: Callable[[], Health]) -> None:
         """Serve what ``health()`` returns (called once per request, in the event loop)."""
@@ -382,41 +379,15 @@ class StatusApp:
             ),
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one HTTP request (the server runs no lifespan and no WebSocket)."""
-        if scope["type"] != "http":
-            return
-        route = self._routes.get(scope["path"])
+    def __call__(self, method: str, path: str) -> Reply:
+        """The reply to ``method path``: 404 for any other path, 405 for any other method."""
+        route = self._routes.get(path)
         if route is None:
-            await _respond(send, 404, "text/plain", b"not found: try /metrics or /status\n")
-        elif scope["method"] != "GET":
-            await _respond(send, 405, "text/plain", b"only GET\n", [(b"allow", b"GET")])
-        else:
-            content_type, body = route(self._health())
-            await _respond(send, 200, content_type, body)
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    content_type: str,
-    body: bytes,
-    headers: Sequence[tuple[bytes, bytes]] = (),
-) -> None:
-    """Send a whole response."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+            return Reply(404, "text/plain", b"not found: try /metrics or /status\n")
+        if method != "GET":
+            return Reply(405, "text/plain", b"only GET\n", [("allow", "GET")])
+        content_type, body = route(self._health())
+        return Reply(200, content_type, body)
 
 
 class StatusListenError(ArbwatchError):
@@ -462,39 +433,14 @@ async def serve_status(
     *,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `StatusApp` on ``listener`` (from `bind_status`) until cancelled.
+    """Serve `StatusPages` on ``listener`` (from `bind_status`) until cancelled.
 
     Reports started once the server is set up, so a request right after is answered (the
     socket listens already: the kernel queues a connection until the server accepts it).
-    The caller keeps and closes ``listener``.
+    The server is bounded (`arbwatch.status_http`): slow or many clients cannot starve it
+    or the daemon. The caller keeps and closes ``listener``.
     """
     host, port = listener.getsockname()[:2]
-    config = uvicorn.Config(
-        StatusApp(health),
-        http="h11",
-        ws="none",
-        lifespan="off",
-        # The daemon's logging is set up already; uvicorn is only to be quiet.
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE,
-    )
-    server = QuietServer(config)
+    server = BoundedHttpServer(StatusPages(health))
     logger.info("status: serving %s/metrics and /status", _base_url(host, port))
-    task_status.started()
-    async with anyio.create_task_group() as group:
-        group.start_soon(_exit_when_cancelled, server)
-        # Shielded so uvicorn shuts down in its own way (connections closed, no task
-        # left behind) once asked to by the task above.
-        with anyio.CancelScope(shield=True):
-            await server.serve([listener])
-        group.cancel_scope.cancel()
-
-
-async def _exit_when_cancelled(server: uvicorn.Server) -> None:
-    """Sleep until cancelled, then ask ``server`` to stop."""
-    try:
-        await anyio.sleep_forever()
-    finally:
-        server.should_exit = True
+    await server.serve(listener, task_status=task_status)

@@ -9,12 +9,16 @@ import pytest
 
 from arbwatch.commands import EXIT_CONFIG
 from arbwatch.config.model import Config
+from arbwatch.feeds.base import MAX_FRAME_BYTES
+from arbwatch.status_http import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "arbwatch.service"
 GUIDE = ROOT / "systemd" / "README.md"
 #: The most exposure `systemd-analyze security` may report (0 is locked down, 10 is open).
 MAX_EXPOSURE = 2.0
+#: systemd's default soft limit on open descriptors, which the unit raises.
+SYSTEMD_DEFAULT_NOFILE = 1024
 #: Every systemd-analyze run gets this long; it takes well under a second.
 TIMEOUT = 60
 #: Where systemd's own units live; `verify` needs the targets ours is ordered against.
@@ -166,3 +170,13 @@ def test_state_config_and_credentials_directories() -> None:
     assert SERVICE["StateDirectory"] == ["arbwatch"]
     assert SERVICE["ConfigurationDirectory"] == ["arbwatch"]
     assert SERVICE["LoadCredential"] == ["arbwatch:/etc/arbwatch/credentials"]
+
+
+def test_resources_are_bounded_above_what_the_daemon_holds() -> None:
+    # The status listener alone may hold this many; feeds, channels and SQLite a few dozen.
+    assert int(SERVICE["LimitNOFILE"][0]) >= 16 * Limits().connections
+    assert int(SERVICE["LimitNOFILE"][0]) > SYSTEMD_DEFAULT_NOFILE
+    # Several times the 85 MB the daemon runs at, and the 16 MB frame decoded several times.
+    assert SERVICE["MemoryMax"] == ["1G"]
+    assert 64 * MAX_FRAME_BYTES <= 1024**3
+    assert SERVICE["TasksMax"] == ["256"]

@@ -6,7 +6,11 @@ Each test serves a small answer with limits scaled down (a 0.3 s header timeout 
 
 from __future__ import annotations
 
+import logging
+import os
+import resource
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +19,7 @@ import pytest
 from anyio.abc import SocketStream
 
 from arbwatch.status_http import BoundedHttpServer, Limits, Reply
+from tests.e2e.test_status_flood import ROOT
 from tests.sinks import until
 
 pytestmark = pytest.mark.anyio
@@ -123,3 +128,38 @@ async def test_when_every_slot_is_taken_the_oldest_idle_connection_makes_room() 
             finally:
                 for stream in idle:
                     await stream.aclose()
+
+
+async def test_out_of_descriptors_the_listener_pauses_logs_once_and_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limits = Limits(connections=4, header_timeout=WAIT)
+    command = [sys.executable, "-m", "tests.e2e.slow_clients", "0", "200", "--on-line"]
+    async with serving(limits) as (server, port):
+        command[3] = str(port)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # The connections come from a process of their own, started before the limit
+        # drops, and connecting after.
+        async with await anyio.open_process(command, cwd=ROOT) as child:
+            assert child.stdin is not None
+            assert child.stdout is not None
+            with anyio.fail_after(WAIT):
+                assert (await child.stdout.receive()).strip() == b"waiting"
+            with caplog.at_level(logging.WARNING, logger="arbwatch.status_http"):
+                # No descriptor to spare: every accept() fails, again and again.
+                spare = len(os.listdir("/proc/self/fd")) - 1
+                resource.setrlimit(resource.RLIMIT_NOFILE, (spare, hard))
+                try:
+                    await child.stdin.send(b"go\n")
+                    await until(lambda: server.counts.accept_failures >= 10, WAIT)
+                finally:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            said = [r.getMessage() for r in caplog.records if r.name == "arbwatch.status_http"]
+            assert len(said) == 1, said
+            assert "Too many open files" in said[0]
+            # With descriptors back, the listener serves again.
+            data = await reply_to(port, GET)
+            assert data.startswith(b"HTTP/1.1 200 ")
+            await child.stdin.aclose()
+            with anyio.fail_after(WAIT):
+                await child.wait()

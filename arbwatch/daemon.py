@@ -203,6 +203,8 @@ class Daemon:
         self._clock = clock
         self._started_at = clock()
         self._load = load
+        #: Seconds a reload may read before it is given up (`RELOAD_TIMEOUT`).
+        self.reload_timeout = RELOAD_TIMEOUT
         self.identity = EventIdentity(config.aliases)
         self.feeds: list[Feed] = (
             list(feeds)
@@ -669,15 +671,15 @@ class Daemon:
         return True
 
     async def _load_in_thread(self, source: Path) -> Config:
-        """``self._load(source)`` in a worker thread, given up after `RELOAD_TIMEOUT`.
+        """``self._load(source)`` in a worker thread, given up after ``reload_timeout``.
 
         Raises:
             ConfigError: the config is broken, or reading it took too long (the thread is
                 left to finish on its own; its result is dropped).
         """
-        with anyio.move_on_after(RELOAD_TIMEOUT):
+        with anyio.move_on_after(self.reload_timeout):
             return await anyio.to_thread.run_sync(self._load, source, abandon_on_cancel=True)
-        raise ConfigError(f"{source}: reading it took over {RELOAD_TIMEOUT:.0f} s")
+        raise ConfigError(f"{source}: reading it took over {self.reload_timeout:g} s")
 
     # -- health and systemd -------------------------------------------------------------------
 

@@ -51,6 +51,37 @@ async def test_the_engine_alerts_while_a_reload_is_still_reading(tmp_path: Path)
             await until(lambda: daemon.stats.config_reloads == 1, WAIT)
 
 
+async def test_a_reload_that_reads_too_long_is_given_up_and_the_old_config_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with stage(tmp_path) as s:
+        release = threading.Event()
+
+        def hung_load(path: Path) -> Config:
+            """A read that never ends until the test ends (a hung network mount)."""
+            release.wait(WAIT)
+            return load_config(path)
+
+        daemon = Daemon(load_config(s.write_config(min_profit="1%")), load=hung_load)
+        daemon.reload_timeout = 0.2
+        try:
+            async with running(daemon):
+                await bootstrapped(daemon, len(s.events))
+                daemon.reload()
+                await until(lambda: daemon.stats.config_reload_failures == 1, WAIT)
+                assert any(
+                    f"{s.path}: reading it took over 0.2 s" in record.getMessage()
+                    for record in caplog.records
+                )
+                # The old config still alerts, and a later reload is not stuck behind it.
+                s.price(s.events[0], arb(2.10, 2.10))
+                assert "ARB" in (await s.smtp.next_mail(WAIT))["Subject"]
+                daemon.reload()
+                await until(lambda: daemon.stats.config_reload_failures == 2, WAIT)
+        finally:
+            release.set()
+
+
 @pytest.mark.parametrize("hostile", ["alias bomb", "oversized"])
 async def test_a_hostile_config_on_reload_is_refused_and_the_old_one_runs(
     tmp_path: Path, hostile: str, caplog: pytest.LogCaptureFixture

@@ -66,6 +66,12 @@ ACCEPT_PAUSE: Final = 0.1
 ACCEPT_LOG_INTERVAL: Final = 60.0
 #: Errors of accept() that mean "out of resources, try again later".
 _EXHAUSTED: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: Errors of accept() about one connection that went away before it was accepted (Linux
+#: also passes on a pending network error of the new socket): the next one is fine.
+_CLIENT_GONE: Final = frozenset(
+    {errno.ECONNABORTED, errno.ECONNRESET, errno.EPROTO, errno.EPERM, errno.ETIMEDOUT,
+     errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EOPNOTSUPP}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +142,10 @@ class BoundedHttpServer:
                 try:
                     stream = await listener.accept()
                 except OSError as error:
+                    if error.errno in _CLIENT_GONE:
+                        continue
                     if error.errno not in _EXHAUSTED:
-                        continue  # the client gave up before we accepted: nothing to do
+                        raise
                     self._accept_failed(error)
                     await anyio.sleep(ACCEPT_PAUSE)
                     continue

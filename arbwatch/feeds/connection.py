@@ -5,9 +5,13 @@ reconnecting(attempt)   runs one connection attempt after another until a fatal 
                         `Backoff` delay between attempts; the attempt calls `healthy()`
                         once its connection delivered a good first message, which resets
                         the backoff
-frames(ws, idle)        yields text frames as they arrive, and ends the connection with
+frames(ws, idle, stats) yields text frames as they arrive, and ends the connection with
                         a retryable error when nothing arrives for ``idle`` seconds (a
                         server gone silent, a heartbeat that stopped)
+receive_frame(ws, stats)  one text frame; a binary frame (neither provider sends one) is
+                        counted as malformed and skipped, and a message over the session's
+                        limit (`MessageTooBig`, closed with 1009) is counted and ends the
+                        connection with a retryable error
 Handoff                 passes batches to the engine's bounded stream without ever
                         blocking: the reader must keep draining the socket (httpx-ws
                         queues a bounded number of messages, and a client that stops
@@ -25,7 +29,7 @@ from enum import Enum
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
-from httpx_ws import AsyncWebSocketSession
+from httpx_ws import AsyncWebSocketSession, WebSocketInvalidTypeReceived
 
 from arbwatch.feeds.base import (
     Backoff,
@@ -35,6 +39,7 @@ from arbwatch.feeds.base import (
     classify,
     redact,
 )
+from arbwatch.feeds.bounded_ws import MessageTooBig
 
 log = logging.getLogger("arbwatch.feeds")
 
@@ -121,20 +126,52 @@ async def reconnecting(
         await anyio.sleep(delay)
 
 
-async def frames(ws: AsyncWebSocketSession, idle_timeout: float | None) -> AsyncIterator[str]:
+async def frames(
+    ws: AsyncWebSocketSession,
+    idle_timeout: float | None,
+    stats: FeedStats,
+    *,
+    oversized_key: str = "oversized_frames",
+) -> AsyncIterator[str]:
     """Yield text frames from ``ws``, failing (retryably) after ``idle_timeout`` s of silence.
 
-    None waits for ever. The frame is received inside the timeout and yielded outside it:
-    a cancel scope left open across a ``yield`` would time out the caller's own work.
+    None waits for ever. Binary and oversized frames are counted in ``stats`` (see
+    `receive_frame`). The frame is received inside the timeout and yielded outside it: a
+    cancel scope left open across a ``yield`` would time out the caller's own work.
     """
     limit = idle_timeout if idle_timeout is not None else float("inf")
     while True:
         frame: str | None = None
-        with anyio.move_on_after(limit):
-            frame = await ws.receive_text()
-        if frame is None:
+        with anyio.move_on_after(limit) as scope:
+            frame = await receive_frame(ws, stats, oversized_key=oversized_key)
+        if scope.cancelled_caught:
             raise FeedError(f"nothing received for {limit:g} s", fatal=False)
-        yield frame
+        if frame is not None:
+            yield frame
+
+
+async def receive_frame(
+    ws: AsyncWebSocketSession, stats: FeedStats, *, oversized_key: str = "oversized_frames"
+) -> str | None:
+    """The next text frame; None (counted as malformed) for a binary one.
+
+    A message over the session's limit (`MessageTooBig`: the session closed the connection
+    with 1009 while it grew) is counted in ``stats.malformed`` and ``stats.extra
+    [oversized_key]`` and raised as a retryable `FeedError`: the stream cannot go on
+    without the rest of that message.
+    """
+    try:
+        return await ws.receive_text()
+    except WebSocketInvalidTypeReceived:
+        stats.malformed += 1
+        binary = stats.extra["binary_frames"] = stats.extra.get("binary_frames", 0) + 1
+        if int(binary) & (int(binary) - 1) == 0:  # 1, 2, 4, 8...: said, without a flood
+            log.warning("feed %s: binary frames skipped so far: %d", stats.name, binary)
+        return None
+    except MessageTooBig as error:
+        stats.malformed += 1
+        stats.extra[oversized_key] = stats.extra.get(oversized_key, 0) + 1
+        raise FeedError(str(error), fatal=False) from error
 
 
 class Handoff:

@@ -43,7 +43,9 @@ What the feed does on each failure
                                                  not come back within a backoff)
     REST 429 rate limit, 5xx, network, closes,   retry after the backoff (or Retry-After
     ``idle_timeout`` of silence                  when the server gives a longer one)
-    a malformed or oversized frame               counted in ``stats.malformed``, skipped
+    a malformed or binary frame                  counted in ``stats.malformed``, skipped
+    a message over ``max_frame_bytes``           refused while it arrives: closed with 1009,
+                                                 counted (``oversized_frames``), reconnect
     any other ``error`` event                    logged, the connection stays up
     ===========================================  ===========================================
 
@@ -75,7 +77,6 @@ from httpx_ws import (
     AsyncWebSocketSession,
     WebSocketDisconnect,
     WebSocketUpgradeError,
-    aconnect_ws,
 )
 
 from arbwatch.core.markets import Event, PriceUpdate
@@ -93,6 +94,7 @@ from arbwatch.feeds.base import (
     truncate,
     websocket_url,
 )
+from arbwatch.feeds.bounded_ws import aconnect_bounded
 from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, frames, reconnecting
 from arbwatch.feeds.identity import EventIdentity, Resolved, normalize_sport, to_update
 from arbwatch.feeds.model import CellKey, ParseError, cell_key
@@ -129,9 +131,9 @@ DEFAULT_POLL_INTERVAL: Final = 60.0
 #: Protocol-level pings, the only liveness check a quiet RapidOddsAPI socket has.
 KEEPALIVE_SECONDS: Final = 20.0
 #: What httpx-ws reads from the socket at a time. httpx-ws calls this
-#: ``max_message_size_bytes``, but it is only a read-chunk size: a message of any size is
-#: assembled whole, so the frame limit (`RapidOddsSettings.max_frame_bytes`) is enforced
-#: by `RapidOddsSession` on the assembled frame.
+#: ``max_message_size_bytes``, but it is only a read-chunk size; the frame limit
+#: (`RapidOddsSettings.max_frame_bytes`) is enforced while a message arrives, by
+#: `arbwatch.feeds.bounded_ws`.
 READ_CHUNK_BYTES: Final = 256 * 1024
 #: Timeout of each REST request (connect, read, write, pool), in seconds.
 REST_TIMEOUT: Final = 30.0
@@ -749,16 +751,16 @@ class RapidOddsFeed:
         url = settings.ws_url
         log.info("feed %s: connecting to %s", settings.name, url)
         ws: AsyncWebSocketSession
-        async with aconnect_ws(
+        async with aconnect_bounded(
             url,
             self._client_or_fail(),
-            max_message_size_bytes=READ_CHUNK_BYTES,
-            keepalive_ping_interval_seconds=KEEPALIVE_SECONDS,
-            keepalive_ping_timeout_seconds=KEEPALIVE_SECONDS,
+            max_message_bytes=settings.max_frame_bytes,
+            read_chunk_bytes=READ_CHUNK_BYTES,
+            keepalive_seconds=KEEPALIVE_SECONDS,
             params={"api_key": settings.api_key},
         ) as ws:
             greeted = False
-            async for frame in frames(ws, settings.idle_timeout):
+            async for frame in frames(ws, settings.idle_timeout, self.stats):
                 received_at = self._clock()
                 self.stats.frames += 1
                 self.stats.last_message_at = received_at
@@ -1036,8 +1038,8 @@ class RapidOddsFeed:
             return read()
         except OversizedFrameError as error:
             self.stats.extra["oversized_frames"] = self.stats.extra.get("oversized_frames", 0) + 1
-            # httpx-ws had already read the whole frame into memory: the limit protects
-            # the parser and the engine, not the memory.
+            # Only a REST body gets here: a WebSocket message over the limit is refused
+            # while it arrives (`arbwatch.feeds.bounded_ws`).
             self._malformed(error, frame)
         except ParseError as error:
             self._malformed(error, frame)

@@ -89,12 +89,7 @@ from urllib.parse import quote as quote_path
 import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectSendStream
-from httpx_ws import (
-    AsyncWebSocketSession,
-    WebSocketInvalidTypeReceived,
-    WebSocketUpgradeError,
-    aconnect_ws,
-)
+from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError
 
 from arbwatch.core.markets import MarketKey, PriceUpdate
 from arbwatch.errors import InvalidMarketError
@@ -111,7 +106,8 @@ from arbwatch.feeds.base import (
     truncate,
     websocket_url,
 )
-from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, reconnecting
+from arbwatch.feeds.bounded_ws import aconnect_bounded
+from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, receive_frame, reconnecting
 from arbwatch.feeds.identity import EventIdentity, to_update
 from arbwatch.feeds.model import (
     CellKey,
@@ -207,7 +203,9 @@ class RundownSettings:
         min_resync_interval: the first wait before recovering a batch the engine dropped;
             it doubles while the engine stays behind (up to ``refresh_interval``).
         request_timeout: seconds for one REST call, when the feed makes its own client.
-        max_frame_bytes: larger WebSocket frames are counted as malformed and skipped.
+        max_frame_bytes: a WebSocket message growing past this is refused as it arrives:
+            the connection is closed with 1009, counted (``oversized``, ``malformed``) and
+            opened again.
         max_requests_per_second: REST requests are spaced to stay under this rate: the
             plan's burst limit (Ultra 10, the least plan with WebSocket access; Free 1,
             Starter 2, Pro 5, Super 15, Mega 20, Max 50).
@@ -841,11 +839,11 @@ class RundownFeed:
         url = self._source = self.settings.ws_url
         ws: AsyncWebSocketSession
         try:
-            async with aconnect_ws(
+            async with aconnect_bounded(
                 url,
                 self._http,
+                max_message_bytes=self.settings.max_frame_bytes,
                 headers={KEY_HEADER: self.settings.api_key},
-                session_class=AsyncWebSocketSession,
             ) as ws:
                 self._info("feed %s: connected to %s", self.settings.name, url)
                 if self.session.cursor is not None:
@@ -902,10 +900,7 @@ class RundownFeed:
                 raise FeedError(f"no heartbeat for {timeout:g} s", fatal=False)
             frame: str | None = None
             with anyio.move_on_after(min(heartbeat_deadline, self._next_due()) - now):
-                try:
-                    frame = await ws.receive_text()
-                except WebSocketInvalidTypeReceived:
-                    frame = ""  # a binary frame: TheRundown sends text only
+                frame = await receive_frame(ws, self.stats, oversized_key="oversized")
             if frame is None:
                 continue
             result = self._on_frame(frame)

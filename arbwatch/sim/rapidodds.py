@@ -806,8 +806,11 @@ class _Connection:
             text = text[: len(text) // 2]
         elif faults.take_oversized():
             text += " " * max(faults.oversized_bytes + 1 - len(text.encode()), 0)
+        message: dict[str, object] = {"type": "websocket.send", "text": text}
+        if faults.take_binary():
+            message = {"type": "websocket.send", "bytes": text.encode()}
         try:
-            await self._send({"type": "websocket.send", "text": text})
+            await self._send(message)
         except OSError:
             # uvicorn's ClientDisconnected: the peer went away between two frames.
             self._end(_Ending.DISCONNECTED)

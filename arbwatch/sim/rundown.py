@@ -1030,7 +1030,10 @@ class RundownSimulator:
         if faults.take_oversized():
             # Trailing spaces keep it valid JSON: only its size is wrong.
             text += " " * max(faults.oversized_bytes + 1 - len(text.encode()), 0)
-        await send({"type": "websocket.send", "text": text})
+        if faults.take_binary():
+            await send({"type": "websocket.send", "bytes": text.encode()})
+        else:
+            await send({"type": "websocket.send", "text": text})
         if data:
             self._usage[connection.key] = self._usage.get(connection.key, 0) + 1
 

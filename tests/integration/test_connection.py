@@ -59,7 +59,7 @@ async def run_against(
         async def attempt(healthy: object) -> None:
             ws: AsyncWebSocketSession
             async with aconnect_ws(url.replace("http", "ws") + "/ws", client) as ws:
-                async for _ in frames(ws, idle):
+                async for _ in frames(ws, idle, stats):
                     assert callable(healthy)
                     healthy()
 

@@ -530,7 +530,24 @@ async def test_a_malformed_frame_is_counted_and_skipped(caplog: pytest.LogCaptur
     assert "skipped an unreadable frame" in caplog.text
 
 
-async def test_an_oversized_frame_is_counted_and_skipped(tmp_path: Path) -> None:
+async def test_binary_frames_are_counted_as_malformed_and_never_reconnect() -> None:
+    async with simulator() as sim, running(sim, rest_bootstrap=False) as run:
+        await run.next_batch()
+        sim.faults.binary_frames = 2
+        await until(lambda: run.feed.stats.malformed == 2)
+        assert run.feed.stats.extra["binary_frames"] == 2
+        step(sim.world, 30.0)
+        for _ in range(10):  # the text pushes after the binary ones; bounded
+            await run.next_batch()
+            if run.model == world_prices(sim.world, run.event_ids):
+                break
+        assert run.model == world_prices(sim.world, run.event_ids)
+        assert run.feed.stats.reconnects == 0
+
+
+async def test_an_oversized_frame_is_refused_as_it_arrives_counted_and_reconnected(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "frames.jsonl"
     recorder = FrameRecorder(path)
     async with (
@@ -543,9 +560,14 @@ async def test_an_oversized_frame_is_counted_and_skipped(tmp_path: Path) -> None
         await until(lambda: run.feed.stats.malformed == 1)
         assert run.feed.stats.extra["oversized_frames"] == 1
         step(sim.world, 30.0)
-        await run.next_batch()
+        for _ in range(10):  # the pushes after the reconnect; bounded
+            await run.next_batch()
+            if run.model == world_prices(sim.world, run.event_ids):
+                break
         assert run.model == world_prices(sim.world, run.event_ids)
-        assert run.feed.stats.reconnects == 0
+        # The connection was closed with 1009 mid-message and opened again.
+        assert run.feed.stats.reconnects == 1
     recorder.close()
-    # The recording keeps only the start of the oversized frame.
+    assert "a message over 200000 bytes; closed with 1009" in caplog.text
+    # The refused message never reached the recording.
     assert max(len(f.frame) for f in read_recording(path)) < 100_000

@@ -651,7 +651,7 @@ async def test_a_request_refused_again_and_again_gives_up_without_dropping_the_s
     assert events_pages == [1, 1]  # 2 days, each once: the reconnect refetched no page
 
 
-async def test_malformed_and_oversized_frames_are_counted_and_skipped(
+async def test_malformed_frames_are_skipped_and_oversized_ones_refused_and_reconnected(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     setup = make_sim()
@@ -669,11 +669,27 @@ async def test_malformed_and_oversized_frames_are_counted_and_skipped(
         await wait_until(lambda: matches(run))
     assert stats.extra["oversized"] == 2
     assert stats.malformed == 5
-    assert stats.reconnects == 0
-    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    # An oversized message is refused while it arrives: the connection is closed with
+    # 1009 and opened again, and the delta resync brings back what it carried.
+    assert stats.reconnects == 2
+    lines = [r.getMessage() for r in caplog.records]
     assert sum("malformed frame skipped" in line for line in lines) == 3
-    assert sum("frame over 64000 bytes skipped" in line for line in lines) == 2
-    assert all(len(line) < 600 for line in lines)  # truncated, not 100 kB of spaces
+    assert sum("a message over 64000 bytes; closed with 1009" in line for line in lines) == 2
+    assert all(len(line) < 600 for line in lines if "skipped" in line)  # truncated
+
+
+async def test_binary_frames_are_counted_as_malformed_and_never_reconnect() -> None:
+    setup = make_sim()
+    async with running(setup) as run:
+        await wait_until(lambda: matches(run) and run.feed.stats.state is FeedState.UP)
+        stats = run.feed.stats
+        setup.faults.binary_frames = 3
+        await wait_until(lambda: stats.malformed >= 3)
+        run.step()
+        await wait_until(lambda: matches(run))
+    assert stats.extra["binary_frames"] == 3
+    assert stats.malformed == 3
+    assert stats.reconnects == 0
 
 
 async def test_a_stalled_engine_costs_batches_not_the_socket() -> None:

@@ -146,6 +146,8 @@ async def aconnect_bounded(
     ``max_message_size_bytes``); a ping goes out every ``keepalive_seconds`` and its pong
     must come within as long. ``headers`` and ``params`` go with the handshake.
     """
+    # Only given params are passed: httpx replaces the URL's own query with any given.
+    extra: dict[str, Any] = {"params": dict(params)} if params else {}
     async with aconnect_ws(
         url,
         client,
@@ -154,6 +156,6 @@ async def aconnect_bounded(
         keepalive_ping_timeout_seconds=keepalive_seconds,
         session_class=bounded_session(max_message_bytes),
         headers=dict(headers or {}),
-        params=dict(params or {}),
+        **extra,
     ) as ws:
         yield ws

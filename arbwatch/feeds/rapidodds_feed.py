@@ -30,8 +30,11 @@ What the feed does on each failure
                                                  key: 200 means the plan lacks WebSocket
                                                  (the free tier): poll REST every
                                                  ``poll_interval`` for the rest of the run;
-                                                 401/403 means the key is refused: fatal
-    close code 4001, REST 401/403                fatal for this feed alone
+                                                 401/403 means the key is refused
+    close code 4001, REST 401/403                the key is refused: REFUSED (a health
+                                                 alert), tried again every ``key_retry``
+                                                 (doubling to 3x), since a key or a
+                                                 subscription can be renewed
     REST 400/404/422                             fatal: a sport, book or market the API
                                                  rejects will not turn valid by retrying
     ``error`` event about credits                the server skips the push and keeps the
@@ -82,6 +85,7 @@ from httpx_ws import (
 from arbwatch.core.markets import Event, PriceUpdate
 from arbwatch.errors import ArbwatchError, InvalidMarketError
 from arbwatch.feeds.base import (
+    KEY_REFUSED_CLOSE_CODE,
     MAX_FRAME_BYTES,
     REDACTED_LOGGERS,
     Backoff,
@@ -95,7 +99,15 @@ from arbwatch.feeds.base import (
     websocket_url,
 )
 from arbwatch.feeds.bounded_ws import aconnect_bounded
-from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, frames, reconnecting
+from arbwatch.feeds.connection import (
+    DEFAULT_KEY_RETRY,
+    FeedState,
+    FeedStats,
+    Handoff,
+    frames,
+    key_retry_backoff,
+    reconnecting,
+)
 from arbwatch.feeds.identity import EventIdentity, Resolved, normalize_sport, to_update
 from arbwatch.feeds.model import CellKey, ParseError, cell_key
 from arbwatch.feeds.pacing import RAPIDODDS_RATE, PacedClient
@@ -173,7 +185,10 @@ class RapidOddsSettings:
         rest_bootstrap: take one REST snapshot per sport at start, so that prices are
             known before the first push (a push only follows the next scrape cycle).
             Costs the same credits as one push per sport.
-        max_frame_bytes: the largest WebSocket frame read; larger ones are skipped.
+        max_frame_bytes: the largest WebSocket message read; a larger one is refused
+            as it arrives (the connection closed with 1009, counted, opened again).
+        key_retry: seconds before a refused key is tried again (a key can be renewed);
+            the wait doubles up to three times this.
         max_requests_per_second: REST requests (snapshots, polling, ``/usage``) are
             spaced to stay under this rate: RapidOddsAPI allows 30 a second per key.
 
@@ -194,6 +209,7 @@ class RapidOddsSettings:
     rest_bootstrap: bool = True
     max_frame_bytes: int = MAX_FRAME_BYTES
     max_requests_per_second: float = RAPIDODDS_RATE
+    key_retry: float = DEFAULT_KEY_RETRY
 
     def __post_init__(self) -> None:
         """Validate, and keep each list as a tuple without repeats."""
@@ -216,7 +232,7 @@ class RapidOddsSettings:
                 f"{where}: base_url: expected http(s)://host[/path] without a query, "
                 f"got {redact(self.base_url)!r}"
             )
-        for interval in ("idle_timeout", "poll_interval"):
+        for interval in ("idle_timeout", "poll_interval", "key_retry"):
             value = getattr(self, interval)
             if not _finite(value) or value <= 0:
                 raise RapidOddsSettingsError(
@@ -701,6 +717,7 @@ class RapidOddsFeed:
                         self._attempt,
                         self.stats,
                         backoff=self._backoff_factory(),
+                        key_retry=key_retry_backoff(self.settings.key_retry),
                         secrets=self._secrets,
                     )
                     group.cancel_scope.cancel()
@@ -735,11 +752,12 @@ class RapidOddsFeed:
             if refused is not None and refused.response.status_code == 403:
                 return refused.response
             closed = _leaf(error, WebSocketDisconnect)
-            if closed is not None and closed.code == 4001:
+            if closed is not None and closed.code == KEY_REFUSED_CLOSE_CODE:
                 raise FeedError(
                     "RapidOddsAPI closed the connection with code 4001 (authentication "
                     f"failed: {closed.reason or 'no reason given'}); check the API key",
-                    fatal=True,
+                    fatal=False,
+                    key_refused=True,
                 ) from error
             raise
         # A stream ends by raising (the idle timeout included); this is for completeness.
@@ -934,7 +952,8 @@ class RapidOddsFeed:
                 f"RapidOddsAPI refused the key: WebSocket handshake HTTP 403 ({ws_detail}), "
                 f"REST HTTP {status} ({_detail(response) or 'no reason given'}); check the "
                 "API key and that the subscription is active",
-                fatal=True,
+                fatal=False,
+                key_refused=True,
             )
         if status != 200:
             raise self._rest_failure(response, "checking the key on REST")
@@ -1023,7 +1042,9 @@ class RapidOddsFeed:
             self.stats.extra.update(self.session.credit_figures())
             return self._out_of_credits(detail)
         if status in (401, 403):
-            return FeedError(f"{reason}; check the API key and the subscription", fatal=True)
+            return FeedError(
+                f"{reason}; check the API key and the subscription", fatal=False, key_refused=True
+            )
         if status in (400, 404, 422):
             return FeedError(
                 f"{reason}; check the feed's sports, bookmakers and market_types", fatal=True

@@ -59,11 +59,12 @@ default Ultra's 10); a page job is only taken when its turn has come, so the soc
 read while the feed waits. A 429 for the rate waits its Retry-After and retries that one
 request; the work around it goes on where it was.
 
-Failures. A 401 or 403 (REST or handshake) and a close with 4001 stop this feed alone
-(``stats.fatal_error`` says why). Anything else reconnects with backoff, a 429 waiting at
-least its Retry-After. REST calls made while connected (pages, resync, refresh) do not
-tear the socket down when they fail: they are retried after a backoff that holds every
-REST call back, and what was already fetched is kept.
+Failures. A 401 (REST or handshake) refuses the key: the feed is REFUSED and tries again
+every ``key_retry`` (doubling to three times it), since a key can be renewed. A 403 stops
+this feed alone (``stats.fatal_error`` says why). Anything else reconnects with backoff, a
+429 waiting at least its Retry-After. REST calls made while connected (pages, resync,
+refresh) do not tear the socket down when they fail: they are retried after a backoff that
+holds every REST call back, and what was already fetched is kept.
 
 The engine. Batches go through `Handoff`, which never blocks: the reader must keep
 draining the socket. A dropped batch is recovered from REST: a dropped delta page keeps
@@ -107,7 +108,15 @@ from arbwatch.feeds.base import (
     websocket_url,
 )
 from arbwatch.feeds.bounded_ws import aconnect_bounded
-from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, receive_frame, reconnecting
+from arbwatch.feeds.connection import (
+    DEFAULT_KEY_RETRY,
+    FeedState,
+    FeedStats,
+    Handoff,
+    key_retry_backoff,
+    receive_frame,
+    reconnecting,
+)
 from arbwatch.feeds.identity import EventIdentity, to_update
 from arbwatch.feeds.model import (
     CellKey,
@@ -209,6 +218,8 @@ class RundownSettings:
         max_requests_per_second: REST requests are spaced to stay under this rate: the
             plan's burst limit (Ultra 10, the least plan with WebSocket access; Free 1,
             Starter 2, Pro 5, Super 15, Mega 20, Max 50).
+        key_retry: seconds before a refused key (401) is tried again (a key can be
+            renewed); the wait doubles up to three times this.
     """
 
     name: str
@@ -225,6 +236,7 @@ class RundownSettings:
     request_timeout: float = 15.0
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_requests_per_second: float = RUNDOWN_ULTRA_RATE
+    key_retry: float = DEFAULT_KEY_RETRY
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -245,6 +257,7 @@ class RundownSettings:
             ("min_resync_interval", self.min_resync_interval),
             ("request_timeout", self.request_timeout),
             ("max_requests_per_second", self.max_requests_per_second),
+            ("key_retry", self.key_retry),
         ):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"feed {self.name}: {label} must be a positive number")
@@ -829,7 +842,13 @@ class RundownFeed:
                 self.stats.state = FeedState.STOPPED
 
     async def _reconnecting(self) -> None:
-        await reconnecting(self._attempt, self.stats, backoff=self._backoff, secrets=self._secrets)
+        await reconnecting(
+            self._attempt,
+            self.stats,
+            backoff=self._backoff,
+            key_retry=key_retry_backoff(self.settings.key_retry),
+            secrets=self._secrets,
+        )
 
     async def _attempt(self, healthy: Callable[[], None]) -> None:
         """One connection: the catalogs if lacking, connect, then pages and resync."""
@@ -855,7 +874,7 @@ class RundownFeed:
                 raise
             # The handshake is the key's first use: say what to check, as REST does.
             reason = classify(error).reason + "; check the feed's api_key and its plan"
-            raise FeedError(self._redact(reason), fatal=True) from error
+            raise FeedError(self._redact(reason), fatal=False, key_refused=True) from error
 
     async def _catalogs(self) -> None:
         """Sports and affiliates, each fetched once per run; failures end the attempt."""
@@ -995,7 +1014,7 @@ class RundownFeed:
             try:
                 await self._run(job)
             except FeedError as error:
-                if error.fatal:
+                if error.fatal or error.key_refused:
                     raise
                 # Keep the job, and hold every REST call back: a 429 for its Retry-After,
                 # other failures for a backoff that grows while they go on.
@@ -1208,11 +1227,13 @@ class RundownFeed:
             httpx.HTTPStatusError(f"HTTP {status}", request=response.request, response=response)
         )
         fatal = failure.verdict is Verdict.FATAL
-        hint = "; check the feed's api_key and its plan" if fatal else ""
+        refused = failure.verdict is Verdict.KEY_REFUSED
+        hint = "; check the feed's api_key and its plan" if fatal or refused else ""
         raise FeedError(
             self._redact(f"GET {path}: {failure.reason}{hint}"),
             fatal=fatal,
             retry_after=failure.retry_after,
+            key_refused=refused,
         )
 
     # --- recording and logging -----------------------------------------------------------

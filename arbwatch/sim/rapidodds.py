@@ -350,6 +350,18 @@ class RapidOddsSimulator:
         # that two connections (or REST and a connection) never step the world twice.
         self._stepped_tick = -1
 
+    # -- what tests change ------------------------------------------------------------------
+
+    def add_key(self, api_key: str, plan: Plan) -> None:
+        """Accept ``api_key`` on ``plan`` from now on: a new or renewed key.
+
+        Raises:
+            ValueError: the key does not start with ``oa_``.
+        """
+        if not api_key.startswith("oa_"):
+            raise ValueError(f"RapidOddsAPI keys start with 'oa_', got {api_key!r}")
+        self._accounts[api_key] = _Account(plan)
+
     # -- what tests and the demo read --------------------------------------------------------
 
     def usage(self, api_key: str) -> Usage:

@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from arbwatch.sim.rundown import CURSOR_MAX_AGE, RundownSimulator
 from arbwatch.sim.world import World
-
-START = 1_800_000_000.0
-
-
-class Clock:
-    """The simulator's epoch seconds, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.test_daemon_upkeep import START, Clock
 
 
 def publish(sim: RundownSimulator, world: World, clock: Clock) -> int:

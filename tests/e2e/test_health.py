@@ -180,18 +180,23 @@ async def test_a_renewed_key_is_taken_without_a_restart(tmp_path: Path) -> None:
         async with running(daemon):
             assert await titles(s.backup, 1) == ["arbwatch: rapid API key refused"]
             s.sim.add_key(DEAD_KEY, PRO)
+            renewed = time.monotonic()
             assert await titles(s.backup, 1) == ["arbwatch: rapid API key accepted again"]
+            took = time.monotonic() - renewed
             await until(lambda: daemon.health().feeds[0].state == "up", WAIT)
             assert daemon.feeds[0].stats.reconnects == 1
         assert daemon.exit_status == 0
+        print(f"renewed key: accepted again {took:.2f} s after the renewal (key_retry 2 s)")
 
 
 async def test_every_key_refused_stops_the_daemon_with_status_77(tmp_path: Path) -> None:
     async with stage(tmp_path) as s:
         config = s.config(DEAD_KEY, key_retry="0.2s")
         daemon = Daemon(load_config(config))
+        started = time.monotonic()
         with anyio.fail_after(WAIT):
             await daemon.run()  # returns by itself: refused, and refused again 0.2 s later
+        print(f"every key refused: stopped {time.monotonic() - started:.2f} s after start")
         assert daemon.exit_status == EXIT_KEYS_REFUSED == 77
         assert daemon.feeds[0].stats.refusals == REFUSALS_BEFORE_EXIT
         # The alert was decided before the stop and flushed by it.

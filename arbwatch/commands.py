@@ -52,7 +52,7 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``arbwatch run``: the daemon, until SIGTERM or SIGINT."""
+    """``arbwatch run``: the daemon, until SIGTERM or SIGINT, or every feed's key refused."""
     from arbwatch.config import load_config  # noqa: PLC0415 - see the module docstring
     from arbwatch.daemon import Daemon  # noqa: PLC0415
     from arbwatch.logs import configure_logging  # noqa: PLC0415
@@ -68,11 +68,13 @@ def run(args: argparse.Namespace) -> int:
     # Names no provider documents are used as written: said once at start, not silently.
     for warning in config.names.warnings:
         logger.warning("%s", warning)
+    daemon = Daemon(config)
     try:
-        anyio.run(run_daemon, Daemon(config))
+        anyio.run(run_daemon, daemon)
     except (StatusListenError, BaseExceptionGroup) as error:
         return _listen_refused(error)
-    return 0
+    # Non-zero when every feed's key is refused (EXIT_KEYS_REFUSED), for systemd's Restart=.
+    return daemon.exit_status
 
 
 def _listen_refused(error: BaseException) -> int:

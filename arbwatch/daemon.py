@@ -25,7 +25,10 @@ Health (`arbwatch.health_checks`, `arbwatch.core.conditions`): every second the 
 looks at itself (feeds, credits, channels, engine, the books the rules name) and sends
 system alerts and their recoveries to the ``health.notify`` channels; their states are kept
 in the store like the opportunities'. While a feed is down (or out of credits), the
-opportunities on the books only it delivers are suspended, never alerted as gone.
+opportunities on the books only it delivers are suspended, never alerted as gone. A feed
+whose key is refused is alerted at once and tries the key again on a long backoff; when
+every feed's key is refused (twice in a row: at first and ``key_retry`` later), `run`
+stops with ``exit_status`` `EXIT_KEYS_REFUSED` (77), which systemd's Restart= acts on.
 
 With ``status.listen`` set, an HTTP listener (`arbwatch.status`) serves `Daemon.health` as
 Prometheus ``/metrics`` and ``/status`` JSON, which ``arbwatch status`` reads. Its port is
@@ -43,7 +46,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import attrgetter
@@ -122,6 +125,16 @@ RATE_INTERVAL = 1.0
 HEALTH_INTERVAL = 1.0
 #: The rule name health alerts carry in messages, the store and status.
 HEALTH_RULE = "health"
+#: Exit status of `Daemon.run` when every feed's key is refused: EX_NOPERM from sysexits.h.
+#: Not in the unit's RestartPreventExitStatus, so systemd restarts it (RestartSec later) and
+#: the restarts show in `systemctl status`; a renewed key is then read from the
+#: credentials, which a reload does not do.
+EXIT_KEYS_REFUSED = 77
+#: Refusals in a row of every feed's key before the daemon exits: the first, and the try
+#: ``key_retry`` later. A key being rotated gets that long; and under systemd a start
+#: whose keys are all refused lasts ``key_retry``, so restarts never hammer the provider
+#: (nor reach the unit's start limit).
+REFUSALS_BEFORE_EXIT = 2
 #: A price update's book, for the books each feed delivers.
 _BOOK = attrgetter("book")
 
@@ -235,6 +248,8 @@ class Daemon:
         self._systemd: SystemdNotifier | None = None
         self._gate: WatchdogGate | None = None
         self._pending: Callable[[], int] = lambda: 0
+        #: What `arbwatch run` exits with once `run` returns: 0, or `EXIT_KEYS_REFUSED`.
+        self.exit_status = 0
 
     # -- control, from the command line or a test ------------------------------------------
 
@@ -495,6 +510,18 @@ class Daemon:
         while True:
             await anyio.sleep(HEALTH_INTERVAL)
             self.check_health()
+            if every_key_refused(feed.stats for feed in self.feeds):
+                # After check_health: the "API key refused" alerts are decided, and the
+                # stop flushes them out.
+                logger.error(
+                    "every feed's API key is refused (%d times in a row): stopping with "
+                    "exit status %d",
+                    REFUSALS_BEFORE_EXIT,
+                    EXIT_KEYS_REFUSED,
+                )
+                self.exit_status = EXIT_KEYS_REFUSED
+                self.stop()
+                return
 
     def check_health(self) -> list[HealthAlert]:
         """Suspend what down feeds quoted, then alert what changed in the daemon's health.
@@ -816,6 +843,14 @@ class Daemon:
             out_of_credits=out_of_credits,
             last_data_age=None if stats.last_data_at is None else now - stats.last_data_at,
         )
+
+
+def every_key_refused(feeds: Iterable[FeedStats]) -> bool:
+    """Whether every feed (of at least one) is refused, `REFUSALS_BEFORE_EXIT` times in a row."""
+    stats = list(feeds)
+    return bool(stats) and all(
+        s.state is FeedState.REFUSED and s.refusals >= REFUSALS_BEFORE_EXIT for s in stats
+    )
 
 
 def _tried(stats: FeedStats) -> bool:

@@ -8,7 +8,8 @@ The texts are written for a phone: the title is the push, the body says what to 
 ========================  =====================================================  ========
 condition                 holds while                                            delay
 ========================  =====================================================  ========
-feed_stopped:FEED         the feed failed for good (its key refused, ...)        none
+feed_stopped:FEED         the feed failed for good (no plan, a filter refused)   none
+key_refused:FEED          the provider refused its key (it is tried again)       none
 feed_down:FEED            the feed is connecting or backing off                  feed_down
 feed_silent:FEED          connected, but nothing received for ``feed_silent``    none
 credits_out:FEED          no credits / data points left                          none
@@ -100,7 +101,21 @@ def _feed_conditions(feed: FeedHealth, settings: HealthConfig, now: float) -> li
     subject = feed_subject(name)
     provider, units = _ALLOWANCE.get(feed.provider, _DEFAULT_ALLOWANCE)
     found: list[Condition] = []
-    if feed.state == "failed":
+    if feed.state == "refused":
+        found.append(
+            Condition(
+                key=f"key_refused:{name}",
+                subject=subject,
+                delay=0.0,
+                title=f"arbwatch: {name} API key refused",
+                body=f"{feed.last_error}\nNo prices from {name} until the key is accepted: "
+                "arbwatch tries it again every few minutes (the feed's key_retry), so a "
+                "renewed key is picked up without a restart. When every feed's key is "
+                "refused, arbwatch exits (status 77).",
+                recovered=f"arbwatch: {name} API key accepted again",
+            )
+        )
+    elif feed.state == "failed":
         refused = "key" in feed.fatal_error.lower()
         found.append(
             Condition(

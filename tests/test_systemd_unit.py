@@ -9,6 +9,7 @@ import pytest
 
 from arbwatch.commands import EXIT_CONFIG
 from arbwatch.config.model import Config
+from arbwatch.daemon import EXIT_KEYS_REFUSED
 from arbwatch.feeds.base import MAX_FRAME_BYTES
 from arbwatch.status_http import Limits
 
@@ -159,6 +160,13 @@ def test_a_config_error_is_not_restarted() -> None:
     unit = UNIT_SETTINGS["Unit"]
     assert "StartLimitIntervalSec" in unit
     assert "StartLimitBurst" in unit
+
+
+def test_every_key_refused_is_restarted() -> None:
+    # Restart=on-failure restarts on any non-zero status not listed as preventing it.
+    assert SERVICE["Restart"] == ["on-failure"]
+    assert str(EXIT_KEYS_REFUSED) not in " ".join(SERVICE["RestartPreventExitStatus"])
+    assert EXIT_KEYS_REFUSED == 77
 
 
 def test_stop_timeout_leaves_room_to_flush_alerts() -> None:

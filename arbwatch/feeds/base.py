@@ -5,7 +5,9 @@ every log line and error.
 
 Reconnecting is policy as plain functions, tested without a socket:
 
-    classify(exception) -> Failure    retry, or fatal for this feed alone (bad key, no plan)
+    classify(exception) -> Failure    retry; key refused (retried on a long backoff, since a
+                                      key can be renewed); or fatal for this feed alone
+                                      (no plan, a filter the API rejects)
     Backoff                           1 s, 2 s, 4 s ... capped at 30 s, each less up to 20%
                                       (jitter, so that many clients do not return in step);
                                       reset only after a connection delivered a healthy
@@ -36,20 +38,35 @@ from arbwatch.errors import ArbwatchError
 #: a sport (tens of books, hundreds of markets: a few MB); more than this is an attack or a
 #: broken server, and httpx-ws's own default (64 KiB) would refuse ordinary pushes.
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
-#: WebSocket close codes after which reconnecting cannot help.
-FATAL_CLOSE_CODES: Final = frozenset({4001, 1008})
-#: HTTP statuses after which reconnecting cannot help: bad key, no entitlement.
-FATAL_STATUSES: Final = frozenset({401, 403})
+#: WebSocket close codes after which reconnecting cannot help (a policy refusal).
+FATAL_CLOSE_CODES: Final = frozenset({1008})
+#: HTTP statuses after which reconnecting cannot help: no entitlement.
+FATAL_STATUSES: Final = frozenset({403})
+#: The close code (RapidOddsAPI's) and HTTP status that say the API key was refused.
+KEY_REFUSED_CLOSE_CODE: Final = 4001
+KEY_REFUSED_STATUS: Final = 401
 
 
 class FeedError(ArbwatchError):
-    """A feed could not go on; ``fatal`` says whether retrying can help."""
+    """A feed could not go on; ``fatal`` says whether retrying can help.
 
-    def __init__(self, message: str, *, fatal: bool, retry_after: float | None = None) -> None:
+    ``key_refused``: the provider refused the API key, which only a renewed key fixes; the
+    feed tries again on a long backoff rather than for ever soon or never.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fatal: bool,
+        retry_after: float | None = None,
+        key_refused: bool = False,
+    ) -> None:
         """Record whether to retry, and the server's Retry-After if it gave one."""
         super().__init__(message)
         self.fatal = fatal
         self.retry_after = retry_after
+        self.key_refused = key_refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +83,8 @@ class Verdict(Enum):
     """What to do after a failure."""
 
     RETRY = "retry"
+    #: The API key was refused: retry, on the long backoff of a key that may be renewed.
+    KEY_REFUSED = "key refused"
     FATAL = "fatal"
 
 
@@ -81,20 +100,23 @@ class Failure:
 def classify(error: BaseException) -> Failure:  # noqa: PLR0911 - a return per kind reads best
     """Decide whether a feed should reconnect after ``error``.
 
-    A refused handshake or HTTP error with 401/403, and a close with 4001 (bad key) or 1008
-    (policy), are fatal for the feed; a 429 retries after its Retry-After; anything else a
-    network can throw (resets, timeouts, 5xx, a close with 1011) is worth a retry.
+    A refused handshake or HTTP error with 401, and a close with 4001, refuse the key; a
+    403 (no entitlement) or a close with 1008 (policy) are fatal for the feed; a 429 retries
+    after its Retry-After; anything else a network can throw (resets, timeouts, 5xx, a close
+    with 1011) is worth a retry.
     """
     if isinstance(error, BaseExceptionGroup):
         # httpx-ws fails from inside its own task group; what matters is inside. A fatal
-        # leaf decides (a bad key stays fatal whatever else broke at the same moment), then
-        # one with a wait the server asked for (out of credits, rate limited).
+        # or refused leaf decides (a bad key stays refused whatever else broke at the same
+        # moment), then one with a wait the server asked for (out of credits, rate limited).
         failures = [classify(leaf) for leaf in _leaves(error)]
-        fatal_ones = [f for f in failures if f.verdict is Verdict.FATAL]
+        deciding = [f for f in failures if f.verdict is not Verdict.RETRY]
         waiting = [f for f in failures if f.retry_after is not None]
-        return (fatal_ones or waiting or failures)[0]
+        return (deciding or waiting or failures)[0]
     if isinstance(error, FeedError):
         verdict = Verdict.FATAL if error.fatal else Verdict.RETRY
+        if error.key_refused:
+            verdict = Verdict.KEY_REFUSED
         return Failure(verdict, str(error), error.retry_after)
     if isinstance(error, WebSocketUpgradeError):
         return _from_status(error.response, "handshake refused")
@@ -104,6 +126,8 @@ def classify(error: BaseException) -> Failure:  # noqa: PLR0911 - a return per k
         reason = f"server closed the connection with code {error.code}"
         if error.reason:
             reason += f" ({error.reason})"
+        if error.code == KEY_REFUSED_CLOSE_CODE:
+            return Failure(Verdict.KEY_REFUSED, reason)
         fatal = error.code in FATAL_CLOSE_CODES
         return Failure(Verdict.FATAL if fatal else Verdict.RETRY, reason)
     if isinstance(error, WebSocketNetworkError | httpx.TransportError | OSError | TimeoutError):
@@ -140,6 +164,8 @@ def _from_status(response: httpx.Response, what: str) -> Failure:
     detail = _error_text(response)
     if detail:
         reason += f" ({detail})"
+    if status == KEY_REFUSED_STATUS:
+        return Failure(Verdict.KEY_REFUSED, reason)
     if status in FATAL_STATUSES:
         return Failure(Verdict.FATAL, reason)
     return Failure(Verdict.RETRY, reason, retry_after_seconds(response))

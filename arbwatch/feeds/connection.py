@@ -1,13 +1,20 @@
 """The connection loop every feed driver runs: connect, read, hand off, reconnect.
 
 reconnecting(attempt)   runs one connection attempt after another until a fatal failure
-                        (a bad key, a plan without access) or cancellation, waiting a
-                        `Backoff` delay between attempts; the attempt calls `healthy()`
-                        once its connection delivered a good first message, which resets
-                        the backoff
-frames(ws, idle)        yields text frames as they arrive, and ends the connection with
+                        (a plan without access) or cancellation, waiting a `Backoff` delay
+                        between attempts; the attempt calls `healthy()` once its
+                        connection delivered a good first message, which resets the
+                        backoff. A refused key is a decision, not a stall: the feed is
+                        REFUSED (a health alert at once; the daemon exits when every feed
+                        is) and tries the key again on a long backoff (`key_retry_backoff`:
+                        5, 10, then every 15 minutes by default), since a key can be renewed
+frames(ws, idle, stats) yields text frames as they arrive, and ends the connection with
                         a retryable error when nothing arrives for ``idle`` seconds (a
                         server gone silent, a heartbeat that stopped)
+receive_frame(ws, stats)  one text frame; a binary frame (neither provider sends one) is
+                        counted as malformed and skipped, and a message over the session's
+                        limit (`MessageTooBig`, closed with 1009) is counted and ends the
+                        connection with a retryable error
 Handoff                 passes batches to the engine's bounded stream without ever
                         blocking: the reader must keep draining the socket (httpx-ws
                         queues a bounded number of messages, and a client that stops
@@ -22,19 +29,22 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
-from httpx_ws import AsyncWebSocketSession
+from httpx_ws import AsyncWebSocketSession, WebSocketInvalidTypeReceived
 
 from arbwatch.feeds.base import (
     Backoff,
+    Failure,
     FeedBatch,
     FeedError,
     Verdict,
     classify,
     redact,
 )
+from arbwatch.feeds.bounded_ws import MessageTooBig
 
 log = logging.getLogger("arbwatch.feeds")
 
@@ -50,6 +60,8 @@ class FeedState(Enum):
     BOOTSTRAPPING = "bootstrapping"
     UP = "up"
     BACKING_OFF = "backing off"
+    #: The provider refused the API key; tried again on a long backoff until it is taken.
+    REFUSED = "refused"
     FAILED = "failed"
     STOPPED = "stopped"
 
@@ -73,10 +85,23 @@ class FeedStats:
     last_error: str = ""
     #: Set when a fatal failure stopped the feed.
     fatal_error: str = ""
+    #: Refusals of the key in a row, its tries again included; 0 once a connection is
+    #: healthy.
+    refusals: int = 0
     extra: dict[str, float] = field(default_factory=dict)
 
 
 Attempt = Callable[[Callable[[], None]], Awaitable[None]]
+
+#: Seconds before a refused key is tried again: the first wait, which doubles up to three
+#: times itself (5, 10, 15, 15 ... minutes). A key is renewed by a person, so sooner only
+#: spends the provider's patience; much later leaves a fixed key unused for long.
+DEFAULT_KEY_RETRY: Final = 300.0
+
+
+def key_retry_backoff(interval: float = DEFAULT_KEY_RETRY) -> Backoff:
+    """The backoff between tries of a refused key: ``interval``, doubling up to 3x it."""
+    return Backoff(initial=interval, cap=3.0 * interval)
 
 
 async def reconnecting(
@@ -84,36 +109,50 @@ async def reconnecting(
     stats: FeedStats,
     *,
     backoff: Backoff | None = None,
+    key_retry: Backoff | None = None,
     secrets: tuple[str, ...] = (),
 ) -> None:
     """Run ``attempt`` until a fatal failure; return then, with ``stats`` saying why.
 
     ``attempt(healthy)`` opens one connection and reads it until it ends; it calls
     ``healthy()`` after its first good message. A connection that ends without an error is
-    retried like a failure, since a feed is meant to run for ever.
+    retried like a failure, since a feed is meant to run for ever. After a refused key the
+    feed stays REFUSED, through its next tries, until a connection is healthy again; it
+    waits ``key_retry`` (default `key_retry_backoff`) between them.
     """
     backoff = backoff or Backoff()
+    key_retry = key_retry or key_retry_backoff()
     while True:
-        stats.state = FeedState.CONNECTING
+        if stats.state is not FeedState.REFUSED:
+            stats.state = FeedState.CONNECTING
 
         def healthy() -> None:
             stats.state = FeedState.UP
+            stats.refusals = 0
             backoff.reset()
+            key_retry.reset()
 
         try:
             await attempt(healthy)
-            failure_reason, retry_after, fatal = "the server ended the connection", None, False
+            failure = Failure(Verdict.RETRY, "the server ended the connection")
         except Exception as error:  # noqa: BLE001 - every failure is classified, none escapes
             failure = classify(error)
-            failure_reason, retry_after = failure.reason, failure.retry_after
-            fatal = failure.verdict is Verdict.FATAL
-        reason = redact(failure_reason, secrets)
+        verdict, retry_after = failure.verdict, failure.retry_after
+        reason = redact(failure.reason, secrets)
         stats.last_error = reason
-        if fatal:
+        if verdict is Verdict.FATAL:
             stats.state = FeedState.FAILED
             stats.fatal_error = reason
             log.error("feed %s stopped: %s", stats.name, reason)
             return
+        if verdict is Verdict.KEY_REFUSED:
+            stats.state = FeedState.REFUSED
+            stats.refusals += 1
+            stats.reconnects += 1
+            delay = key_retry.next_delay(retry_after)
+            log.error("feed %s: %s; trying the key again in %.0f s", stats.name, reason, delay)
+            await anyio.sleep(delay)
+            continue
         delay = backoff.next_delay(retry_after)
         stats.state = FeedState.BACKING_OFF
         stats.reconnects += 1
@@ -121,20 +160,52 @@ async def reconnecting(
         await anyio.sleep(delay)
 
 
-async def frames(ws: AsyncWebSocketSession, idle_timeout: float | None) -> AsyncIterator[str]:
+async def frames(
+    ws: AsyncWebSocketSession,
+    idle_timeout: float | None,
+    stats: FeedStats,
+    *,
+    oversized_key: str = "oversized_frames",
+) -> AsyncIterator[str]:
     """Yield text frames from ``ws``, failing (retryably) after ``idle_timeout`` s of silence.
 
-    None waits for ever. The frame is received inside the timeout and yielded outside it:
-    a cancel scope left open across a ``yield`` would time out the caller's own work.
+    None waits for ever. Binary and oversized frames are counted in ``stats`` (see
+    `receive_frame`). The frame is received inside the timeout and yielded outside it: a
+    cancel scope left open across a ``yield`` would time out the caller's own work.
     """
     limit = idle_timeout if idle_timeout is not None else float("inf")
     while True:
         frame: str | None = None
-        with anyio.move_on_after(limit):
-            frame = await ws.receive_text()
-        if frame is None:
+        with anyio.move_on_after(limit) as scope:
+            frame = await receive_frame(ws, stats, oversized_key=oversized_key)
+        if scope.cancelled_caught:
             raise FeedError(f"nothing received for {limit:g} s", fatal=False)
-        yield frame
+        if frame is not None:
+            yield frame
+
+
+async def receive_frame(
+    ws: AsyncWebSocketSession, stats: FeedStats, *, oversized_key: str = "oversized_frames"
+) -> str | None:
+    """The next text frame; None (counted as malformed) for a binary one.
+
+    A message over the session's limit (`MessageTooBig`: the session closed the connection
+    with 1009 while it grew) is counted in ``stats.malformed`` and ``stats.extra
+    [oversized_key]`` and raised as a retryable `FeedError`: the stream cannot go on
+    without the rest of that message.
+    """
+    try:
+        return await ws.receive_text()
+    except WebSocketInvalidTypeReceived:
+        stats.malformed += 1
+        binary = stats.extra["binary_frames"] = stats.extra.get("binary_frames", 0) + 1
+        if int(binary) & (int(binary) - 1) == 0:  # 1, 2, 4, 8...: said, without a flood
+            log.warning("feed %s: binary frames skipped so far: %d", stats.name, binary)
+        return None
+    except MessageTooBig as error:
+        stats.malformed += 1
+        stats.extra[oversized_key] = stats.extra.get(oversized_key, 0) + 1
+        raise FeedError(str(error), fatal=False) from error
 
 
 class Handoff:

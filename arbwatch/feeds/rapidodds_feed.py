@@ -30,8 +30,11 @@ What the feed does on each failure
                                                  key: 200 means the plan lacks WebSocket
                                                  (the free tier): poll REST every
                                                  ``poll_interval`` for the rest of the run;
-                                                 401/403 means the key is refused: fatal
-    close code 4001, REST 401/403                fatal for this feed alone
+                                                 401/403 means the key is refused
+    close code 4001, REST 401/403                the key is refused: REFUSED (a health
+                                                 alert), tried again every ``key_retry``
+                                                 (doubling to 3x), since a key or a
+                                                 subscription can be renewed
     REST 400/404/422                             fatal: a sport, book or market the API
                                                  rejects will not turn valid by retrying
     ``error`` event about credits                the server skips the push and keeps the
@@ -43,7 +46,9 @@ What the feed does on each failure
                                                  not come back within a backoff)
     REST 429 rate limit, 5xx, network, closes,   retry after the backoff (or Retry-After
     ``idle_timeout`` of silence                  when the server gives a longer one)
-    a malformed or oversized frame               counted in ``stats.malformed``, skipped
+    a malformed or binary frame                  counted in ``stats.malformed``, skipped
+    a message over ``max_frame_bytes``           refused while it arrives: closed with 1009,
+                                                 counted (``oversized_frames``), reconnect
     any other ``error`` event                    logged, the connection stays up
     ===========================================  ===========================================
 
@@ -75,12 +80,12 @@ from httpx_ws import (
     AsyncWebSocketSession,
     WebSocketDisconnect,
     WebSocketUpgradeError,
-    aconnect_ws,
 )
 
 from arbwatch.core.markets import Event, PriceUpdate
 from arbwatch.errors import ArbwatchError, InvalidMarketError
 from arbwatch.feeds.base import (
+    KEY_REFUSED_CLOSE_CODE,
     MAX_FRAME_BYTES,
     REDACTED_LOGGERS,
     Backoff,
@@ -93,7 +98,16 @@ from arbwatch.feeds.base import (
     truncate,
     websocket_url,
 )
-from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, frames, reconnecting
+from arbwatch.feeds.bounded_ws import aconnect_bounded
+from arbwatch.feeds.connection import (
+    DEFAULT_KEY_RETRY,
+    FeedState,
+    FeedStats,
+    Handoff,
+    frames,
+    key_retry_backoff,
+    reconnecting,
+)
 from arbwatch.feeds.identity import EventIdentity, Resolved, normalize_sport, to_update
 from arbwatch.feeds.model import CellKey, ParseError, cell_key
 from arbwatch.feeds.pacing import RAPIDODDS_RATE, PacedClient
@@ -129,9 +143,9 @@ DEFAULT_POLL_INTERVAL: Final = 60.0
 #: Protocol-level pings, the only liveness check a quiet RapidOddsAPI socket has.
 KEEPALIVE_SECONDS: Final = 20.0
 #: What httpx-ws reads from the socket at a time. httpx-ws calls this
-#: ``max_message_size_bytes``, but it is only a read-chunk size: a message of any size is
-#: assembled whole, so the frame limit (`RapidOddsSettings.max_frame_bytes`) is enforced
-#: by `RapidOddsSession` on the assembled frame.
+#: ``max_message_size_bytes``, but it is only a read-chunk size; the frame limit
+#: (`RapidOddsSettings.max_frame_bytes`) is enforced while a message arrives, by
+#: `arbwatch.feeds.bounded_ws`.
 READ_CHUNK_BYTES: Final = 256 * 1024
 #: Timeout of each REST request (connect, read, write, pool), in seconds.
 REST_TIMEOUT: Final = 30.0
@@ -171,7 +185,10 @@ class RapidOddsSettings:
         rest_bootstrap: take one REST snapshot per sport at start, so that prices are
             known before the first push (a push only follows the next scrape cycle).
             Costs the same credits as one push per sport.
-        max_frame_bytes: the largest WebSocket frame read; larger ones are skipped.
+        max_frame_bytes: the largest WebSocket message read; a larger one is refused
+            as it arrives (the connection closed with 1009, counted, opened again).
+        key_retry: seconds before a refused key is tried again (a key can be renewed);
+            the wait doubles up to three times this.
         max_requests_per_second: REST requests (snapshots, polling, ``/usage``) are
             spaced to stay under this rate: RapidOddsAPI allows 30 a second per key.
 
@@ -192,6 +209,7 @@ class RapidOddsSettings:
     rest_bootstrap: bool = True
     max_frame_bytes: int = MAX_FRAME_BYTES
     max_requests_per_second: float = RAPIDODDS_RATE
+    key_retry: float = DEFAULT_KEY_RETRY
 
     def __post_init__(self) -> None:
         """Validate, and keep each list as a tuple without repeats."""
@@ -214,7 +232,7 @@ class RapidOddsSettings:
                 f"{where}: base_url: expected http(s)://host[/path] without a query, "
                 f"got {redact(self.base_url)!r}"
             )
-        for interval in ("idle_timeout", "poll_interval"):
+        for interval in ("idle_timeout", "poll_interval", "key_retry"):
             value = getattr(self, interval)
             if not _finite(value) or value <= 0:
                 raise RapidOddsSettingsError(
@@ -699,6 +717,7 @@ class RapidOddsFeed:
                         self._attempt,
                         self.stats,
                         backoff=self._backoff_factory(),
+                        key_retry=key_retry_backoff(self.settings.key_retry),
                         secrets=self._secrets,
                     )
                     group.cancel_scope.cancel()
@@ -733,11 +752,12 @@ class RapidOddsFeed:
             if refused is not None and refused.response.status_code == 403:
                 return refused.response
             closed = _leaf(error, WebSocketDisconnect)
-            if closed is not None and closed.code == 4001:
+            if closed is not None and closed.code == KEY_REFUSED_CLOSE_CODE:
                 raise FeedError(
                     "RapidOddsAPI closed the connection with code 4001 (authentication "
                     f"failed: {closed.reason or 'no reason given'}); check the API key",
-                    fatal=True,
+                    fatal=False,
+                    key_refused=True,
                 ) from error
             raise
         # A stream ends by raising (the idle timeout included); this is for completeness.
@@ -749,16 +769,16 @@ class RapidOddsFeed:
         url = settings.ws_url
         log.info("feed %s: connecting to %s", settings.name, url)
         ws: AsyncWebSocketSession
-        async with aconnect_ws(
+        async with aconnect_bounded(
             url,
             self._client_or_fail(),
-            max_message_size_bytes=READ_CHUNK_BYTES,
-            keepalive_ping_interval_seconds=KEEPALIVE_SECONDS,
-            keepalive_ping_timeout_seconds=KEEPALIVE_SECONDS,
+            max_message_bytes=settings.max_frame_bytes,
+            read_chunk_bytes=READ_CHUNK_BYTES,
+            keepalive_seconds=KEEPALIVE_SECONDS,
             params={"api_key": settings.api_key},
         ) as ws:
             greeted = False
-            async for frame in frames(ws, settings.idle_timeout):
+            async for frame in frames(ws, settings.idle_timeout, self.stats):
                 received_at = self._clock()
                 self.stats.frames += 1
                 self.stats.last_message_at = received_at
@@ -932,7 +952,8 @@ class RapidOddsFeed:
                 f"RapidOddsAPI refused the key: WebSocket handshake HTTP 403 ({ws_detail}), "
                 f"REST HTTP {status} ({_detail(response) or 'no reason given'}); check the "
                 "API key and that the subscription is active",
-                fatal=True,
+                fatal=False,
+                key_refused=True,
             )
         if status != 200:
             raise self._rest_failure(response, "checking the key on REST")
@@ -1021,7 +1042,9 @@ class RapidOddsFeed:
             self.stats.extra.update(self.session.credit_figures())
             return self._out_of_credits(detail)
         if status in (401, 403):
-            return FeedError(f"{reason}; check the API key and the subscription", fatal=True)
+            return FeedError(
+                f"{reason}; check the API key and the subscription", fatal=False, key_refused=True
+            )
         if status in (400, 404, 422):
             return FeedError(
                 f"{reason}; check the feed's sports, bookmakers and market_types", fatal=True
@@ -1036,8 +1059,8 @@ class RapidOddsFeed:
             return read()
         except OversizedFrameError as error:
             self.stats.extra["oversized_frames"] = self.stats.extra.get("oversized_frames", 0) + 1
-            # httpx-ws had already read the whole frame into memory: the limit protects
-            # the parser and the engine, not the memory.
+            # Only a REST body gets here: a WebSocket message over the limit is refused
+            # while it arrives (`arbwatch.feeds.bounded_ws`).
             self._malformed(error, frame)
         except ParseError as error:
             self._malformed(error, frame)

@@ -59,11 +59,12 @@ default Ultra's 10); a page job is only taken when its turn has come, so the soc
 read while the feed waits. A 429 for the rate waits its Retry-After and retries that one
 request; the work around it goes on where it was.
 
-Failures. A 401 or 403 (REST or handshake) and a close with 4001 stop this feed alone
-(``stats.fatal_error`` says why). Anything else reconnects with backoff, a 429 waiting at
-least its Retry-After. REST calls made while connected (pages, resync, refresh) do not
-tear the socket down when they fail: they are retried after a backoff that holds every
-REST call back, and what was already fetched is kept.
+Failures. A 401 (REST or handshake) refuses the key: the feed is REFUSED and tries again
+every ``key_retry`` (doubling to three times it), since a key can be renewed. A 403 stops
+this feed alone (``stats.fatal_error`` says why). Anything else reconnects with backoff, a
+429 waiting at least its Retry-After. REST calls made while connected (pages, resync,
+refresh) do not tear the socket down when they fail: they are retried after a backoff that
+holds every REST call back, and what was already fetched is kept.
 
 The engine. Batches go through `Handoff`, which never blocks: the reader must keep
 draining the socket. A dropped batch is recovered from REST: a dropped delta page keeps
@@ -89,12 +90,7 @@ from urllib.parse import quote as quote_path
 import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectSendStream
-from httpx_ws import (
-    AsyncWebSocketSession,
-    WebSocketInvalidTypeReceived,
-    WebSocketUpgradeError,
-    aconnect_ws,
-)
+from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError
 
 from arbwatch.core.markets import MarketKey, PriceUpdate
 from arbwatch.errors import InvalidMarketError
@@ -111,7 +107,16 @@ from arbwatch.feeds.base import (
     truncate,
     websocket_url,
 )
-from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, reconnecting
+from arbwatch.feeds.bounded_ws import aconnect_bounded
+from arbwatch.feeds.connection import (
+    DEFAULT_KEY_RETRY,
+    FeedState,
+    FeedStats,
+    Handoff,
+    key_retry_backoff,
+    receive_frame,
+    reconnecting,
+)
 from arbwatch.feeds.identity import EventIdentity, to_update
 from arbwatch.feeds.model import (
     CellKey,
@@ -207,10 +212,14 @@ class RundownSettings:
         min_resync_interval: the first wait before recovering a batch the engine dropped;
             it doubles while the engine stays behind (up to ``refresh_interval``).
         request_timeout: seconds for one REST call, when the feed makes its own client.
-        max_frame_bytes: larger WebSocket frames are counted as malformed and skipped.
+        max_frame_bytes: a WebSocket message growing past this is refused as it arrives:
+            the connection is closed with 1009, counted (``oversized``, ``malformed``) and
+            opened again.
         max_requests_per_second: REST requests are spaced to stay under this rate: the
             plan's burst limit (Ultra 10, the least plan with WebSocket access; Free 1,
             Starter 2, Pro 5, Super 15, Mega 20, Max 50).
+        key_retry: seconds before a refused key (401) is tried again (a key can be
+            renewed); the wait doubles up to three times this.
     """
 
     name: str
@@ -227,6 +236,7 @@ class RundownSettings:
     request_timeout: float = 15.0
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_requests_per_second: float = RUNDOWN_ULTRA_RATE
+    key_retry: float = DEFAULT_KEY_RETRY
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -247,6 +257,7 @@ class RundownSettings:
             ("min_resync_interval", self.min_resync_interval),
             ("request_timeout", self.request_timeout),
             ("max_requests_per_second", self.max_requests_per_second),
+            ("key_retry", self.key_retry),
         ):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"feed {self.name}: {label} must be a positive number")
@@ -831,7 +842,13 @@ class RundownFeed:
                 self.stats.state = FeedState.STOPPED
 
     async def _reconnecting(self) -> None:
-        await reconnecting(self._attempt, self.stats, backoff=self._backoff, secrets=self._secrets)
+        await reconnecting(
+            self._attempt,
+            self.stats,
+            backoff=self._backoff,
+            key_retry=key_retry_backoff(self.settings.key_retry),
+            secrets=self._secrets,
+        )
 
     async def _attempt(self, healthy: Callable[[], None]) -> None:
         """One connection: the catalogs if lacking, connect, then pages and resync."""
@@ -841,11 +858,11 @@ class RundownFeed:
         url = self._source = self.settings.ws_url
         ws: AsyncWebSocketSession
         try:
-            async with aconnect_ws(
+            async with aconnect_bounded(
                 url,
                 self._http,
+                max_message_bytes=self.settings.max_frame_bytes,
                 headers={KEY_HEADER: self.settings.api_key},
-                session_class=AsyncWebSocketSession,
             ) as ws:
                 self._info("feed %s: connected to %s", self.settings.name, url)
                 if self.session.cursor is not None:
@@ -857,7 +874,7 @@ class RundownFeed:
                 raise
             # The handshake is the key's first use: say what to check, as REST does.
             reason = classify(error).reason + "; check the feed's api_key and its plan"
-            raise FeedError(self._redact(reason), fatal=True) from error
+            raise FeedError(self._redact(reason), fatal=False, key_refused=True) from error
 
     async def _catalogs(self) -> None:
         """Sports and affiliates, each fetched once per run; failures end the attempt."""
@@ -902,10 +919,7 @@ class RundownFeed:
                 raise FeedError(f"no heartbeat for {timeout:g} s", fatal=False)
             frame: str | None = None
             with anyio.move_on_after(min(heartbeat_deadline, self._next_due()) - now):
-                try:
-                    frame = await ws.receive_text()
-                except WebSocketInvalidTypeReceived:
-                    frame = ""  # a binary frame: TheRundown sends text only
+                frame = await receive_frame(ws, self.stats, oversized_key="oversized")
             if frame is None:
                 continue
             result = self._on_frame(frame)
@@ -1000,7 +1014,7 @@ class RundownFeed:
             try:
                 await self._run(job)
             except FeedError as error:
-                if error.fatal:
+                if error.fatal or error.key_refused:
                     raise
                 # Keep the job, and hold every REST call back: a 429 for its Retry-After,
                 # other failures for a backoff that grows while they go on.
@@ -1213,11 +1227,13 @@ class RundownFeed:
             httpx.HTTPStatusError(f"HTTP {status}", request=response.request, response=response)
         )
         fatal = failure.verdict is Verdict.FATAL
-        hint = "; check the feed's api_key and its plan" if fatal else ""
+        refused = failure.verdict is Verdict.KEY_REFUSED
+        hint = "; check the feed's api_key and its plan" if fatal or refused else ""
         raise FeedError(
             self._redact(f"GET {path}: {failure.reason}{hint}"),
             fatal=fatal,
             retry_after=failure.retry_after,
+            key_refused=refused,
         )
 
     # --- recording and logging -----------------------------------------------------------

@@ -29,6 +29,8 @@ class Faults:
         oversized_frames: the next this many frames are padded with spaces past
             ``oversized_bytes`` (still valid JSON: only the size is wrong).
         oversized_bytes: the size an oversized frame reaches.
+        binary_frames: the next this many frames go out as binary frames (their text as
+            UTF-8 bytes); neither provider sends binary, so a client must skip them.
         rest_rate_limited: the next this many authenticated REST requests are answered
             as if over the burst limit (429, ``Retry-After: 1``); TheRundown simulator.
     """
@@ -42,6 +44,7 @@ class Faults:
     malformed_frames: int = 0
     oversized_frames: int = 0
     oversized_bytes: int = 4 * 1024 * 1024
+    binary_frames: int = 0
     rest_rate_limited: int = 0
 
     def take_malformed(self) -> bool:
@@ -62,5 +65,12 @@ class Faults:
         """Whether the frame about to be sent should be oversized (uses up one)."""
         if self.oversized_frames > 0:
             self.oversized_frames -= 1
+            return True
+        return False
+
+    def take_binary(self) -> bool:
+        """Whether the frame about to be sent should go out as binary (uses up one)."""
+        if self.binary_frames > 0:
+            self.binary_frames -= 1
             return True
         return False

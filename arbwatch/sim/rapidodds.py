@@ -350,6 +350,18 @@ class RapidOddsSimulator:
         # that two connections (or REST and a connection) never step the world twice.
         self._stepped_tick = -1
 
+    # -- what tests change ------------------------------------------------------------------
+
+    def add_key(self, api_key: str, plan: Plan) -> None:
+        """Accept ``api_key`` on ``plan`` from now on: a new or renewed key.
+
+        Raises:
+            ValueError: the key does not start with ``oa_``.
+        """
+        if not api_key.startswith("oa_"):
+            raise ValueError(f"RapidOddsAPI keys start with 'oa_', got {api_key!r}")
+        self._accounts[api_key] = _Account(plan)
+
     # -- what tests and the demo read --------------------------------------------------------
 
     def usage(self, api_key: str) -> Usage:
@@ -806,8 +818,11 @@ class _Connection:
             text = text[: len(text) // 2]
         elif faults.take_oversized():
             text += " " * max(faults.oversized_bytes + 1 - len(text.encode()), 0)
+        message: dict[str, object] = {"type": "websocket.send", "text": text}
+        if faults.take_binary():
+            message = {"type": "websocket.send", "bytes": text.encode()}
         try:
-            await self._send({"type": "websocket.send", "text": text})
+            await self._send(message)
         except OSError:
             # uvicorn's ClientDisconnected: the peer went away between two frames.
             self._end(_Ending.DISCONNECTED)

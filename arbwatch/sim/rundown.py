@@ -67,7 +67,9 @@ socket dropped. ``meta.delta_last_id`` (a string [C]) is the id of the newest en
 cursor that is not an integer this simulator has issued gets 400 "last_id not found"; a
 cursor is stale (400 "last_id is stale (>30 min)") when the first entry it has not seen
 is older than ``cursor_max_age`` seconds of the injected clock, which is when those
-entries are also pruned. A cursor with nothing after it never goes stale [I].
+entries are also pruned, or was pruned because the log holds ``max_delta_entries`` newer
+ones (so memory stays flat at any rate). A cursor with nothing after it never goes
+stale [I].
 
 V2 WebSocket [C]: push only, filters ``sport_ids``, ``market_ids``, ``affiliate_ids``,
 ``event_ids`` (comma-separated; a bad one refuses the handshake with 400 [I]), one frame
@@ -147,6 +149,11 @@ DEFAULT_KEY: Final = "rundown-sim-key"
 OFF_BOARD: Final = 0.0001
 #: Cursors whose first unseen change is older than this are stale (seconds).
 CURSOR_MAX_AGE: Final = 30 * 60.0
+#: The most changes the delta log keeps, whatever their age: about 75 MB. The simulator
+#: forgets what TheRundown forgets (30 minutes), and at high rates sooner, so that a demo
+#: or soak left running stays flat: at 1,000 changes a second this is 5 minutes of them,
+#: and an older cursor is stale, as one past 30 minutes is [I].
+MAX_DELTA_ENTRIES: Final = 300_000
 #: Frames one client may have waiting before newer ones are dropped (the OpenAPI's 256).
 CLIENT_BUFFER: Final = 256
 DELTA_LIMIT_DEFAULT: Final = 1000
@@ -373,6 +380,7 @@ class RundownSimulator:
         heartbeat_interval: float = 15.0,
         faults: Faults | None = None,
         cursor_max_age: float = CURSOR_MAX_AGE,
+        max_delta_entries: int = MAX_DELTA_ENTRIES,
         client_buffer: int = CLIENT_BUFFER,
         poll_interval: float = 0.02,
         rate_clock: Callable[[], float] = anyio.current_time,
@@ -386,6 +394,8 @@ class RundownSimulator:
             heartbeat_interval: seconds between heartbeats on every socket (TRD: 15).
             faults: fault switches; a fresh, all-off `Faults` by default.
             cursor_max_age: when delta cursors go stale (TRD: 30 minutes).
+            max_delta_entries: the most changes the delta log keeps; a cursor older than
+                the oldest kept is stale too.
             client_buffer: frames a slow client may have waiting before frames drop.
             poll_interval: how often (real seconds) live connections look at the
                 fault switches.
@@ -394,6 +404,8 @@ class RundownSimulator:
         """
         if heartbeat_interval <= 0 or poll_interval <= 0:
             raise ValueError("heartbeat_interval and poll_interval must be positive")
+        if max_delta_entries < 1:
+            raise ValueError(f"max_delta_entries must be positive, got {max_delta_entries}")
         self.world = world
         self.clock = clock
         self.keys: dict[str, RundownKey] = dict(
@@ -402,6 +414,7 @@ class RundownSimulator:
         self.faults = faults if faults is not None else Faults()
         self.heartbeat_interval = heartbeat_interval
         self.cursor_max_age = cursor_max_age
+        self.max_delta_entries = max_delta_entries
         self.client_buffer = client_buffer
         self.poll_interval = poll_interval
         self._sports = {sport_id: (name, draws) for name, sport_id, draws in SPORTS}
@@ -411,6 +424,9 @@ class RundownSimulator:
         # so a snapshot always matches the delta cursor it hands out.
         self._quotes: dict[tuple[str, int, int, str], Quote] = dict(world.quotes)
         self._log: deque[DeltaEntry] = deque()
+        # One participant per outcome, shared by its log entries: a log of a million
+        # changes holds a few thousand of them, not a million.
+        self._participants: dict[tuple[str, int, int], Participant] = {}
         self._head = _FIRST_CURSOR
         self._connections: set[_Connection] = set()
         self._dropped_by_closed = 0
@@ -493,7 +509,7 @@ class RundownSimulator:
                 affiliate_id=book.affiliate_id,
                 market_id=market_id,
                 market_name=_market_name(market),
-                participant=self._participant(event, market, quote.side),
+                participant=self._logged_participant(event, quote.market_index, quote.side),
                 previous=None if old is None else old.price,
                 new=old is None,
             )
@@ -510,6 +526,11 @@ class RundownSimulator:
         if v1:
             for (event_id, index, book_name), before in lines.items():
                 self._push_v1(v1, self._events[event_id], index, self._books[book_name], before)
+
+    @property
+    def delta_log_length(self) -> int:
+        """How many changes the delta log holds now (what a cursor can still read)."""
+        return len(self._log)
 
     @property
     def delta_cursor(self) -> str:
@@ -801,9 +822,21 @@ class RundownSimulator:
         return cursor
 
     def _prune(self, now: float) -> None:
+        """Forget the changes older than a cursor may be, and those past the log's size."""
         horizon = now - self.cursor_max_age
-        while self._log and self._log[0].logged_at < horizon:
-            self._log.popleft()
+        log = self._log
+        while log and (log[0].logged_at < horizon or len(log) > self.max_delta_entries):
+            log.popleft()
+
+    def _logged_participant(self, event: SimEvent, index: int, side: int) -> Participant:
+        """The participant of an outcome, made once and shared by its log entries."""
+        key = (event.event_id, index, side)
+        participant = self._participants.get(key)
+        if participant is None:
+            participant = self._participants[key] = self._participant(
+                event, event.markets[index], side
+            )
+        return participant
 
     # --- the mapping ---------------------------------------------------------------------
 
@@ -1030,7 +1063,10 @@ class RundownSimulator:
         if faults.take_oversized():
             # Trailing spaces keep it valid JSON: only its size is wrong.
             text += " " * max(faults.oversized_bytes + 1 - len(text.encode()), 0)
-        await send({"type": "websocket.send", "text": text})
+        if faults.take_binary():
+            await send({"type": "websocket.send", "bytes": text.encode()})
+        else:
+            await send({"type": "websocket.send", "text": text})
         if data:
             self._usage[connection.key] = self._usage.get(connection.key, 0) + 1
 

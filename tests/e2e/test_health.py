@@ -9,18 +9,20 @@ is bounded.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import pytest
 
 from arbwatch import daemon as daemon_module
 from arbwatch.config import load_config
 from arbwatch.core.markets import AWAY, HOME
-from arbwatch.daemon import Daemon
+from arbwatch.daemon import EXIT_KEYS_REFUSED, REFUSALS_BEFORE_EXIT, Daemon
 from arbwatch.sim.rapidodds import PRO, RapidOddsSimulator
 from arbwatch.sim.server import serve
 from arbwatch.sim.world import Quote, World
@@ -50,6 +52,7 @@ feeds:
     market_types: [head_to_head]
     idle_timeout: 5s
     credits_retry: 0.2s
+    key_retry: {key_retry}
 channels:
   hook:
     url: {hook}/hook
@@ -85,11 +88,12 @@ class Stage:
     backup_url: str
     path: Path
 
-    def config(self, key: str) -> Path:
+    def config(self, key: str, key_retry: str = "5m") -> Path:
         self.path.write_text(
             CONFIG.format(
                 state=self.path.parent / "state",
                 key=key,
+                key_retry=key_retry,
                 base=self.base,
                 hook=self.hook_url,
                 backup=self.backup_url,
@@ -158,7 +162,7 @@ async def test_a_dead_key_is_alerted_at_once_and_not_again_after_a_restart(
         # Restarted with the same dead key: the condition is already alerted.
         second = Daemon(config)
         async with running(second):
-            await until(lambda: second.health().feeds[0].state == "failed", WAIT)
+            await until(lambda: second.health().feeds[0].state == "refused", WAIT)
             await until(lambda: len(second.health().problems) == 1, WAIT)
             second.check_health()
         assert s.hook.nothing_more()
@@ -166,7 +170,44 @@ async def test_a_dead_key_is_alerted_at_once_and_not_again_after_a_restart(
         # Restarted with a good key: the recovery is told, though it happened while down.
         healed = Daemon(load_config(s.config(GOOD_KEY)))
         async with running(healed):
-            assert await titles(s.backup, 1) == ["arbwatch: feed rapid running again"]
+            assert await titles(s.backup, 1) == ["arbwatch: rapid API key accepted again"]
+
+
+async def test_a_renewed_key_is_taken_without_a_restart(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        # Tried again 2 s after the refusal (less up to 20%): time to renew it.
+        daemon = Daemon(load_config(s.config(DEAD_KEY, key_retry="2s")))
+        async with running(daemon):
+            assert await titles(s.backup, 1) == ["arbwatch: rapid API key refused"]
+            s.sim.add_key(DEAD_KEY, PRO)
+            renewed = time.monotonic()
+            assert await titles(s.backup, 1) == ["arbwatch: rapid API key accepted again"]
+            took = time.monotonic() - renewed
+            await until(lambda: daemon.health().feeds[0].state == "up", WAIT)
+            assert daemon.feeds[0].stats.reconnects == 1
+        assert daemon.exit_status == 0
+        print(f"renewed key: accepted again {took:.2f} s after the renewal (key_retry 2 s)")
+
+
+async def test_every_key_refused_stops_the_daemon_with_status_77(tmp_path: Path) -> None:
+    async with stage(tmp_path) as s:
+        config = s.config(DEAD_KEY, key_retry="0.2s")
+        daemon = Daemon(load_config(config))
+        started = time.monotonic()
+        with anyio.fail_after(WAIT):
+            await daemon.run()  # returns by itself: refused, and refused again 0.2 s later
+        print(f"every key refused: stopped {time.monotonic() - started:.2f} s after start")
+        assert daemon.exit_status == EXIT_KEYS_REFUSED == 77
+        assert daemon.feeds[0].stats.refusals == REFUSALS_BEFORE_EXIT
+        # The alert was decided before the stop and flushed by it.
+        assert await titles(s.backup, 1) == ["arbwatch: rapid API key refused"]
+        # `arbwatch run` exits with it, for systemd's Restart=.
+        with anyio.fail_after(WAIT):
+            result = await anyio.run_process(
+                [sys.executable, "-m", "arbwatch", "run", "-c", str(config)], check=False
+            )
+        assert result.returncode == 77, result.stderr.decode()[-2000:]
+        assert b"every feed's API key is refused" in result.stderr
 
 
 async def test_exhausted_credits_are_alerted_and_a_top_up_resumes_pushes_and_says_so(

@@ -263,7 +263,8 @@ async def test_no_secret_reaches_any_surface_on_any_error_path(
         async with running(daemon):
             # Refused keys: at the handshake (401, 403) and by REST; out of credits.
             refused = [feed(daemon, n) for n in ("rundown-bad", "rapid-bad", "rapid-refused")]
-            await until(lambda: all(f.stats.state is FeedState.FAILED for f in refused), WAIT)
+            given_up = (FeedState.REFUSED, FeedState.FAILED)
+            await until(lambda: all(f.stats.state in given_up for f in refused), WAIT)
             await until(lambda: bool(feed(daemon, "rapid-broke").stats.last_error), WAIT)
             # Nothing listening: network errors, again and again.
             await until(lambda: feed(daemon, "rapid-closed").stats.reconnects >= 2, WAIT)

@@ -363,21 +363,28 @@ async def test_a_stalled_engine_loses_batches_and_gets_everything_once_it_reads_
 
 
 @pytest.mark.parametrize("bootstrap", [True, False])
-async def test_a_bad_key_stops_the_feed_with_a_clear_message(bootstrap: bool) -> None:
-    async with simulator() as sim, running(sim, key=UNKNOWN_KEY, rest_bootstrap=bootstrap) as run:
-        with anyio.fail_after(WAIT):
-            await run.done.wait()
+async def test_a_bad_key_is_refused_with_a_clear_message_and_taken_once_added(
+    bootstrap: bool,
+) -> None:
+    async with (
+        simulator() as sim,
+        running(sim, key=UNKNOWN_KEY, rest_bootstrap=bootstrap, key_retry=0.05) as run,
+    ):
         stats = run.feed.stats
-        assert stats.state is FeedState.FAILED
-        assert "Invalid API key." in stats.fatal_error
-        assert "check the API key" in stats.fatal_error
+        await until(lambda: stats.state is FeedState.REFUSED)
+        assert "Invalid API key." in stats.last_error
+        assert "check the API key" in stats.last_error
         if not bootstrap:
             # Refused at the handshake, then by REST: not a plan without WebSocket.
-            assert "WebSocket handshake HTTP 403" in stats.fatal_error
-            assert len(sim.counter.websockets) == 1
-        assert stats.reconnects == 0
+            assert "WebSocket handshake HTTP 403" in stats.last_error
+        # Tried again on the key's backoff, and refused meanwhile (not "down").
+        await until(lambda: stats.reconnects >= 3)
+        assert stats.state is FeedState.REFUSED
+        assert not stats.fatal_error
+        sim.sim.add_key(UNKNOWN_KEY, PRO)  # the key is renewed
+        await run.next_batch()
+        await until(lambda: stats.state is FeedState.UP)
         assert UNKNOWN_KEY not in repr(stats)
-        assert sim.counter.rest["/usage"] <= 2
 
 
 async def test_a_plan_without_websocket_polls_rest_instead() -> None:
@@ -396,17 +403,17 @@ async def test_a_plan_without_websocket_polls_rest_instead() -> None:
         assert stats.extra["credits_remaining"] < FREE.credits
 
 
-async def test_close_4001_stops_the_feed() -> None:
-    async with simulator() as sim, running(sim, rest_bootstrap=False) as run:
+async def test_close_4001_refuses_the_key_until_it_is_tried_again() -> None:
+    async with simulator() as sim, running(sim, rest_bootstrap=False, key_retry=0.05) as run:
         await run.next_batch()
         sim.faults.close_code = 4001
-        with anyio.fail_after(WAIT):
-            await run.done.wait()
         stats = run.feed.stats
-        assert stats.state is FeedState.FAILED
-        assert "code 4001" in stats.fatal_error
-        assert "check the API key" in stats.fatal_error
-        assert len(sim.counter.websockets) == 1
+        await until(lambda: stats.state is FeedState.REFUSED)
+        assert "code 4001" in stats.last_error
+        assert "check the API key" in stats.last_error
+        # The simulator takes the key again: the next try connects and subscribes.
+        await until(lambda: stats.state is FeedState.UP)
+        assert len(sim.counter.websockets) == 2
 
 
 # --- credits --------------------------------------------------------------------------------
@@ -530,7 +537,24 @@ async def test_a_malformed_frame_is_counted_and_skipped(caplog: pytest.LogCaptur
     assert "skipped an unreadable frame" in caplog.text
 
 
-async def test_an_oversized_frame_is_counted_and_skipped(tmp_path: Path) -> None:
+async def test_binary_frames_are_counted_as_malformed_and_never_reconnect() -> None:
+    async with simulator() as sim, running(sim, rest_bootstrap=False) as run:
+        await run.next_batch()
+        sim.faults.binary_frames = 2
+        await until(lambda: run.feed.stats.malformed == 2)
+        assert run.feed.stats.extra["binary_frames"] == 2
+        step(sim.world, 30.0)
+        for _ in range(10):  # the text pushes after the binary ones; bounded
+            await run.next_batch()
+            if run.model == world_prices(sim.world, run.event_ids):
+                break
+        assert run.model == world_prices(sim.world, run.event_ids)
+        assert run.feed.stats.reconnects == 0
+
+
+async def test_an_oversized_frame_is_refused_as_it_arrives_counted_and_reconnected(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "frames.jsonl"
     recorder = FrameRecorder(path)
     async with (
@@ -543,9 +567,14 @@ async def test_an_oversized_frame_is_counted_and_skipped(tmp_path: Path) -> None
         await until(lambda: run.feed.stats.malformed == 1)
         assert run.feed.stats.extra["oversized_frames"] == 1
         step(sim.world, 30.0)
-        await run.next_batch()
+        for _ in range(10):  # the pushes after the reconnect; bounded
+            await run.next_batch()
+            if run.model == world_prices(sim.world, run.event_ids):
+                break
         assert run.model == world_prices(sim.world, run.event_ids)
-        assert run.feed.stats.reconnects == 0
+        # The connection was closed with 1009 mid-message and opened again.
+        assert run.feed.stats.reconnects == 1
     recorder.close()
-    # The recording keeps only the start of the oversized frame.
+    assert "a message over 200000 bytes; closed with 1009" in caplog.text
+    # The refused message never reached the recording.
     assert max(len(f.frame) for f in read_recording(path)) < 100_000

@@ -491,24 +491,25 @@ async def test_games_a_day_past_their_start_are_withdrawn_at_the_next_refresh() 
 # --- fatal and retried failures -----------------------------------------------------------
 
 
-async def test_a_bad_key_stops_the_feed_and_is_never_shown(
+async def test_a_bad_key_is_refused_never_shown_and_taken_once_renewed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     setup = make_sim(keys={"another-key": RundownKey()})
-    async with serve(setup.sim) as url:
-        feed = RundownFeed(RundownSettings(**settings(url)), EventIdentity(), clock=setup.clock)
-        send, receive = anyio.create_memory_object_stream[FeedBatch](10)
-        with send, receive, anyio.fail_after(5):
-            await feed.run(send)  # returns by itself: nothing to retry
-    stats = feed.stats
-    assert stats.state is FeedState.FAILED
-    assert "HTTP 401 (Invalid API key)" in stats.fatal_error
-    assert "check the feed's api_key" in stats.fatal_error
-    assert stats.reconnects == 0
+    async with running(setup, key_retry=0.05) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: stats.state is FeedState.REFUSED)
+        assert "HTTP 401 (Invalid API key)" in stats.last_error
+        assert "check the feed's api_key" in stats.last_error
+        # Tried again on the key's backoff, and still refused meanwhile (not "down").
+        await wait_until(lambda: stats.reconnects >= 3)
+        assert stats.state is FeedState.REFUSED
+        assert not stats.fatal_error
+        setup.sim.keys[KEY] = RundownKey()  # the key is renewed
+        await wait_until(lambda: matches(run) and stats.state is FeedState.UP)
     assert KEY not in repr(stats)
     assert KEY not in caplog.text
-    assert "feed rundown stopped" in caplog.text
+    assert "trying the key again in" in caplog.text
 
 
 async def test_a_key_without_websocket_access_is_refused_for_good() -> None:
@@ -527,26 +528,32 @@ async def test_a_key_without_websocket_access_is_refused_for_good() -> None:
     assert not any("/events/" in path for path in setup.sim.requests(KEY))
 
 
-async def test_a_key_revoked_while_connected_stops_the_feed_at_the_next_rest_call() -> None:
+async def test_a_key_revoked_while_connected_is_refused_at_the_next_rest_call() -> None:
     setup = make_sim()
-    async with running(setup, refresh_interval=0.2) as run:
-        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+    async with running(setup, refresh_interval=0.2, key_retry=0.05) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: stats.state is FeedState.UP)
         del setup.sim.keys[KEY]  # the live socket stays open; the periodic refresh fails
-        await wait_until(lambda: run.feed.stats.state is FeedState.FAILED)
-    stats = run.feed.stats
-    assert "/api/v2/sports/4/events/" in stats.fatal_error
-    assert "HTTP 401 (Invalid API key); check the feed's api_key" in stats.fatal_error
-    assert stats.reconnects == 0
+        await wait_until(lambda: stats.state is FeedState.REFUSED)
+        assert "/api/v2/sports/4/events/" in stats.last_error
+        assert "HTTP 401 (Invalid API key); check the feed's api_key" in stats.last_error
+        setup.sim.keys[KEY] = RundownKey()
+        await wait_until(lambda: stats.state is FeedState.UP)
+        run.step()
+        await wait_until(lambda: matches(run))
 
 
-async def test_close_4001_stops_the_feed() -> None:
+async def test_close_4001_refuses_the_key_until_it_is_tried_again() -> None:
     setup = make_sim()
-    async with running(setup) as run:
-        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+    async with running(setup, key_retry=0.05) as run:
+        stats = run.feed.stats
+        await wait_until(lambda: stats.state is FeedState.UP)
         setup.faults.close_code = 4001
-        await wait_until(lambda: run.feed.stats.state is FeedState.FAILED)
-    assert "code 4001" in run.feed.stats.fatal_error
-    assert run.feed.stats.reconnects == 0
+        await wait_until(lambda: stats.state is FeedState.REFUSED)
+        assert "code 4001" in stats.last_error
+        # The simulator takes the key again: the next try connects.
+        await wait_until(lambda: stats.state is FeedState.UP)
+    assert stats.reconnects == 1
 
 
 @pytest.mark.parametrize("fault", ["close 1011", "drop"])
@@ -651,7 +658,7 @@ async def test_a_request_refused_again_and_again_gives_up_without_dropping_the_s
     assert events_pages == [1, 1]  # 2 days, each once: the reconnect refetched no page
 
 
-async def test_malformed_and_oversized_frames_are_counted_and_skipped(
+async def test_malformed_frames_are_skipped_and_oversized_ones_refused_and_reconnected(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     setup = make_sim()
@@ -669,11 +676,27 @@ async def test_malformed_and_oversized_frames_are_counted_and_skipped(
         await wait_until(lambda: matches(run))
     assert stats.extra["oversized"] == 2
     assert stats.malformed == 5
-    assert stats.reconnects == 0
-    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    # An oversized message is refused while it arrives: the connection is closed with
+    # 1009 and opened again, and the delta resync brings back what it carried.
+    assert stats.reconnects == 2
+    lines = [r.getMessage() for r in caplog.records]
     assert sum("malformed frame skipped" in line for line in lines) == 3
-    assert sum("frame over 64000 bytes skipped" in line for line in lines) == 2
-    assert all(len(line) < 600 for line in lines)  # truncated, not 100 kB of spaces
+    assert sum("a message over 64000 bytes; closed with 1009" in line for line in lines) == 2
+    assert all(len(line) < 600 for line in lines if "skipped" in line)  # truncated
+
+
+async def test_binary_frames_are_counted_as_malformed_and_never_reconnect() -> None:
+    setup = make_sim()
+    async with running(setup) as run:
+        await wait_until(lambda: matches(run) and run.feed.stats.state is FeedState.UP)
+        stats = run.feed.stats
+        setup.faults.binary_frames = 3
+        await wait_until(lambda: stats.malformed >= 3)
+        run.step()
+        await wait_until(lambda: matches(run))
+    assert stats.extra["binary_frames"] == 3
+    assert stats.malformed == 3
+    assert stats.reconnects == 0
 
 
 async def test_a_stalled_engine_costs_batches_not_the_socket() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from arbwatch.config import parse_config
 from arbwatch.core.markets import AWAY, HOME, Event, PriceUpdate, moneyline
-from arbwatch.daemon import EVENT_RETENTION, MARKET_RETENTION, Daemon
+from arbwatch.daemon import EVENT_RETENTION, MARKET_RETENTION, Daemon, every_key_refused
+from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.model import ProviderEvent
 
 CONFIG = """\
@@ -111,3 +112,16 @@ def test_a_health_snapshot_does_not_change_as_the_engine_goes_on(tmp_path: Path)
     target.counters.latency.observe(0.002)
     assert (snapshot.latency.count, snapshot.latency.total) == (1, 0.001)
     assert target.health().latency.count == 2
+
+
+def test_the_daemon_exits_only_when_every_feed_is_refused_twice_in_a_row() -> None:
+    def refused(name: str, refusals: int) -> FeedStats:
+        return FeedStats(name, state=FeedState.REFUSED, refusals=refusals)
+
+    assert not every_key_refused([])
+    assert every_key_refused([refused("a", 2), refused("b", 3)])
+    # The first refusal is not enough: the key is tried again key_retry later first.
+    assert not every_key_refused([refused("a", 2), refused("b", 1)])
+    # One feed up (or backing off, down for another reason) keeps the daemon running.
+    assert not every_key_refused([refused("a", 5), FeedStats("b", state=FeedState.UP)])
+    assert not every_key_refused([refused("a", 5), FeedStats("b", state=FeedState.BACKING_OFF)])

@@ -52,10 +52,12 @@ def test_a_longer_retry_after_wins() -> None:
     assert backoff.next_delay(retry_after=0.5) == 2.0
 
 
-@pytest.mark.parametrize("status", [401, 403])
-def test_refused_handshake_for_a_bad_key_or_plan_is_fatal(status: int) -> None:
+@pytest.mark.parametrize(("status", "verdict"), [(401, Verdict.KEY_REFUSED), (403, Verdict.FATAL)])
+def test_a_refused_key_is_retried_later_and_a_plan_without_access_is_fatal(
+    status: int, verdict: Verdict
+) -> None:
     failure = classify(WebSocketUpgradeError(response(status, {"detail": "Invalid API key."})))
-    assert failure.verdict is Verdict.FATAL
+    assert failure.verdict is verdict
     assert failure.reason == f"handshake refused: HTTP {status} (Invalid API key.)"
 
 
@@ -78,7 +80,12 @@ def test_http_errors_classify_like_handshakes() -> None:
 
 @pytest.mark.parametrize(
     ("code", "verdict"),
-    [(4001, Verdict.FATAL), (1008, Verdict.FATAL), (1011, Verdict.RETRY), (1000, Verdict.RETRY)],
+    [
+        (4001, Verdict.KEY_REFUSED),
+        (1008, Verdict.FATAL),
+        (1011, Verdict.RETRY),
+        (1000, Verdict.RETRY),
+    ],
 )
 def test_close_codes(code: int, verdict: Verdict) -> None:
     failure = classify(WebSocketDisconnect(code, "bye"))
@@ -94,6 +101,8 @@ def test_network_trouble_and_feed_errors() -> None:
     assert classify(credits).verdict is Verdict.RETRY
     assert classify(credits).retry_after == 900.0
     assert classify(FeedError("no plan", fatal=True)).verdict is Verdict.FATAL
+    refused = FeedError("bad key", fatal=False, key_refused=True)
+    assert classify(refused).verdict is Verdict.KEY_REFUSED
 
 
 @pytest.mark.parametrize(
@@ -130,13 +139,13 @@ def test_truncate_says_how_long_the_frame_was() -> None:
     assert truncate(b"x" * 500, limit=10) == "xxxxxxxxxx... (500 characters)"
 
 
-def test_a_group_prefers_fatal_then_a_server_given_wait() -> None:
+def test_a_group_prefers_a_refused_key_then_a_server_given_wait() -> None:
     credits = FeedError("out of credits", fatal=False, retry_after=900.0)
     network = WebSocketNetworkError()
     assert classify(ExceptionGroup("x", [network, credits])).retry_after == 900.0
     bad_key = WebSocketDisconnect(4001, "Invalid API key")
     nested = ExceptionGroup("x", [network, ExceptionGroup("y", [credits, bad_key])])
-    assert classify(nested).verdict is Verdict.FATAL
+    assert classify(nested).verdict is Verdict.KEY_REFUSED
 
 
 def test_install_redaction_is_idempotent_and_learns_new_secrets(

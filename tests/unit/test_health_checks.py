@@ -40,18 +40,21 @@ def test_a_refused_key_says_so_and_a_feed_down_waits_for_its_threshold() -> None
     refused = feed(
         "rapid",
         "rapidoddsapi",
-        state="failed",
-        fatal_error="RapidOddsAPI refused the key: HTTP 401; check the API key",
+        state="refused",
+        last_error="RapidOddsAPI refused the key: HTTP 401; check the API key",
     )
     down = feed("rundown", state="backing off", last_error="HTTP 503")
     looked = look(snapshot(refused, down), SETTINGS, (), set(), pending_batches=0)
     by_key = {condition.key: condition for condition in looked.conditions}
-    assert by_key["feed_stopped:rapid"].title == "arbwatch: rapid API key refused"
-    assert by_key["feed_stopped:rapid"].delay == 0.0
+    assert by_key["key_refused:rapid"].title == "arbwatch: rapid API key refused"
+    assert by_key["key_refused:rapid"].delay == 0.0
+    assert by_key["key_refused:rapid"].body.startswith("RapidOddsAPI refused the key")
+    assert "tries it again" in by_key["key_refused:rapid"].body
+    assert by_key["key_refused:rapid"].recovered == "arbwatch: rapid API key accepted again"
     assert by_key["feed_down:rundown"].title == "arbwatch: feed rundown down for 1m"
     assert by_key["feed_down:rundown"].delay == SETTINGS.feed_down
     assert "Last error: HTTP 503." in by_key["feed_down:rundown"].body
-    # A failed feed is stopped, not down: one alert, not two.
+    # A refused feed is refused, not down: one alert, not two.
     assert "feed_down:rapid" not in by_key
     assert {"feed:rapid", "feed:rundown"} <= looked.known
 

@@ -114,9 +114,12 @@ from arbwatch.feeds.base import (
 from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, reconnecting
 from arbwatch.feeds.identity import EventIdentity, to_update
 from arbwatch.feeds.model import (
+    DEFAULT_MAX_PRICE,
+    PRICES_OUT_OF_RANGE,
     CellKey,
     ParsedQuote,
     ParseError,
+    PriceBounds,
     ProviderEvent,
     cell_key,
     withdraw_missing,
@@ -178,6 +181,7 @@ COUNTERS: Final = (
     "event_refreshes",
     "affiliate_refreshes",
     "recoveries",
+    PRICES_OUT_OF_RANGE,
 )
 
 
@@ -211,6 +215,8 @@ class RundownSettings:
         max_requests_per_second: REST requests are spaced to stay under this rate: the
             plan's burst limit (Ultra 10, the least plan with WebSocket access; Free 1,
             Starter 2, Pro 5, Super 15, Mega 20, Max 50).
+        max_price: the longest decimal odds taken; a longer price withdraws the quote
+            and is counted (``prices_out_of_range`` in the feed's stats).
     """
 
     name: str
@@ -227,6 +233,7 @@ class RundownSettings:
     request_timeout: float = 15.0
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_requests_per_second: float = RUNDOWN_ULTRA_RATE
+    max_price: float = DEFAULT_MAX_PRICE
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -252,6 +259,8 @@ class RundownSettings:
                 raise ValueError(f"feed {self.name}: {label} must be a positive number")
         if self.max_frame_bytes <= 0:
             raise ValueError(f"feed {self.name}: max_frame_bytes must be positive")
+        if not (math.isfinite(self.max_price) and self.max_price > 1.0):
+            raise ValueError(f"feed {self.name}: max_price must be decimal odds above 1.0")
         self._check_scope()
 
     def _check_scope(self) -> None:
@@ -412,9 +421,14 @@ class RundownSession:
         *,
         provider: str = PROVIDER,
         draw_sports: frozenset[int] = DRAW_SPORTS,
+        max_price: float = DEFAULT_MAX_PRICE,
     ) -> None:
-        """A session for feed ``feed``, mapping events through ``identity``."""
+        """A session for feed ``feed``, mapping events through ``identity``.
+
+        Prices above ``max_price`` (decimal) are withdrawn and counted in `bounds`.
+        """
         self.feed = feed
+        self.bounds = PriceBounds(max_price)
         self.provider = provider
         self.draw_sports = draw_sports
         self.sports: dict[int, str] = {}
@@ -462,7 +476,7 @@ class RundownSession:
         )
         self.participants.update(parsed.participants)
         by_event: dict[str, list[ParsedQuote]] = {}
-        for quote in parsed.quotes:
+        for quote in self.bounds.apply(parsed.quotes):
             by_event.setdefault(quote.provider_event_id, []).append(quote)
         quotes: list[ParsedQuote] = []
         for event in parsed.events:
@@ -531,8 +545,9 @@ class RundownSession:
             affiliates=self.affiliates,
             received_at=received_at,
         )
-        self.board.note(page.quotes)
-        batch, invalid = self._batch(page.quotes, (), received_at)
+        quotes = self.bounds.apply(page.quotes)
+        self.board.note(quotes)
+        batch, invalid = self._batch(quotes, (), received_at)
         return SyncResult(
             batch,
             cursor=page.cursor,
@@ -572,8 +587,9 @@ class RundownSession:
                 ignored=str(reason),
                 skipped=1,
             )
-        self.board.note((message.quote,))
-        return self._frame_result((message.quote,), received_at)
+        quotes = self.bounds.apply((message.quote,))
+        self.board.note(quotes)
+        return self._frame_result(quotes, received_at)
 
     # --- shared --------------------------------------------------------------------------
 
@@ -778,7 +794,7 @@ class RundownFeed:
 
     def _new_session(self, identity: EventIdentity) -> RundownSession:
         """The protocol session this feed drives."""
-        return RundownSession(self.settings.name, identity)
+        return RundownSession(self.settings.name, identity, max_price=self.settings.max_price)
 
     def _snapshot_requests(self) -> list[tuple[str, PageKey | None]]:
         """The requests of one snapshot round, in order: (path, page key).
@@ -1156,6 +1172,7 @@ class RundownFeed:
 
     def _deliver(self, batch: FeedBatch, *, recover: Job | None) -> bool:
         """Hand ``batch`` to the engine; if it was dropped, schedule ``recover`` (if any)."""
+        self.stats.extra[PRICES_OUT_OF_RANGE] = float(self.session.bounds.refused)
         if not batch.updates and not batch.events:
             return True
         if self._handoff is None:

@@ -805,7 +805,9 @@ class RapidOddsFeed:
                     if message.credits_charged:
                         self._credits_back("a push was charged")
                 elif isinstance(message, Unsubscribed):
-                    log.warning("feed %s: unsubscribed from %s", settings.name, message.sport)
+                    log.warning(
+                        "feed %s: unsubscribed from %s", settings.name, truncate(message.sport)
+                    )
 
     async def _subscribe(self, ws: AsyncWebSocketSession) -> None:
         """Send one subscribe message per configured sport."""
@@ -853,14 +855,14 @@ class RapidOddsFeed:
                     "feed %s: RapidOddsAPI: out of credits (%s); staying connected, "
                     "asking /usage every %g s",
                     self.settings.name,
-                    redact(message.message, self._secrets),
+                    redact(truncate(message.message), self._secrets),
                     self.settings.credits_retry,
                 )
             return
         log.warning(
             "feed %s: RapidOddsAPI error: %s",
             self.settings.name,
-            redact(message.message, self._secrets),
+            redact(truncate(message.message), self._secrets),
         )
 
     def _credits_back(self, how: str) -> None:

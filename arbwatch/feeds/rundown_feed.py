@@ -1256,10 +1256,18 @@ class RundownFeed:
         return redact(text, self._secrets)
 
     def _warn(self, message: str, *args: object) -> None:
-        log.warning("%s", self._redact(message % args))
+        # The template stays the record's message, so that the log's rate limit tells one
+        # kind of warning from another; the arguments (a frame, an error) are redacted.
+        log.warning(message, *self._redacted(args))
 
     def _info(self, message: str, *args: object) -> None:
-        log.info("%s", self._redact(message % args))
+        log.info(message, *self._redacted(args))
+
+    def _redacted(self, args: tuple[object, ...]) -> tuple[object, ...]:
+        # Numbers stay numbers for %d and %.1f; anything else (an error) is text to scrub.
+        return tuple(
+            arg if isinstance(arg, int | float) else self._redact(str(arg)) for arg in args
+        )
 
 
 def _install_error_hook(client: httpx.AsyncClient) -> None:

@@ -7,7 +7,10 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -86,22 +89,29 @@ def test_journal_stream_is_recognised_by_device_and_inode(tmp_path: Path) -> Non
     assert not is_journal(io.StringIO(), {"JOURNAL_STREAM": "1:2"})
 
 
-def test_configure_logging_writes_one_plain_line_per_event(tmp_path: Path) -> None:
+@contextmanager
+def configured(path: Path) -> Iterator[TextIO]:
+    """`configure_logging` at warning into ``path``; the root logger restored after."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
-        with (tmp_path / "log").open("w+") as stream:
+        with path.open("w+") as stream:
             configure_logging("warning", stream)
-            logging.getLogger("arbwatch.x").info("not shown")
-            logging.getLogger("arbwatch.x").warning("shown\nin one line")
-            stream.seek(0)
-            lines = stream.read().splitlines()
+            yield stream
     finally:
         for handler in list(root.handlers):
             root.removeHandler(handler)
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+def test_configure_logging_writes_one_plain_line_per_event(tmp_path: Path) -> None:
+    with configured(tmp_path / "log") as stream:
+        logging.getLogger("arbwatch.x").info("not shown")
+        logging.getLogger("arbwatch.x").warning("shown\nin one line")
+        stream.seek(0)
+        lines = stream.read().splitlines()
     assert len(lines) == 1
     assert lines[0].endswith(f"WARNING arbwatch.x: shown{LINE_BREAK}in one line")
 
@@ -201,22 +211,12 @@ def test_a_flood_of_one_warning_is_a_few_lines_and_a_count() -> None:
 
 
 def test_configure_logging_limits_and_still_redacts(tmp_path: Path) -> None:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
-        with (tmp_path / "log").open("w+") as stream:
-            configure_logging("warning", stream)
-            (handler,) = root.handlers
-            assert isinstance(handler.filters[0], RateLimitingFilter)
-            for _ in range(50):
-                logging.getLogger("arbwatch.x").warning("GET https://relay/?apiKey=%s", "s3cret")
-            stream.seek(0)
-            lines = stream.read().splitlines()
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
+    with configured(tmp_path / "log") as stream:
+        (handler,) = logging.getLogger().handlers
+        assert isinstance(handler.filters[0], RateLimitingFilter)
+        for _ in range(50):
+            logging.getLogger("arbwatch.x").warning("GET https://relay/?apiKey=%s", "s3cret")
+        stream.seek(0)
+        lines = stream.read().splitlines()
     assert len(lines) == RATE_LIMIT_BURST
     assert all(line.endswith("apiKey=***") for line in lines)

@@ -163,13 +163,16 @@ class RateLimiter:
         current.example = record
         return False
 
-    def ended(self, now: float) -> list[Suppressed]:
+    def ended(self, now: float, *, every: bool = False) -> list[Suppressed]:
         """Close the windows over by ``now``; the counts of those that left records out.
 
         Closed windows are forgotten, so the limiter holds only the kinds seen in the last
-        ``window`` seconds, however many kinds a run logs.
+        ``window`` seconds, however many kinds a run logs. ``every`` closes the open ones
+        too: at exit, so that the last window's count is not lost.
         """
-        over = [kind for kind, w in self._windows.items() if now - w.started >= self.window]
+        over = [
+            kind for kind, w in self._windows.items() if every or now - w.started >= self.window
+        ]
         summaries = []
         for kind in over:
             window = self._windows.pop(kind)
@@ -216,6 +219,34 @@ class RateLimitingFilter(logging.Filter):
             return True
         return self.limiter.admit((record.name, record.levelno, record.msg), record, now)
 
+    def flush(self) -> None:
+        """Write the summaries of every window, ended or not (the handler is closing)."""
+        for summary in self.limiter.ended(self.clock(), every=True):
+            self.handler.handle(_summary_record(summary))
+
+
+class BoundedStreamHandler(logging.StreamHandler[TextIO]):
+    """A stream handler behind a `RateLimitingFilter` and a `RedactingFilter`.
+
+    On close (``logging.shutdown`` at exit, after SIGTERM too) the counts of the windows
+    still open are written, so the end of a flood is accounted for as well.
+    """
+
+    def __init__(self, stream: TextIO, limiter: RateLimiter | None = None) -> None:
+        """Write to ``stream``; rate-limit with ``limiter`` (the defaults if None)."""
+        super().__init__(stream)
+        # Rate limiting first: a record left out is never formatted or redacted.
+        self.rate_limit = RateLimitingFilter(self, limiter)
+        self.addFilter(self.rate_limit)
+        self.addFilter(RedactingFilter())
+
+    def close(self) -> None:
+        """Write what the open windows left out, then close."""
+        try:
+            self.rate_limit.flush()
+        finally:
+            super().close()
+
 
 def _summary_record(summary: Suppressed) -> logging.LogRecord:
     """The line that stands for the records a window left out."""
@@ -248,12 +279,9 @@ def is_journal(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     """Send arbwatch's and its libraries' logs to ``stream`` (stderr), one line each."""
     target = sys.stderr if stream is None else stream
-    handler = logging.StreamHandler(target)
+    handler = BoundedStreamHandler(target)
     journal = is_journal(target)
     handler.setFormatter(OneLineFormatter(journal=journal, colour=not journal and target.isatty()))
-    # Rate limiting first: a record left out is never formatted or redacted.
-    handler.addFilter(RateLimitingFilter(handler))
-    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -19,6 +19,7 @@ from arbwatch.logs import (
     MAX_LINE_CHARS,
     MAX_MESSAGE_CHARS,
     RATE_LIMIT_BURST,
+    BoundedStreamHandler,
     OneLineFormatter,
     RateLimiter,
     RateLimitingFilter,
@@ -208,6 +209,26 @@ def test_a_flood_of_one_warning_is_a_few_lines_and_a_count() -> None:
         " (suppressed 924 similar in the last 60 s)"
     )
     assert lines[12].endswith("later")
+
+
+def test_closing_the_handler_writes_what_the_open_windows_left_out() -> None:
+    stream = io.StringIO()
+    clock = Clock()
+    handler = BoundedStreamHandler(stream, RateLimiter(burst=2, window=60.0))
+    handler.rate_limit.clock = clock
+    handler.setFormatter(OneLineFormatter())
+    for frame in range(5):
+        clock.now += 1.0
+        handler.handle(
+            logging.LogRecord(
+                "arbwatch.test", logging.WARNING, "", 1, "bad frame %d", (frame,), None
+            )
+        )
+    assert len(stream.getvalue().splitlines()) == 2
+    handler.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[2].endswith("bad frame 4 (suppressed 3 similar in the last 4 s)")
 
 
 def test_configure_logging_limits_and_still_redacts(tmp_path: Path) -> None:

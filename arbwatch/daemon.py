@@ -70,6 +70,7 @@ from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
+from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
 from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownFeed
 from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
@@ -842,6 +843,7 @@ class Daemon:
             credits_limit=limit,
             out_of_credits=out_of_credits,
             last_data_age=None if stats.last_data_at is None else now - stats.last_data_at,
+            prices_out_of_range=int(stats.extra.get(PRICES_OUT_OF_RANGE, 0)),
         )
 
 

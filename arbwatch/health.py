@@ -114,6 +114,8 @@ class FeedHealth:
     #: Seconds since the feed's last message with odds, for feeds that tell (RapidOddsAPI
     #: pushes on a schedule); None: not told, or none yet.
     last_data_age: float | None = None
+    #: Quotes withdrawn because their price was above the feed's ``max_price``.
+    prices_out_of_range: int = 0
 
     @property
     def delivering(self) -> bool:

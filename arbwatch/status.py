@@ -11,6 +11,7 @@ family                                      type       labels
 feed_up, feed_updates_per_second            gauge      feed, provider
 feed_updates_total, feed_frames_total,      counter    feed, provider
 feed_frames_malformed_total,
+feed_prices_out_of_range_total,
 feed_batches_dropped_total,
 feed_reconnects_total
 feed_last_message_age_seconds               gauge      feed, provider (once a message came)
@@ -100,6 +101,9 @@ _FEED_FAMILIES: Final[tuple[_Family[FeedHealth], ...]] = (
      lambda f: f.frames),
     ("feed_frames_malformed_total", "counter", "Messages that could not be read.",
      lambda f: f.malformed),
+    ("feed_prices_out_of_range_total", "counter",
+     "Quotes withdrawn for a price above the feed's max_price.",
+     lambda f: f.prices_out_of_range),
     ("feed_batches_dropped_total", "counter", "Batches of updates dropped: the engine was behind.",
      lambda f: f.dropped_batches),
     ("feed_reconnects_total", "counter", "Times the feed connected again.",

@@ -169,6 +169,8 @@ _THRESHOLD_KEYS: Final[Mapping[RuleKind, tuple[str, str]]] = {
 #: Feed settings that are not read by their type: a rate is a number, not seconds.
 _FEED_FIELD_READERS_BY_NAME: Final[Mapping[str, Callable[[Value], object]]] = {
     "max_requests_per_second": partial(values.number, above=0.0),
+    # Decimal odds, not seconds: above 1.0 (a price of 1.0 returns only the stake).
+    "max_price": partial(values.number, above=1.0),
 }
 #: How a feed setting is read, by its type. Every other float setting of a feed is
 #: seconds; the settings classes check ranges themselves (some take zero, some do not).

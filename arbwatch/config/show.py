@@ -155,8 +155,8 @@ def _feed(feed: FeedSettings) -> dict[str, object]:
             shown["api_key"] = REDACTED
         elif isinstance(value, tuple):
             shown[field.name] = list(value)
-        elif field.name == "max_requests_per_second":
-            shown[field.name] = value  # a rate, not seconds
+        elif field.name in ("max_requests_per_second", "max_price"):
+            shown[field.name] = value  # a rate and decimal odds, not seconds
         elif isinstance(value, float):
             # Every other float setting of a feed is seconds (see the loader).
             shown[field.name] = _duration(value)

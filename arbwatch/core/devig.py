@@ -40,6 +40,11 @@ NEWTON_STEP_TOLERANCE: Final = 1e-12
 BOOKSUM_ROUNDING: Final = 1e-12
 #: A solution is accepted only if its probabilities sum to 1 within this.
 SUM_TOLERANCE: Final = 1e-9
+#: Longer odds than this make a row invalid input. No book prices an outcome at a million
+#: billion to one; such a figure is a placeholder or garbage, and its implied probability
+#: (below 1e-15) would underflow the methods' products and squares to zero (0/0 in the
+#: odds-ratio and Shin formulas).
+MAX_ODDS: Final = 1e15
 #: Newton steps for the power, Shin and odds-ratio methods; they converge in under 10.
 NEWTON_MAX_ITERATIONS: Final = 100
 #: Shin's step budget, which callers may lower.
@@ -71,7 +76,8 @@ class DevigStatus(IntEnum):
     """Why a row has, or has not, fair probabilities."""
 
     OK = 0
-    #: Fewer than two outcomes, or a required price missing, not finite, or <= 1.0.
+    #: Fewer than two outcomes, or a required price missing, not finite, <= 1.0 or above
+    #: `MAX_ODDS`.
     INVALID_INPUT = 1
     #: Additive devig pushed a long shot to zero or below.
     NEGATIVE_PROBABILITY = 2
@@ -89,7 +95,9 @@ class DevigStatus(IntEnum):
 
 _STATUS_TEXT: Final = {
     DevigStatus.OK: "ok",
-    DevigStatus.INVALID_INPUT: "needs a valid price (> 1.0) for every outcome, at least two",
+    DevigStatus.INVALID_INPUT: (
+        "needs a valid price (> 1.0, <= 1e15) for every outcome, at least two"
+    ),
     DevigStatus.NEGATIVE_PROBABILITY: "gives a long shot a fair probability of zero or less",
     DevigStatus.UNDERROUND: "does not apply: the prices add up to less than 100%",
     DevigStatus.NOT_CONVERGED: "did not converge",
@@ -199,7 +207,7 @@ def _prepare(odds: npt.ArrayLike, outcomes: npt.ArrayLike | None) -> _Prepared:
     by_outcome = prices.T
     required = np.arange(width)[:, np.newaxis] < counts[np.newaxis, :]
     # NaN > 1.0 is False, so a missing required price makes its row invalid.
-    priced = (by_outcome > 1.0) & np.isfinite(by_outcome)
+    priced = (by_outcome > 1.0) & (by_outcome <= MAX_ODDS)
     valid = (counts >= 2) & ~(required & ~priced).any(axis=0)
     # Invalid rows compute on harmless stand-ins and are overwritten at the end, so bad
     # input never raises a numpy warning (an error under the test settings).

@@ -29,6 +29,11 @@ IntArray = npt.NDArray[np.int64]
 
 #: Fractional odds are shown with a denominator no larger than this (13/8, 100/30 style).
 DEFAULT_MAX_DENOMINATOR: Final = 100
+#: Odds that win more than this per unit staked (decimal 10,000,001, American +1e+09) are
+#: written in scientific notation (``1e+10``, ``+1e+12``, ``1e+10/1``): nobody bets them,
+#: and a whole number would spell out hundreds of digits (or, past float's range, fail to
+#: round). They reach an alert only from a feed without price bounds.
+_SCIENTIFIC_GAIN: Final = 1e7
 
 _EVENS_WORDS: Final = frozenset({"evens", "evs", "even", "ev"})
 
@@ -133,7 +138,9 @@ def decimal_to_american(decimal: float | FloatArray) -> float | FloatArray:
     if isinstance(decimal, np.ndarray):
         array = validate_decimal(decimal)
         gains = array - 1.0  # > 0 after validation, so the division below is safe
-        return np.where(array >= 2.0, gains * 100.0, -100.0 / gains)
+        # Above about 1.8e306 the American figure is past float's range: +inf is its value.
+        with np.errstate(over="ignore"):
+            return np.where(array >= 2.0, gains * 100.0, -100.0 / gains)
     number = validate_decimal(decimal)
     gain = number - 1.0
     return gain * 100.0 if number >= 2.0 else -100.0 / gain
@@ -268,7 +275,20 @@ def _number(part: str, text: str) -> float:
 
 
 def format_odds(decimal: float, odds_format: OddsFormat) -> str:
-    """Write decimal odds for a bettor: ``2.10``, ``+110`` / ``-105``, or ``11/10``."""
+    """Write decimal odds for a bettor: ``2.10``, ``+110`` / ``-105``, or ``11/10``.
+
+    Total over valid odds: any finite decimal above 1.0, up to float's largest, is written
+    (absurd ones in scientific notation); anything else raises `InvalidOddsError`.
+    """
+    number = validate_decimal(decimal)
+    gain = number - 1.0
+    if gain >= _SCIENTIFIC_GAIN:
+        # gain * 100 is +inf past about 1.8e306, written "+inf": still a string, not a crash.
+        scientific = {
+            OddsFormat.AMERICAN: f"{gain * 100.0:+.4g}",
+            OddsFormat.FRACTIONAL: f"{gain:.4g}/1",
+        }
+        return scientific.get(odds_format, f"{number:.4g}")
     if odds_format == OddsFormat.AMERICAN:
         american = decimal_to_american(decimal)
         # Rounding can land a price just under 2.0 on -100, which is the same as +100.
@@ -279,7 +299,6 @@ def format_odds(decimal: float, odds_format: OddsFormat) -> str:
         return f"{numerator}/{denominator}"
     # Two decimals is the bookmakers' convention; a third is kept when it says something
     # (1.909), and a price just above 1.0 keeps four so that it never reads "1.00".
-    number = validate_decimal(decimal)
     if number < 1.001:
         return f"{number:.4f}"
     text = f"{number:.3f}"

@@ -83,8 +83,9 @@ def arbitrage_stakes(prices: Sequence[float], bankroll: float, increment: float 
 
     choices = [_round_both_ways(stake, increment) for stake in exact]
     plans = [_plan(list(stakes), prices) for stakes in itertools.product(*choices)]
-    affordable = [plan for plan in plans if plan.total <= bankroll + _CENT_EPSILON]
-    # Rounding every stake down always fits the bankroll, so `affordable` is never empty.
+    # Rounding every stake down fits the bankroll, but float sums of huge bankrolls
+    # (1.2e16) can land a hair above it: the all-down plan (the first) is kept regardless.
+    affordable = [plan for plan in plans if plan.total <= bankroll + _CENT_EPSILON] or plans[:1]
     return max(affordable, key=lambda plan: (plan.guaranteed_profit, -plan.total))
 
 
@@ -92,6 +93,10 @@ def _round_both_ways(stake: float, increment: float) -> tuple[float, ...]:
     """The multiples of ``increment`` just below and just above ``stake``."""
     # round(..., 9) first so that 475.0000000001 / 5 is not pushed up a whole step.
     steps = round(stake / increment, 9)
+    if not math.isfinite(steps):
+        # An increment so small (1e-302) that the stake is past float's range in steps of
+        # it: it rounds nothing, and floor(inf) would raise.
+        return (stake,)
     low, high = float(math.floor(steps) * increment), float(math.ceil(steps) * increment)
     return (low,) if low == high else (low, high)
 
@@ -139,5 +144,9 @@ def kelly_stake(
         raise InvalidStakeError(f"stake increment must be zero or positive, got {increment!r}")
     stake = bankroll * fraction * max(0.0, kelly_fraction(probability, price))
     if increment > 0.0:
-        stake = float(math.floor(round(stake / increment, 9)) * increment)
+        steps = round(stake / increment, 9)
+        # Past float's range in steps (an increment of 1e-310) the increment rounds nothing,
+        # and floor(inf) would raise.
+        if math.isfinite(steps):
+            stake = float(math.floor(steps) * increment)
     return stake

@@ -38,6 +38,9 @@ from arbwatch.errors import ArbwatchError
 #: a sport (tens of books, hundreds of markets: a few MB); more than this is an attack or a
 #: broken server, and httpx-ws's own default (64 KiB) would refuse ordinary pushes.
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
+#: A feed's own failure text names what failed and may quote the provider (bounded there);
+#: this keeps even a careless one to a readable log line.
+_REASON_CHARS: Final = 1000
 #: WebSocket close codes after which reconnecting cannot help (a policy refusal).
 FATAL_CLOSE_CODES: Final = frozenset({1008})
 #: HTTP statuses after which reconnecting cannot help: no entitlement.
@@ -117,7 +120,7 @@ def classify(error: BaseException) -> Failure:  # noqa: PLR0911 - a return per k
         verdict = Verdict.FATAL if error.fatal else Verdict.RETRY
         if error.key_refused:
             verdict = Verdict.KEY_REFUSED
-        return Failure(verdict, str(error), error.retry_after)
+        return Failure(verdict, truncate(str(error), _REASON_CHARS), error.retry_after)
     if isinstance(error, WebSocketUpgradeError):
         return _from_status(error.response, "handshake refused")
     if isinstance(error, httpx.HTTPStatusError):
@@ -125,14 +128,17 @@ def classify(error: BaseException) -> Failure:  # noqa: PLR0911 - a return per k
     if isinstance(error, WebSocketDisconnect):
         reason = f"server closed the connection with code {error.code}"
         if error.reason:
-            reason += f" ({error.reason})"
+            reason += f" ({truncate(error.reason)})"
         if error.code == KEY_REFUSED_CLOSE_CODE:
             return Failure(Verdict.KEY_REFUSED, reason)
         fatal = error.code in FATAL_CLOSE_CODES
         return Failure(Verdict.FATAL if fatal else Verdict.RETRY, reason)
+    # An exception's text can carry what a provider sent (a close reason, a body): bounded,
+    # since the reason goes to the log and to status.
+    text = truncate(str(error))
     if isinstance(error, WebSocketNetworkError | httpx.TransportError | OSError | TimeoutError):
-        return Failure(Verdict.RETRY, f"network: {type(error).__name__}: {error}".rstrip(": "))
-    return Failure(Verdict.RETRY, f"{type(error).__name__}: {error}".rstrip(": "))
+        return Failure(Verdict.RETRY, f"network: {type(error).__name__}: {text}".rstrip(": "))
+    return Failure(Verdict.RETRY, f"{type(error).__name__}: {text}".rstrip(": "))
 
 
 async def read_error_bodies(response: httpx.Response) -> None:
@@ -180,7 +186,7 @@ def _error_text(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for field in ("detail", "error", "message"):
             if isinstance(body.get(field), str):
-                return str(body[field])[:200]
+                return truncate(str(body[field]))
     return ""
 
 

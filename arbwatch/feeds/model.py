@@ -9,17 +9,29 @@ where one game is one event whichever provider reported it.
 Prices are decimal odds > 1.0, or NaN when the book took the quote off the board (an
 off-board sentinel, a closed line, a quote missing from a full snapshot). A parser never
 produces anything else: a frame it cannot read raises `ParseError`.
+
+A price can still be absurd (1e308 is a valid JSON number above 1.0), so every session
+passes what its parser gives through `PriceBounds` before anything else sees it: a price
+above the feed's ``max_price`` becomes a withdrawn quote (NaN), and is counted. Withdrawn
+rather than skipped, so that the book's earlier, sane price does not stay on the board as
+if the book still offered it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Set
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import Final, NamedTuple
 
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.errors import ArbwatchError
+
+#: The longest decimal odds a feed passes on by default (999/1 against). Books rarely go
+#: past 500 even on outrights; above 1,000 a price is a typo, a placeholder or an attack.
+DEFAULT_MAX_PRICE: Final = 1000.0
+#: The name of the count of withdrawn out-of-range prices in ``FeedStats.extra``.
+PRICES_OUT_OF_RANGE: Final = "prices_out_of_range"
 
 
 class ParseError(ArbwatchError):
@@ -131,3 +143,33 @@ def withdraw_missing(
     current = frozenset(cell_key(quote) for quote in quotes)
     gone = sorted(cell for cell in previous if cell not in current)
     return tuple(cell.withdrawn(at) for cell in gone), current
+
+
+class PriceBounds:
+    """The decimal range a feed accepts, (1.0, ``max_price``], and how often it refused.
+
+    Parsers already drop prices that are not numbers above 1.0; this is the upper bound,
+    which is a setting. ``refused`` counts, for the life of the feed, the quotes withdrawn
+    for a price above it (shown in status and metrics as ``prices_out_of_range``).
+    """
+
+    __slots__ = ("max_price", "refused")
+
+    def __init__(self, max_price: float = DEFAULT_MAX_PRICE) -> None:
+        """Accept decimal prices up to ``max_price`` (finite, above 1.0)."""
+        if not (math.isfinite(max_price) and max_price > 1.0):
+            raise ValueError(f"max_price must be a decimal price above 1.0, got {max_price!r}")
+        self.max_price = max_price
+        self.refused = 0
+
+    def apply(self, quotes: Iterable[ParsedQuote]) -> list[ParsedQuote]:
+        """``quotes`` with every price above `max_price` withdrawn (NaN), each counted."""
+        bounded = []
+        for quote in quotes:
+            # NaN (already withdrawn) compares False and passes as it is.
+            if quote.price > self.max_price:
+                self.refused += 1
+                bounded.append(replace(quote, price=math.nan))
+            else:
+                bounded.append(quote)
+        return bounded

@@ -109,7 +109,14 @@ from arbwatch.feeds.connection import (
     reconnecting,
 )
 from arbwatch.feeds.identity import EventIdentity, Resolved, normalize_sport, to_update
-from arbwatch.feeds.model import CellKey, ParseError, cell_key
+from arbwatch.feeds.model import (
+    DEFAULT_MAX_PRICE,
+    PRICES_OUT_OF_RANGE,
+    CellKey,
+    ParseError,
+    PriceBounds,
+    cell_key,
+)
 from arbwatch.feeds.pacing import RAPIDODDS_RATE, PacedClient
 from arbwatch.feeds.rapidodds import (
     PROVIDER,
@@ -191,6 +198,8 @@ class RapidOddsSettings:
             the wait doubles up to three times this.
         max_requests_per_second: REST requests (snapshots, polling, ``/usage``) are
             spaced to stay under this rate: RapidOddsAPI allows 30 a second per key.
+        max_price: the longest decimal odds taken; a longer price withdraws the quote
+            and is counted (``prices_out_of_range`` in the feed's stats).
 
     Raises:
         RapidOddsSettingsError: a key without ``oa_``, an empty or blank list, a base
@@ -210,6 +219,7 @@ class RapidOddsSettings:
     max_frame_bytes: int = MAX_FRAME_BYTES
     max_requests_per_second: float = RAPIDODDS_RATE
     key_retry: float = DEFAULT_KEY_RETRY
+    max_price: float = DEFAULT_MAX_PRICE
 
     def __post_init__(self) -> None:
         """Validate, and keep each list as a tuple without repeats."""
@@ -246,6 +256,10 @@ class RapidOddsSettings:
         if not _finite(self.credits_retry) or self.credits_retry < 0:
             raise RapidOddsSettingsError(
                 f"{where}: credits_retry: expected seconds >= 0, got {self.credits_retry}"
+            )
+        if not _finite(self.max_price) or self.max_price <= 1.0:
+            raise RapidOddsSettingsError(
+                f"{where}: max_price: expected decimal odds above 1.0, got {self.max_price}"
             )
         limit: object = self.max_frame_bytes
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
@@ -392,6 +406,7 @@ class RapidOddsSession:
         feed: str,
         expected_credits_per_push: int | None = None,
         max_frame_bytes: int = MAX_FRAME_BYTES,
+        max_price: float = DEFAULT_MAX_PRICE,
         provider: str = PROVIDER,
     ) -> None:
         """Start with nothing sent.
@@ -403,12 +418,15 @@ class RapidOddsSession:
             expected_credits_per_push: what the subscription should cost per push
                 (`RapidOddsSettings.credits_per_push`), to check the server's figure.
             max_frame_bytes: frames longer than this (UTF-8) are refused.
+            max_price: decimal prices above this are withdrawn and counted (`bounds`).
             provider: the provider name of the events.
         """
         self.identity = identity
         self.feed = feed
         self.expected_credits_per_push = expected_credits_per_push
         self.max_frame_bytes = max_frame_bytes
+        #: The price range; its ``refused`` counts the prices withdrawn as out of range.
+        self.bounds = PriceBounds(max_price)
         self.provider = provider
         #: The tier the server reported (``connected`` or ``/usage``), "" until then.
         self.tier = ""
@@ -562,7 +580,7 @@ class RapidOddsSession:
         current: dict[CellKey, _Held] = {}
         updates: list[PriceUpdate] = []
         invalid = 0
-        for parsed in snapshot.quotes:
+        for parsed in self.bounds.apply(snapshot.quotes):
             # The parser only gives quotes of the games it returned, all resolved above.
             try:
                 update = to_update(parsed, resolved[parsed.provider_event_id])
@@ -659,12 +677,13 @@ class RapidOddsFeed:
             backoff_factory: makes the reconnect backoff (small delays in tests).
         """
         self.settings = settings
-        self.stats = FeedStats(settings.name)
+        self.stats = FeedStats(settings.name, extra={PRICES_OUT_OF_RANGE: 0.0})
         self.session = RapidOddsSession(
             identity,
             feed=settings.name,
             expected_credits_per_push=settings.credits_per_push,
             max_frame_bytes=settings.max_frame_bytes,
+            max_price=settings.max_price,
         )
         self._client = client
         self._recorder = recorder
@@ -806,7 +825,9 @@ class RapidOddsFeed:
                     if message.credits_charged:
                         self._credits_back("a push was charged")
                 elif isinstance(message, Unsubscribed):
-                    log.warning("feed %s: unsubscribed from %s", settings.name, message.sport)
+                    log.warning(
+                        "feed %s: unsubscribed from %s", settings.name, truncate(message.sport)
+                    )
 
     async def _subscribe(self, ws: AsyncWebSocketSession) -> None:
         """Send one subscribe message per configured sport."""
@@ -854,14 +875,14 @@ class RapidOddsFeed:
                     "feed %s: RapidOddsAPI: out of credits (%s); staying connected, "
                     "asking /usage every %g s",
                     self.settings.name,
-                    redact(message.message, self._secrets),
+                    redact(truncate(message.message), self._secrets),
                     self.settings.credits_retry,
                 )
             return
         log.warning(
             "feed %s: RapidOddsAPI error: %s",
             self.settings.name,
-            redact(message.message, self._secrets),
+            redact(truncate(message.message), self._secrets),
         )
 
     def _credits_back(self, how: str) -> None:
@@ -1081,6 +1102,7 @@ class RapidOddsFeed:
         if result.skipped:
             stats.extra["skipped_parts"] = stats.extra.get("skipped_parts", 0) + result.skipped
         stats.extra.update(self.session.credit_figures())
+        stats.extra[PRICES_OUT_OF_RANGE] = float(self.session.bounds.refused)
         if result.batch is None or self._handoff is None:
             return
         if not self._handoff.send(result.batch):

@@ -119,9 +119,12 @@ from arbwatch.feeds.connection import (
 )
 from arbwatch.feeds.identity import EventIdentity, to_update
 from arbwatch.feeds.model import (
+    DEFAULT_MAX_PRICE,
+    PRICES_OUT_OF_RANGE,
     CellKey,
     ParsedQuote,
     ParseError,
+    PriceBounds,
     ProviderEvent,
     cell_key,
     withdraw_missing,
@@ -183,6 +186,7 @@ COUNTERS: Final = (
     "event_refreshes",
     "affiliate_refreshes",
     "recoveries",
+    PRICES_OUT_OF_RANGE,
 )
 
 
@@ -220,6 +224,8 @@ class RundownSettings:
             Starter 2, Pro 5, Super 15, Mega 20, Max 50).
         key_retry: seconds before a refused key (401) is tried again (a key can be
             renewed); the wait doubles up to three times this.
+        max_price: the longest decimal odds taken; a longer price withdraws the quote
+            and is counted (``prices_out_of_range`` in the feed's stats).
     """
 
     name: str
@@ -237,6 +243,7 @@ class RundownSettings:
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     max_requests_per_second: float = RUNDOWN_ULTRA_RATE
     key_retry: float = DEFAULT_KEY_RETRY
+    max_price: float = DEFAULT_MAX_PRICE
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, naming the field."""
@@ -263,6 +270,8 @@ class RundownSettings:
                 raise ValueError(f"feed {self.name}: {label} must be a positive number")
         if self.max_frame_bytes <= 0:
             raise ValueError(f"feed {self.name}: max_frame_bytes must be positive")
+        if not (math.isfinite(self.max_price) and self.max_price > 1.0):
+            raise ValueError(f"feed {self.name}: max_price must be decimal odds above 1.0")
         self._check_scope()
 
     def _check_scope(self) -> None:
@@ -423,9 +432,14 @@ class RundownSession:
         *,
         provider: str = PROVIDER,
         draw_sports: frozenset[int] = DRAW_SPORTS,
+        max_price: float = DEFAULT_MAX_PRICE,
     ) -> None:
-        """A session for feed ``feed``, mapping events through ``identity``."""
+        """A session for feed ``feed``, mapping events through ``identity``.
+
+        Prices above ``max_price`` (decimal) are withdrawn and counted in `bounds`.
+        """
         self.feed = feed
+        self.bounds = PriceBounds(max_price)
         self.provider = provider
         self.draw_sports = draw_sports
         self.sports: dict[int, str] = {}
@@ -473,7 +487,7 @@ class RundownSession:
         )
         self.participants.update(parsed.participants)
         by_event: dict[str, list[ParsedQuote]] = {}
-        for quote in parsed.quotes:
+        for quote in self.bounds.apply(parsed.quotes):
             by_event.setdefault(quote.provider_event_id, []).append(quote)
         quotes: list[ParsedQuote] = []
         for event in parsed.events:
@@ -542,8 +556,9 @@ class RundownSession:
             affiliates=self.affiliates,
             received_at=received_at,
         )
-        self.board.note(page.quotes)
-        batch, invalid = self._batch(page.quotes, (), received_at)
+        quotes = self.bounds.apply(page.quotes)
+        self.board.note(quotes)
+        batch, invalid = self._batch(quotes, (), received_at)
         return SyncResult(
             batch,
             cursor=page.cursor,
@@ -583,8 +598,9 @@ class RundownSession:
                 ignored=str(reason),
                 skipped=1,
             )
-        self.board.note((message.quote,))
-        return self._frame_result((message.quote,), received_at)
+        quotes = self.bounds.apply((message.quote,))
+        self.board.note(quotes)
+        return self._frame_result(quotes, received_at)
 
     # --- shared --------------------------------------------------------------------------
 
@@ -789,7 +805,7 @@ class RundownFeed:
 
     def _new_session(self, identity: EventIdentity) -> RundownSession:
         """The protocol session this feed drives."""
-        return RundownSession(self.settings.name, identity)
+        return RundownSession(self.settings.name, identity, max_price=self.settings.max_price)
 
     def _snapshot_requests(self) -> list[tuple[str, PageKey | None]]:
         """The requests of one snapshot round, in order: (path, page key).
@@ -1170,6 +1186,7 @@ class RundownFeed:
 
     def _deliver(self, batch: FeedBatch, *, recover: Job | None) -> bool:
         """Hand ``batch`` to the engine; if it was dropped, schedule ``recover`` (if any)."""
+        self.stats.extra[PRICES_OUT_OF_RANGE] = float(self.session.bounds.refused)
         if not batch.updates and not batch.events:
             return True
         if self._handoff is None:
@@ -1255,10 +1272,18 @@ class RundownFeed:
         return redact(text, self._secrets)
 
     def _warn(self, message: str, *args: object) -> None:
-        log.warning("%s", self._redact(message % args))
+        # The template stays the record's message, so that the log's rate limit tells one
+        # kind of warning from another; the arguments (a frame, an error) are redacted.
+        log.warning(message, *self._redacted(args))
 
     def _info(self, message: str, *args: object) -> None:
-        log.info("%s", self._redact(message % args))
+        log.info(message, *self._redacted(args))
+
+    def _redacted(self, args: tuple[object, ...]) -> tuple[object, ...]:
+        # Numbers stay numbers for %d and %.1f; anything else (an error) is text to scrub.
+        return tuple(
+            arg if isinstance(arg, int | float) else self._redact(str(arg)) for arg in args
+        )
 
 
 def _install_error_hook(client: httpx.AsyncClient) -> None:

@@ -154,8 +154,9 @@ class RundownV1Session(RundownSession):
         def within(cell: CellKey) -> bool:
             return cell.book == book and cell.kind in kinds and cell.period == period
 
-        gone = self.board.replace(scope.event_id, update.quotes, received_at, within)
-        result = self._frame_result((*gone, *update.quotes), received_at)
+        quotes = self.bounds.apply(update.quotes)
+        gone = self.board.replace(scope.event_id, quotes, received_at, within)
+        result = self._frame_result((*gone, *quotes), received_at)
         if skipped:
             return FrameResult(
                 batch=result.batch, ignored=result.ignored, skipped=result.skipped + skipped
@@ -204,7 +205,7 @@ class RundownV1Feed(RundownFeed):
 
     def _new_session(self, identity: EventIdentity) -> RundownSession:
         """A V1 session."""
-        return RundownV1Session(self.settings.name, identity)
+        return RundownV1Session(self.settings.name, identity, max_price=self.settings.max_price)
 
     def _snapshot_requests(self) -> list[tuple[str, PageKey | None]]:
         """Whole days of the sports, or the listed events one by one."""

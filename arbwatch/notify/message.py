@@ -19,7 +19,6 @@ profit shown are then the worst case (``Payout at least ...``), what is really l
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -40,6 +39,12 @@ _CENT: Final = 0.005
 _SECONDS_PER_MINUTE: Final = 60
 _SECONDS_PER_HOUR: Final = 3600
 _SECONDS_PER_DAY: Final = 86400
+#: Spans are shown up to this (about 31,700 years): past it a figure means nothing, and
+#: `int` of an infinite one would raise.
+_LONGEST_SPAN: Final = 1e12
+#: Amounts this large are shown in scientific notation: as whole numbers the largest floats
+#: have 309 digits, and an infinite one cannot be rounded at all.
+_LARGEST_PLAIN_AMOUNT: Final = 1e15
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,7 @@ def render(
     else:
         lines.extend(
             [
-                f"Fair odds {format_odds(opportunity.fair_price, odds_format)}"
+                f"Fair odds {_fair_odds(opportunity.fair_price, odds_format)}"
                 f" ({opportunity.fair_probability:.1%} to win)",
                 f"Devig {opportunity.devig.value.replace('_', ' ')}"
                 f" from {', '.join(opportunity.sharp_books)}"
@@ -225,6 +230,16 @@ def _leg_lines(
     return lines
 
 
+def _fair_odds(price: float, odds_format: OddsFormat) -> str:
+    """Fair odds as a bettor reads them; a certainty (probability 1, odds 1.0) too.
+
+    Devigging a sharp market where one side is absurdly long (2.0 against 1.8e16) leaves
+    the other a fair probability of 1.0: fair odds of 1.0, which are not a price one could
+    bet, so `format_odds` refuses them.
+    """
+    return format_odds(price, odds_format) if price > 1.0 else "1.00 (a certainty)"
+
+
 def _payout_line(arbitrage: Arbitrage, currency: str) -> str:
     """What the stakes return and lock in, after they were rounded."""
     plan = arbitrage.plan
@@ -242,9 +257,11 @@ def _payout_line(arbitrage: Arbitrage, currency: str) -> str:
 
 def _start_line(event: Event, now: float, timezone: ZoneInfo) -> str:
     """The start in the bettor's zone and relative to now: starts in / live / unknown."""
-    if math.isnan(event.starts_at):
+    try:
+        local = dt.datetime.fromtimestamp(event.starts_at, timezone)
+    except (ValueError, OverflowError, OSError):
+        # NaN (a provider without a start time), or outside the years datetime can hold.
         return "Start time unknown"
-    local = dt.datetime.fromtimestamp(event.starts_at, timezone)
     when = f"{local:%a %d %b %H:%M} {local.tzname()}"
     until = event.starts_at - now
     if until > 0.0:
@@ -259,7 +276,8 @@ def _duration(seconds: float) -> str:
 
     Negative spans (a quote stamped a moment ahead of our clock) read as ``0s``.
     """
-    total = max(0, int(seconds))
+    # `not seconds > 0` is also true of NaN, which reads as 0s rather than failing.
+    total = int(min(seconds, _LONGEST_SPAN)) if seconds > 0.0 else 0
     if total < _SECONDS_PER_MINUTE:
         return f"{total}s"
     if total < _SECONDS_PER_HOUR:
@@ -275,7 +293,13 @@ def _duration(seconds: float) -> str:
 
 
 def _money(amount: float, currency: str) -> str:
-    """An amount with its currency: ``$1,000``, ``$476.19`` (cents only when there are any)."""
+    """An amount with its currency: ``$1,000``, ``$476.19`` (cents only when there are any).
+
+    Absurd amounts (from absurd prices) read ``$1e+20``, ``$inf`` or ``$nan`` rather than
+    failing: the alert still goes out, and says that something is off.
+    """
+    if not abs(amount) < _LARGEST_PLAIN_AMOUNT:
+        return f"{currency}{amount:,.3g}"
     if abs(amount - round(amount)) < _CENT:
         return f"{currency}{round(amount):,}"
     return f"{currency}{amount:,.2f}"

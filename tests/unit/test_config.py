@@ -1442,3 +1442,21 @@ def test_max_requests_per_second_must_be_a_positive_number(written: str) -> None
         "config.yaml:8: feeds[0].max_requests_per_second: expected a number > 0, got "
         + (written if written.lstrip("-").isdigit() else f'"{written}"')
     ]
+
+
+# --- max_price ---------------------------------------------------------------------------------
+
+
+def test_max_price_defaults_to_a_thousand_and_is_shown_as_odds() -> None:
+    assert parse(MINIMAL).feeds[0].max_price == 1000.0
+    example = load_config(EXAMPLE, EXAMPLE_ENV)
+    assert {f.max_price for f in example.feeds} == {1000.0}
+    assert parse(feed("max_price: 51")).feeds[0].max_price == 51.0
+    shown = yaml.safe_load(show_config(parse(feed("max_price: 250.5"))))
+    assert shown["feeds"][0]["max_price"] == 250.5  # decimal odds, not "4m10.5s"
+
+
+@pytest.mark.parametrize("written", ["1", "0.5", "-3", "long", "10s", ".inf"])
+def test_max_price_must_be_decimal_odds_above_one(written: str) -> None:
+    (found,) = problems(feed(f"max_price: {written}"))
+    assert found.startswith("config.yaml:8: feeds[0].max_price: expected a number > 1, got ")

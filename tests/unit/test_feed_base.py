@@ -212,3 +212,20 @@ def test_a_handler_filter_scrubs_messages_and_tracebacks() -> None:
 def _fail(message: str) -> None:
     """Raise a ValueError saying ``message``."""
     raise ValueError(message)
+
+
+def test_a_provider_text_of_100_kb_is_bounded_in_every_failure_reason() -> None:
+    huge = "Q" * 100_000
+    request = httpx.Request("GET", "https://example.invalid/odds")
+    errors: list[BaseException] = [
+        FeedError(huge, fatal=False),
+        WebSocketDisconnect(1011, huge),
+        WebSocketNetworkError(huge),
+        ValueError(huge),
+        httpx.HTTPStatusError("x", request=request, response=response(500, {"detail": huge})),
+        WebSocketUpgradeError(response(403, {"error": huge})),
+    ]
+    for error in errors:
+        reason = classify(error).reason
+        assert len(reason) < 1100, type(error)
+        assert "characters)" in reason, type(error)

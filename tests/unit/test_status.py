@@ -173,6 +173,7 @@ def test_every_family_is_prefixed_typed_and_documented_once() -> None:
         "arbwatch_feed_updates": "counter",
         "arbwatch_feed_frames": "counter",
         "arbwatch_feed_frames_malformed": "counter",
+        "arbwatch_feed_prices_out_of_range": "counter",
         "arbwatch_feed_batches_dropped": "counter",
         "arbwatch_feed_reconnects": "counter",
         "arbwatch_feed_last_message_age_seconds": "gauge",

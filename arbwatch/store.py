@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -188,9 +189,23 @@ class StoreError(ArbwatchError):
 def _error(doing: str, path: Path, error: sqlite3.Error) -> StoreError:
     """A `StoreError` for ``error``, marked broken when the file is at fault."""
     name = getattr(error, "sqlite_errorname", "")
+    # SQLite says "unable to open database file" for a read-only directory (WAL needs its
+    # -shm file): say what the directory is, which is what the operator can fix.
+    hint = _unwritable(path.parent) if name in {"SQLITE_CANTOPEN", "SQLITE_READONLY"} else ""
     return StoreError(
-        f"cannot {doing} the state database {path}: {error}", broken=name in _BROKEN_FILE
+        f"cannot {doing} the state database {path}: {error}{hint}",
+        broken=name in _BROKEN_FILE and not hint,
     )
+
+
+def _unwritable(directory: Path) -> str:
+    """Why nothing can be written in ``directory``, as a suffix for a message; "" if it can."""
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return f" ({directory} is on a read-only file system)"
+    except OSError:
+        return ""
+    return "" if os.access(directory, os.W_OK) else f" ({directory} is not writable)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,9 +286,19 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Autocommit: transactions are begun and ended explicitly (`_transaction`).
                 self._db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+                # Before WAL mode is set: that writes the header, and a broken file is to
+                # be moved aside as it was found.
+                problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    self._db.close()
+                    raise StoreError(
+                        f"the state database {path} is corrupt: {problems[0]}", broken=True
+                    )
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as error:
+            if (db := getattr(self, "_db", None)) is not None:
+                db.close()
             raise _error("open", path, error) from error
         except OSError as error:
             raise StoreError(f"cannot open the state database {path}: {error}") from error
@@ -305,13 +315,6 @@ class Store:
         """Check the schema version; create the schema if the file is new (and writable)."""
         if read_only:
             return self._check_version(self._user_version())
-        # A file with zeroed or garbled pages opens, then fails at every write that
-        # touches them: found here, at start, where it can be moved aside.
-        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check").fetchall()]
-        if problems != ["ok"]:
-            raise StoreError(
-                f"the state database {self.path} is corrupt: {problems[0]}", broken=True
-            )
         with self._transaction():
             # Read inside the write transaction: two processes opening a new file at once
             # must not both create the schema.

@@ -6,7 +6,8 @@ the alerts pile up in its channel's queue; the daemon is then
 killed with SIGKILL, started again with the webhook answering, and stopped with SIGTERM.
 What was decided is read from the state database, as ``arbwatch history`` reads it.
 Every alert decided (and still fresh) must reach the webhook exactly once, or with at most
-one duplicate per channel; none may be lost.
+one duplicate per channel; none may be lost. In-process, what is resent at start is only
+what is still fresh and has a channel to go to; the rest is settled as not sent.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
 import anyio
 import pytest
 
-from arbwatch.store import STATE_FILE
-from tests.e2e.test_daemon import WAIT, arb, stage
+from arbwatch.config import load_config
+from arbwatch.core.dedup import Observation
+from arbwatch.daemon import Daemon
+from arbwatch.store import STATE_FILE, Decision, Store
+from tests.e2e.test_daemon import WAIT, arb, running, stage
 from tests.e2e.test_service import collect, logged
 from tests.sinks import Reply, until
 
@@ -118,3 +123,29 @@ async def test_kill_9_while_alerts_wait_loses_none_and_repeats_at_most_one(
     assert logged(lines, f"{len(before)} alerts decided before the last stop were not delivered")
     assert decided(state) == before
     assert not logged(lines, "Traceback")
+
+
+async def test_at_start_only_fresh_deliveries_to_existing_channels_are_sent_again(
+    tmp_path: Path,
+) -> None:
+    async with stage(tmp_path) as s:
+        config = load_config(s.write_config())
+        now = time.time()
+        unsent = [
+            Decision("hook", "k1", "arbs", "fresh", "body", now - 5, now - 5),
+            Decision("hook", "k2", "arbs", "stale", "body", now - 1000, now - 1000),
+            Decision("pager", "k3", "arbs", "channel gone", "body", now - 5, now - 5),
+        ]
+        with Store(config.state_dir / STATE_FILE) as store:
+            store.save(Observation(), unsent)
+        daemon = Daemon(config)
+        async with running(daemon):
+            assert (await s.hook.next_post(WAIT))["title"] == "fresh"
+            await until(lambda: daemon.notifier.stats()["hook"].sent == 1, WAIT)
+        assert s.hook.nothing_more()
+        with Store(config.state_dir / STATE_FILE) as store:
+            assert store.unsettled() == []
+        uri = f"{(config.state_dir / STATE_FILE).as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            outcomes = db.execute("SELECT key, ok FROM deliveries ORDER BY key").fetchall()
+        assert outcomes == [("k1", 1), ("k2", 0), ("k3", 0)]

@@ -88,7 +88,8 @@ from arbwatch.notify.deliver import DeliveryResult, Notifier
 from arbwatch.notify.message import Message, render, render_gone
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
 from arbwatch.status import bind_status, serve_status
-from arbwatch.store import STATE_FILE, Store, StoreError
+from arbwatch.store import STATE_FILE, Decision
+from arbwatch.store_guard import StoreGuard
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,8 @@ EXIT_KEYS_REFUSED = 77
 #: whose keys are all refused lasts ``key_retry``, so restarts never hammer the provider
 #: (nor reach the unit's start limit).
 REFUSALS_BEFORE_EXIT = 2
+#: Why a delivery decided before a restart was not sent again at start.
+_NOT_RESENT = "not sent: stale or no such channel at start"
 #: A price update's book, for the books each feed delivers.
 _BOOK = attrgetter("book")
 
@@ -183,8 +186,6 @@ class EngineStats:
     last_evaluation: float | None = None
     config_reloads: int = 0
     config_reload_failures: int = 0
-    #: State-database writes that failed (the alerts still went out).
-    store_failures: int = 0
     #: Markets retired from the price matrix for want of a recent quote.
     markets_retired: int = 0
 
@@ -242,7 +243,8 @@ class Daemon:
         #: Feeds down at the last health look, and the markets of what was suspended.
         self._down: set[str] = set()
         self._suspended_markets: set[MarketKey] = set()
-        self._store: Store | None = None
+        #: The state database, whose failures are counted and never stop alerting.
+        self.store_guard = StoreGuard(config.state_dir / STATE_FILE, clock)
         self._stop = anyio.Event()
         self._reload_requested = anyio.Event()
         self._config_stamp = _file_stamp(config.source)
@@ -276,17 +278,19 @@ class Daemon:
         # feed connects, rather than leaving `arbwatch status` to read that process.
         listener = bind_status(listen) if listen is not None else None
         self._systemd = SystemdNotifier.from_environ()
-        with listener or nullcontext(), Store(state_dir / STATE_FILE) as store:
-            self._store = store
+        with listener or nullcontext(), self.store_guard as guard:
             now = self._clock()
+            horizon = _dedup_horizon(self.config)
             self.lifecycle = Lifecycle(
-                self.config.rules, store.load_states(now, horizon=_dedup_horizon(self.config))
+                self.config.rules,
+                guard.use("read the alert states", lambda s: s.load_states(now, horizon)) or [],
             )
             self.conditions = HealthLifecycle(
                 recovery=self.config.health.recovery,
                 repeat=self.config.health.repeat,
-                states=store.load_conditions(),
+                states=guard.use("read the health states", lambda s: s.load_conditions()) or [],
             )
+            self.resend_unsettled()
             self.prune_history()
             send, receive = anyio.create_memory_object_stream[FeedBatch](STREAM_SIZE)
             self._pending = lambda: receive.statistics().current_buffer_used
@@ -327,7 +331,6 @@ class Daemon:
                 if left:
                     logger.warning("stopped with %d alerts not sent", left)
                 outer.cancel_scope.cancel()
-            self._store = None
         if self._systemd is not None:
             self._systemd.close()
         logger.info("arbwatch stopped")
@@ -436,35 +439,39 @@ class Daemon:
         longest repeat interval), so a short retention cannot cause a repeated alert.
         """
         retention = self.config.history_retention
-        if retention is None or self._store is None:
+        if retention is None:
             return 0
         keep = max(retention, _dedup_horizon(self.config))
-        try:
-            pruned = self._store.prune(self._clock() - keep)
-        except StoreError as error:
-            self.stats.store_failures += 1
-            logger.error("could not prune the state database: %s", error)  # noqa: TRY400
-            return 0
+        before = self._clock() - keep
+        pruned = self.store_guard.use("prune history", lambda store: store.prune(before))
         if pruned:
             logger.info(
                 "history: deleted %d opportunities that ended over %.0f s ago", pruned, keep
             )
-        return pruned
+        return pruned or 0
 
     def _act(self, observation: Observation) -> None:
-        """Record an observation, then hand its alerts to the notifier."""
-        if self._store is not None and (observation.changed or observation.alerts):
-            try:
-                self._store.save(observation)
-            except StoreError as error:
-                # A full disk must not silence alerts: they go out, unrecorded, and the
-                # next save tries again.
-                self.stats.store_failures += 1
-                logger.error("could not record alerts in the state database: %s", error)  # noqa: TRY400
-        for alert in observation.alerts:
-            message = self._message(alert)
+        """Record an observation with its alerts' deliveries, then hand them to the notifier.
+
+        Each delivery is logged as decided in the same transaction as its alert (the
+        notification log), and settled once its channel took it: one a crash left
+        unsettled is sent again at start (`resend_unsettled`). A store that cannot be
+        written costs the record, never the alert: it goes out unrecorded.
+        """
+        routed = [(alert, self._message(alert)) for alert in observation.alerts]
+        decided = [self._decisions(message, alert.rule.notify) for alert, message in routed]
+        ids: list[dict[str, int]] = [{} for _ in routed]
+        if observation.changed or observation.alerts:
+            flat = [decision for decisions in decided for decision in decisions]
+            saved = self.store_guard.use(
+                "record alerts", lambda store: store.save(observation, flat)
+            )
+            ids = _numbered(decided, saved)
+        for (alert, message), numbers in zip(routed, ids, strict=True):
             channels = alert.rule.notify
-            accepted = [name for name in channels if self.notifier.submit(name, message)]
+            accepted = [
+                name for name in channels if self.notifier.submit(name, message, numbers.get(name))
+            ]
             self.stats.alerts += 1
             reasons = self.counters.alerts_by_reason
             reasons[alert.reason.value] = reasons.get(alert.reason.value, 0) + 1
@@ -543,14 +550,18 @@ class Daemon:
             pending_batches=self._pending(),
         )
         step = conditions.step(looked.conditions, looked.known, now)
-        if self._store is not None:
-            try:
-                self._store.save_conditions(step)
-            except StoreError as error:
-                self.stats.store_failures += 1
-                logger.error("could not record health in the state database: %s", error)  # noqa: TRY400
-        for alert in step.alerts:
-            self._send_health(alert)
+        routed = [self._health_message(alert) for alert in step.alerts]
+        decided = [self._decisions(message, targets) for message, targets in routed]
+        ids: list[dict[str, int]] = [{} for _ in routed]
+        if step.changed or step.forgotten or step.alerts:
+            flat = [decision for decisions in decided for decision in decisions]
+            saved = self.store_guard.use(
+                "record health", lambda store: store.save_conditions(step, flat)
+            )
+            ids = _numbered(decided, saved)
+        for alert, (message, targets), numbers in zip(step.alerts, routed, ids, strict=True):
+            self._send_health(alert, message, targets, numbers)
+        self.store_guard.reopen_if_due()
         return step.alerts
 
     def books_seen(self) -> set[str]:
@@ -588,8 +599,8 @@ class Daemon:
             )
         self._act(observation)
 
-    def _send_health(self, alert: HealthAlert) -> None:
-        """Hand one health alert to the ``health.notify`` channels it may go to."""
+    def _health_message(self, alert: HealthAlert) -> tuple[Message, list[str]]:
+        """One health alert's message, and the ``health.notify`` channels it may go to."""
         config = self.config
         routed = config.health.notify if config.health.notify is not None else config.channels
         message = Message(
@@ -599,8 +610,13 @@ class Daemon:
             rule=HEALTH_RULE,
             key=f"{HEALTH_RULE}:{alert.key}",
         )
-        targets = [name for name in routed if name not in alert.exclude]
-        accepted = [name for name in targets if self.notifier.submit(name, message)]
+        return message, [name for name in routed if name not in alert.exclude]
+
+    def _send_health(
+        self, alert: HealthAlert, message: Message, targets: list[str], ids: dict[str, int]
+    ) -> None:
+        """Hand one health alert to its channels (``ids``: their rows in the notification log)."""
+        accepted = [name for name in targets if self.notifier.submit(name, message, ids.get(name))]
         self.counters.recent_alerts.append(
             RecentAlert(
                 alert.at, f"health {alert.reason}", HEALTH_RULE, alert.title, tuple(accepted)
@@ -616,11 +632,77 @@ class Daemon:
         )
 
     def _delivered(self, result: DeliveryResult) -> None:
-        """Keep the outcome of one delivery in the store (the notifier counts it)."""
-        if self._store is not None:
-            self._store.record_delivery(
-                result.key, result.channel, result.ok, result.at, result.detail
+        """Keep the outcome of one delivery in the store, settling its decision."""
+        self.store_guard.use(
+            "record a delivery",
+            lambda store: store.record_delivery(
+                result.key,
+                result.channel,
+                result.ok,
+                result.at,
+                result.detail,
+                decision=result.decision,
+            ),
+        )
+
+    def _decisions(self, message: Message, channels: Iterable[str]) -> list[Decision]:
+        """``message`` as the notification log keeps it, once per channel that exists."""
+        return [
+            Decision(
+                channel=name,
+                key=message.key,
+                rule=message.rule,
+                title=message.title,
+                body=message.body,
+                found_at=message.found_at,
+                decided_at=self._clock(),
             )
+            for name in channels
+            if self.notifier.has_channel(name)
+        ]
+
+    def resend_unsettled(self) -> int:
+        """Queue again what was decided before a restart and never settled; return how many.
+
+        Alertmanager's notification log, in short: a delivery is settled only once its
+        channel took it, so what a crash caught queued or in flight is sent again here,
+        once, if still within its channel's freshness. The rest is settled as not sent.
+        A crash after a send and before its record costs one duplicate; none is lost.
+        """
+        unsettled = self.store_guard.use("read the notification log", lambda s: s.unsettled())
+        if not unsettled:
+            return 0
+        now = self._clock()
+        fresh: list[Decision] = []
+        stale: list[int] = []
+        for decision in unsettled:
+            channel = self.config.channels.get(decision.channel)
+            if channel is None or now - decision.found_at > channel.freshness:
+                stale.append(decision.id)
+            else:
+                fresh.append(decision)
+        for decision in fresh:
+            message = Message(
+                title=decision.title,
+                body=decision.body,
+                found_at=decision.found_at,
+                rule=decision.rule,
+                key=decision.key,
+            )
+            self.notifier.submit(decision.channel, message, decision.id)
+        if stale:
+            self.store_guard.use(
+                "settle stale alerts",
+                lambda store: store.settle(stale, now, _NOT_RESENT),
+            )
+        logger.warning(
+            "%d alerts decided before the last stop were not delivered: %d sent again, "
+            "%d too old (or their channel gone)",
+            len(unsettled),
+            len(fresh),
+            len(stale),
+        )
+        return len(fresh)
 
     def _require_lifecycle(self) -> Lifecycle:
         """The lifecycle, which exists while `run` runs."""
@@ -799,7 +881,9 @@ class Daemon:
             recent_alerts=tuple(counters.recent_alerts),
             config_reloads=self.stats.config_reloads,
             config_reload_failures=self.stats.config_reload_failures,
-            store_failures=self.stats.store_failures,
+            store_failures=self.store_guard.failures,
+            store_failing_since=self.store_guard.failing_since,
+            store_error=self.store_guard.last_error if self.store_guard.failing_since else "",
             markets=self.matrix.market_count,
             markets_retired=self.stats.markets_retired,
             pid=os.getpid(),
@@ -853,6 +937,14 @@ def every_key_refused(feeds: Iterable[FeedStats]) -> bool:
     return bool(stats) and all(
         s.state is FeedState.REFUSED and s.refusals >= REFUSALS_BEFORE_EXIT for s in stats
     )
+
+
+def _numbered(decided: Sequence[Sequence[Decision]], ids: list[int] | None) -> list[dict[str, int]]:
+    """Each alert's rows in the notification log, by channel (none if they were not stored)."""
+    if ids is None:
+        return [{} for _ in decided]
+    numbers = iter(ids)
+    return [{decision.channel: next(numbers) for decision in decisions} for decisions in decided]
 
 
 def _tried(stats: FeedStats) -> bool:

@@ -202,6 +202,9 @@ class Health:
     state_dir: str = ""
     #: The health conditions alerted and not recovered (titles, as pushed), oldest first.
     problems: tuple[str, ...] = ()
+    #: Epoch seconds since when state-database writes fail (None: they work), and why.
+    store_failing_since: float | None = None
+    store_error: str = ""
 
     @property
     def feeds_up(self) -> int:

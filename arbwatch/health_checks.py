@@ -16,6 +16,7 @@ credits_out:FEED          no credits / data points left                         
 credits_low:FEED          fewer left than ``credits_low`` of the plan            none
 channel_failing:CHANNEL   every attempt failed for ``channel_failing``           none
 engine_stalled            batches wait and no evaluation for ``engine_stalled``  none
+store_failing             state-database writes fail (disk full, read-only)      none
 books_unseen:RULE         a book the rule names not delivered ``books_unseen``   none
                           after start
 ========================  =====================================================  ========
@@ -70,6 +71,9 @@ def look(
     stalled = _engine_stalled(health, settings, pending_batches)
     if stalled is not None:
         conditions.append(stalled)
+    known.add("store")
+    if health.store_failing_since is not None:
+        conditions.append(_store_failing(health.store_failing_since, health.store_error))
     uptime = health.at - health.started_at
     if uptime >= settings.books_unseen:
         for rule in rules:
@@ -254,6 +258,21 @@ def _engine_stalled(
         f"{format_duration(idle)}: alerts are late or missing. Restart arbwatch if it lasts.",
         recovered="arbwatch: engine running again",
         started=health.at - idle,
+    )
+
+
+def _store_failing(since: float, error: str) -> Condition:
+    """Writes to the state database fail: alerts go out, but nothing is remembered."""
+    return Condition(
+        key="store_failing",
+        subject="store",
+        delay=0.0,
+        title="arbwatch: state database not writable",
+        body=f"{error or 'Writes to the state database fail.'}\nAlerts still go out, but "
+        "history is not kept and an alert may repeat after a restart. Free space in the "
+        "state directory or make it writable: writing resumes by itself.",
+        recovered="arbwatch: state database written again",
+        started=since,
     )
 
 

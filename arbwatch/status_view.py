@@ -105,7 +105,8 @@ def status_lines(health: Health, timezone: dt.tzinfo | None = None) -> list[str]
     if health.config_reload_failures:
         engine.append(f"{health.config_reload_failures} config reloads refused")
     if health.store_failures:
-        engine.append(f"{health.store_failures} state-database writes failed")
+        failing = f", failing now: {health.store_error}" if health.store_failing_since else ""
+        engine.append(f"{health.store_failures} state-database writes failed{failing}")
     lines.append(" · ".join(engine))
 
     if health.problems:

@@ -4,6 +4,9 @@
                   keyed by (key, first_seen): found, improved, gone, found again later
     alerts        every alert decided, linked to its occurrence
     deliveries    every attempt to send an alert to a channel, and how it went
+    decided       the notification log: one row per alert and channel, written with the
+                  decision and settled once the channel took it (or it was given up);
+                  what a crash left unsettled is sent again at start while still fresh
     conditions    the health conditions held now (`arbwatch.core.conditions`): a feed
                   down, a channel failing; what was alerted, so a restart neither alerts
                   it again nor forgets to tell its recovery
@@ -17,6 +20,10 @@ a whole observation in one transaction, and the database is in WAL mode with
 ``synchronous=NORMAL`` (a commit is an append to the log, no fsync; a power cut may lose the
 last transactions, never corrupt the file). Readers, such as ``arbwatch history`` while the
 daemon runs, never block the writer. The schema version is SQLite's ``user_version``.
+
+`open_store` is how the daemon opens it: a file SQLite finds corrupt (or cannot write
+although its directory can be written) is moved aside, kept under a name the error gives,
+and a fresh one started; only a directory where nothing can be written raises.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,6 +112,31 @@ _CONDITIONS: Final = """CREATE TABLE IF NOT EXISTS conditions (
         raised_at REAL,
         clear_since REAL
     )"""
+#: The notification log (added like ``conditions``). ``settled_at`` is NULL while the
+#: channel has not taken the alert and it was not given up: such a row is sent again at
+#: start, so a crash between deciding and delivering costs at most one duplicate.
+_DECIDED: Final = (
+    """CREATE TABLE IF NOT EXISTS decided (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        key TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        found_at REAL NOT NULL,
+        decided_at REAL NOT NULL,
+        settled_at REAL
+    )""",
+    "CREATE INDEX IF NOT EXISTS decided_unsettled ON decided (id) WHERE settled_at IS NULL",
+)
+_DECIDE: Final = """
+    INSERT INTO decided (channel, key, rule, title, body, found_at, decided_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
+"""
+#: SQLite's names for a file that is not a sound database, or cannot be written although
+#: its directory can (a read-only file): moved aside at start. A full disk or an I/O error
+#: is not the file's fault and never moves it.
+_BROKEN_FILE: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_READONLY"})
 _CONDITION_UPSERT: Final = """
     INSERT OR REPLACE INTO conditions (
         key, subject, delay, title, body, recovered, exclude, since, raised_at, clear_since)
@@ -139,7 +173,60 @@ _KINDS: Final[dict[str, RuleKind]] = {"arbitrage": "arbitrage", "positive_ev": "
 
 
 class StoreError(ArbwatchError):
-    """The state database cannot be opened, read or written."""
+    """The state database cannot be opened, read or written.
+
+    Attributes:
+        broken: the file itself is unsound (corrupt, not a database, read-only), as
+            opposed to a full disk or a directory that cannot be written.
+    """
+
+    def __init__(self, message: str, *, broken: bool = False) -> None:
+        """Keep the message, and whether the file itself is at fault."""
+        super().__init__(message)
+        self.broken = broken
+
+
+def _error(doing: str, path: Path, error: sqlite3.Error) -> StoreError:
+    """A `StoreError` for ``error``, marked broken when the file is at fault."""
+    name = getattr(error, "sqlite_errorname", "")
+    # SQLite says "unable to open database file" for a read-only directory (WAL needs its
+    # -shm file): say what the directory is, which is what the operator can fix.
+    hint = _unwritable(path.parent) if name in {"SQLITE_CANTOPEN", "SQLITE_READONLY"} else ""
+    return StoreError(
+        f"cannot {doing} the state database {path}: {error}{hint}",
+        broken=name in _BROKEN_FILE and not hint,
+    )
+
+
+def _unwritable(directory: Path) -> str:
+    """Why nothing can be written in ``directory``, as a suffix for a message; "" if it can."""
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return f" ({directory} is on a read-only file system)"
+    except OSError:
+        return ""
+    return "" if os.access(directory, os.W_OK) else f" ({directory} is not writable)"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An alert decided for one channel, as the notification log keeps it.
+
+    Attributes:
+        channel: the channel's name.
+        key / rule / title / body / found_at: the message (`arbwatch.notify.message.Message`).
+        decided_at: epoch seconds of the decision.
+        id: its row, once stored (0 before).
+    """
+
+    channel: str
+    key: str
+    rule: str
+    title: str
+    body: str
+    found_at: float
+    decided_at: float
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +286,27 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Autocommit: transactions are begun and ended explicitly (`_transaction`).
                 self._db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+                # Before WAL mode is set: that writes the header, and a broken file is to
+                # be moved aside as it was found.
+                problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    self._db.close()
+                    raise StoreError(
+                        f"the state database {path} is corrupt: {problems[0]}", broken=True
+                    )
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
-        except (OSError, sqlite3.Error) as error:
+        except sqlite3.Error as error:
+            if (db := getattr(self, "_db", None)) is not None:
+                db.close()
+            raise _error("open", path, error) from error
+        except OSError as error:
             raise StoreError(f"cannot open the state database {path}: {error}") from error
         try:
             self._version = self._prepare(read_only)
+        except sqlite3.Error as error:
+            self._db.close()
+            raise _error("open", path, error) from error
         except BaseException:
             self._db.close()
             raise
@@ -221,6 +323,8 @@ class Store:
                 for statement in _SCHEMA:
                     self._db.execute(statement)
             self._db.execute(_CONDITIONS)
+            for statement in _DECIDED:
+                self._db.execute(statement)
         return SCHEMA_VERSION
 
     def _user_version(self) -> int:
@@ -228,7 +332,7 @@ class Store:
         try:
             row = self._db.execute("PRAGMA user_version").fetchone()
         except sqlite3.Error as error:
-            raise StoreError(f"cannot read the state database {self.path}: {error}") from error
+            raise _error("read", self.path, error) from error
         return int(row[0])
 
     def _check_version(self, version: int) -> int:
@@ -253,7 +357,11 @@ class Store:
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as error:
-            raise StoreError(f"cannot write the state database {self.path}: {error}") from error
+            if db.in_transaction:
+                # A failed COMMIT (disk full) leaves the transaction open: end it, so the
+                # next write begins afresh once there is room again.
+                db.execute("ROLLBACK")
+            raise _error("write", self.path, error) from error
 
     # -- the lifecycle's state -------------------------------------------------------------
 
@@ -269,10 +377,15 @@ class Store:
         latest = {state.key: state for state in map(_state, rows)}
         return list(latest.values())
 
-    def save(self, observation: Observation) -> None:
-        """Keep every state the observation changed, and log its alerts, in one transaction."""
-        if not observation.changed and not observation.alerts:
-            return
+    def save(self, observation: Observation, decided: Sequence[Decision] = ()) -> list[int]:
+        """Keep every state the observation changed, and log its alerts, in one transaction.
+
+        ``decided`` (its alerts' messages, one per channel) go into the notification log
+        in the same transaction: an alert saved as alerted is never without its delivery
+        to make. Returns their ids, in order.
+        """
+        if not observation.changed and not observation.alerts and not decided:
+            return []
         with self._transaction() as db:
             db.executemany(_UPSERT, [_row(state) for state in observation.changed])
             db.executemany(
@@ -283,6 +396,7 @@ class Store:
                     for a in observation.alerts
                 ],
             )
+            return _decide(db, decided)
 
     def load_conditions(self) -> list[ConditionState]:
         """The health conditions kept at the last save, for `HealthLifecycle`."""
@@ -295,22 +409,77 @@ class Store:
         )
         return [_condition_state(row) for row in rows]
 
-    def save_conditions(self, step: HealthStep) -> None:
-        """Keep what a health step changed and forget what it forgot, in one transaction."""
-        if not step.changed and not step.forgotten:
-            return
+    def save_conditions(self, step: HealthStep, decided: Sequence[Decision] = ()) -> list[int]:
+        """Keep what a health step changed and forget what it forgot, in one transaction.
+
+        ``decided`` are its alerts' messages, logged as in `save`; returns their ids.
+        """
+        if not step.changed and not step.forgotten and not decided:
+            return []
         with self._transaction() as db:
             db.executemany("DELETE FROM conditions WHERE key = ?", [(k,) for k in step.forgotten])
             db.executemany(_CONDITION_UPSERT, [_condition_row(state) for state in step.changed])
+            return _decide(db, decided)
 
     def record_delivery(
-        self, key: str, channel: str, ok: bool, at: float, detail: str = ""
+        self,
+        key: str,
+        channel: str,
+        ok: bool,
+        at: float,
+        detail: str = "",
+        *,
+        decision: int | None = None,
     ) -> None:
-        """Log one attempt to send the alert for ``key`` to ``channel``."""
+        """Log how sending the alert for ``key`` to ``channel`` ended.
+
+        With ``decision`` (its row in the notification log), that row is settled in the
+        same transaction: delivered, given up or dropped, it is not sent again at start.
+        """
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO deliveries (key, channel, ok, at, detail) VALUES (?, ?, ?, ?, ?)",
                 (key, channel, int(ok), at, detail),
+            )
+            if decision is not None:
+                db.execute("UPDATE decided SET settled_at = ? WHERE id = ?", (at, decision))
+
+    def unsettled(self) -> list[Decision]:
+        """Every delivery decided and not settled (a crash or a stop came first), oldest first."""
+        if self._version == 0:
+            return []
+        rows = self._read(
+            "SELECT channel, key, rule, title, body, found_at, decided_at, id FROM decided "
+            "WHERE settled_at IS NULL ORDER BY id",
+            (),
+        )
+        return [
+            Decision(
+                channel=str(channel),
+                key=str(key),
+                rule=str(rule),
+                title=str(title),
+                body=str(body),
+                found_at=_real(found_at),
+                decided_at=_real(decided_at),
+                id=int(_real(row_id)),
+            )
+            for channel, key, rule, title, body, found_at, decided_at, row_id in rows
+        ]
+
+    def settle(self, decisions: Sequence[int], at: float, detail: str) -> None:
+        """Settle decisions that will not be sent (stale, or their channel is gone)."""
+        if not decisions:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO deliveries (key, channel, ok, at, detail) "
+                "SELECT key, channel, 0, ?, ? FROM decided WHERE id = ?",
+                [(at, detail, decision) for decision in decisions],
+            )
+            db.executemany(
+                "UPDATE decided SET settled_at = ? WHERE id = ?",
+                [(at, decision) for decision in decisions],
             )
 
     def prune(self, before: float) -> int:
@@ -332,6 +501,7 @@ class Store:
                 "DELETE FROM occurrences WHERE active = 0 AND ended_at < ?", (before,)
             ).rowcount
             db.execute("DELETE FROM deliveries WHERE at < ?", (before,))
+            db.execute("DELETE FROM decided WHERE decided_at < ?", (before,))
         return int(deleted)
 
     # -- history ---------------------------------------------------------------------------
@@ -361,7 +531,7 @@ class Store:
         try:
             return list(self._db.execute(query, parameters).fetchall())
         except sqlite3.Error as error:
-            raise StoreError(f"cannot read the state database {self.path}: {error}") from error
+            raise _error("read", self.path, error) from error
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -381,6 +551,53 @@ class Store:
     ) -> None:
         """Close the database."""
         self.close()
+
+
+def open_store(path: Path, now: float | None = None) -> tuple[Store, str | None]:
+    """Open the daemon's state database; a broken file is moved aside for a fresh one.
+
+    Broken is what SQLite finds corrupt (zeroed pages, garbage, not a database) or cannot
+    write although the directory can be: the file (and its WAL) is renamed to
+    ``arbwatch.sqlite3.broken-<UTC time>``, kept for a look, and a new one is created.
+    Returns the store, and a line saying what was wrong and where the file went (None if
+    nothing was moved).
+
+    Raises:
+        StoreError: no database can be written there (a read-only or full directory, a
+            newer arbwatch's schema); nothing is moved then.
+    """
+    try:
+        return Store(path), None
+    except StoreError as error:
+        if not error.broken:
+            raise
+        problem = error
+    stamp = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
+    aside = path.with_name(f"{path.name}.broken-{stamp:%Y%m%dT%H%M%SZ}")
+    try:
+        # The WAL and shared memory go with it: they belong to the old file, and a
+        # fresh database must not replay them.
+        for suffix in ("-wal", "-shm"):
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                companion.rename(aside.with_name(aside.name + suffix))
+        path.rename(aside)
+    except OSError as error:
+        raise StoreError(f"{problem}; it cannot be moved aside: {error}") from error
+    return Store(path), f"{problem}: moved to {aside}"
+
+
+def _decide(db: sqlite3.Connection, decided: Sequence[Decision]) -> list[int]:
+    """Insert ``decided`` into the notification log; their ids, in order."""
+    return [
+        int(
+            db.execute(
+                _DECIDE,
+                (d.channel, d.key, d.rule, d.title, d.body, d.found_at, d.decided_at),
+            ).fetchone()[0]
+        )
+        for d in decided
+    ]
 
 
 def _row(state: AlertState) -> dict[str, object]:

@@ -11,6 +11,11 @@ others; each sends its messages in order, one at a time, in a worker thread (app
 blocking). An alert is about a price that can vanish within seconds: one older than the
 channel's ``freshness`` is dropped with a log line rather than sent late.
 
+At-least-once: a message may carry its row in the store's notification log (``decision``);
+every final outcome is reported with it, so the daemon settles that row only once the
+channel took the message (or it was given up). A message still queued or in flight when
+the process dies stays unsettled and is sent again at the next start.
+
 URLs carry tokens, so nothing here logs them: a target is named by apprise's
 ``url(privacy=True)`` (query left off), and error text from apprise is scrubbed of every
 part of the URL that the private form hides.
@@ -53,6 +58,7 @@ class DeliveryResult:
         attempts: sends tried (0 when it was dropped before any).
         at: epoch seconds of the outcome, by the notifier's clock.
         detail: why it failed or was dropped (redacted); empty when delivered.
+        decision: the message's row in the notification log, as submitted (None: none).
     """
 
     channel: str
@@ -61,6 +67,7 @@ class DeliveryResult:
     attempts: int
     at: float
     detail: str
+    decision: int | None = None
 
 
 @dataclass(slots=True)
@@ -93,7 +100,8 @@ class _Channel:
 
     config: ChannelConfig
     sender: _Sender
-    queue: deque[Message] = field(default_factory=deque)
+    #: Messages waiting, each with its row in the notification log (None: not logged).
+    queue: deque[tuple[Message, int | None]] = field(default_factory=deque)
     stats: ChannelStats = field(default_factory=ChannelStats)
     #: Set to wake the worker: a message arrived or the channel was removed.
     wake: anyio.Event = field(default_factory=anyio.Event)
@@ -204,8 +212,15 @@ class Notifier:
 
     # --- the engine's side -------------------------------------------------------------
 
-    def submit(self, channel: str, message: Message) -> bool:
+    def has_channel(self, channel: str) -> bool:
+        """Whether ``channel`` is one of the current channels."""
+        return channel in self._channels
+
+    def submit(self, channel: str, message: Message, decision: int | None = None) -> bool:
         """Queue ``message`` for ``channel`` without waiting; False if there is no such channel.
+
+        ``decision`` is the message's row in the notification log, reported back with its
+        outcome (`DeliveryResult.decision`).
 
         When the queue is full the oldest message waiting is dropped (and counted): a newer
         alert is worth more than an older one about a price that may be gone.
@@ -215,7 +230,7 @@ class Notifier:
             logger.warning("no channel %r: alert %r not queued", channel, message.title)
             return False
         if len(state.queue) >= self._queue_size:
-            dropped = state.queue.popleft()
+            dropped, dropped_decision = state.queue.popleft()
             state.stats.dropped_full += 1
             logger.warning(
                 "channel %s: queue full (%d), dropped the oldest alert %r",
@@ -223,8 +238,15 @@ class Notifier:
                 self._queue_size,
                 dropped.title,
             )
-            self._report(channel, dropped, ok=False, attempts=0, detail="dropped: queue full")
-        state.queue.append(message)
+            self._report(
+                channel,
+                dropped,
+                dropped_decision,
+                ok=False,
+                attempts=0,
+                detail="dropped: queue full",
+            )
+        state.queue.append((message, decision))
         state.wake.set()
         return True
 
@@ -242,8 +264,15 @@ class Notifier:
             gone.wake.set()
             if gone.queue:
                 logger.warning("channel %s removed: %d alerts not sent", name, len(gone.queue))
-            for message in gone.queue:
-                self._report(name, message, ok=False, attempts=0, detail="dropped: channel removed")
+            for message, decision in gone.queue:
+                self._report(
+                    name,
+                    message,
+                    decision,
+                    ok=False,
+                    attempts=0,
+                    detail="dropped: channel removed",
+                )
             gone.queue.clear()
         for name, config in channels.items():
             state = self._channels.get(name)
@@ -297,15 +326,17 @@ class Notifier:
                 state.wake = anyio.Event()
                 await state.wake.wait()
                 continue
-            message = state.queue.popleft()
+            message, decision = state.queue.popleft()
             state.busy = True
             try:
-                await self._deliver(name, state, message)
+                await self._deliver(name, state, message, decision)
             finally:
                 state.busy = False
                 self._progress.set()
 
-    async def _deliver(self, name: str, state: _Channel, message: Message) -> None:
+    async def _deliver(
+        self, name: str, state: _Channel, message: Message, decision: int | None
+    ) -> None:
         """Send one message, retrying with backoff, unless it goes stale first."""
         config = state.config
         backoff = Backoff(config.retry_initial, config.retry_max, self._jitter, self._rng)
@@ -316,7 +347,7 @@ class Notifier:
                 state.stats.dropped_stale += 1
                 detail = f"dropped: {age:.0f}s old, channel freshness {config.freshness:g}s"
                 logger.warning("channel %s: alert %r %s", name, message.title, detail)
-                self._report(name, message, ok=False, attempts=attempts, detail=detail)
+                self._report(name, message, decision, ok=False, attempts=attempts, detail=detail)
                 return
             attempts += 1
             sender = state.sender
@@ -327,7 +358,7 @@ class Notifier:
                 state.stats.sent += 1
                 state.stats.failing_since = None
                 logger.info("channel %s: sent %r (attempt %d)", name, message.title, attempts)
-                self._report(name, message, ok=True, attempts=attempts, detail="")
+                self._report(name, message, decision, ok=True, attempts=attempts, detail="")
                 return
             state.stats.last_error = error
             if state.stats.failing_since is None:
@@ -342,7 +373,7 @@ class Notifier:
                     attempts,
                     error,
                 )
-                self._report(name, message, ok=False, attempts=attempts, detail=error)
+                self._report(name, message, decision, ok=False, attempts=attempts, detail=error)
                 return
             state.stats.retried += 1
             delay = backoff.next_delay()
@@ -357,12 +388,19 @@ class Notifier:
             await anyio.sleep(min(delay, max(0.0, config.freshness - age)))
 
     def _report(
-        self, channel: str, message: Message, *, ok: bool, attempts: int, detail: str
+        self,
+        channel: str,
+        message: Message,
+        decision: int | None,
+        *,
+        ok: bool,
+        attempts: int,
+        detail: str,
     ) -> None:
         """Tell ``on_result`` how a message ended."""
         if self._on_result is not None:
             self._on_result(
-                DeliveryResult(channel, message.key, ok, attempts, self._clock(), detail)
+                DeliveryResult(channel, message.key, ok, attempts, self._clock(), detail, decision)
             )
 
 

@@ -171,3 +171,22 @@ def test_a_server_that_greets_each_reconnect_but_never_pushes_is_silent() -> Non
     # Out of credits, pushes are skipped: that alert says why, not a second one.
     broke = dataclasses.replace(greeting_only, credits_remaining=0, out_of_credits=True)
     assert list(keys(snapshot(broke))) == ["credits_out:rapid"]
+
+
+def test_a_failing_state_database_is_a_condition_shown_and_read_back() -> None:
+    error = "could not record alerts: database or disk is full"
+    failing = snapshot(store_failures=3, store_failing_since=NOW - 5, store_error=error)
+    looked = look(failing, SETTINGS, (), set(), pending_batches=0)
+    (condition,) = looked.conditions
+    assert condition.key == "store_failing"
+    assert condition.title == "arbwatch: state database not writable"
+    assert condition.started == NOW - 5
+    assert error in condition.body
+    assert "store" in looked.known
+    assert keys(snapshot(store_failures=3)) == {}  # failed before, written since
+    assert f"3 state-database writes failed, failing now: {error}" in " ".join(
+        status_lines(failing)
+    )
+    document = json.loads(json.dumps(status_document(failing)))
+    back = health_from_document(document)
+    assert (back.store_failing_since, back.store_error) == (NOW - 5, error)

@@ -70,7 +70,7 @@ def test_open_creates_directory_schema_and_wal(tmp_path: Path) -> None:
         assert store.path == path
         assert store.load_states(NOW, 600.0) == []
         assert store.history() == []
-    assert tables(path) == ["alerts", "conditions", "deliveries", "occurrences"]
+    assert tables(path) == ["alerts", "conditions", "decided", "deliveries", "occurrences"]
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -83,7 +83,7 @@ def test_schema_is_created_once_and_data_survives_reopening(tmp_path: Path) -> N
         store.save(Lifecycle([config]).observe(matches(RuleSet([config]), ML), {ML}, NOW))
     with Store(path) as store:
         assert len(store.load_states(NOW, 600.0)) == 1
-    assert tables(path) == ["alerts", "conditions", "deliveries", "occurrences"]
+    assert tables(path) == ["alerts", "conditions", "decided", "deliveries", "occurrences"]
 
 
 def test_two_stores_on_one_file_both_write_and_see_each_other(tmp_path: Path) -> None:

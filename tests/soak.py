@@ -314,6 +314,9 @@ class Soak:
     alerts: list[Alert] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
     crashes: list[int | None] = field(default_factory=list)
+    #: The simulators' process: its pid and resident memory samples (seconds, MB).
+    sims_pid: int = 0
+    sims_rss: list[tuple[float, float]] = field(default_factory=list)
 
     def now(self) -> float:
         """Seconds since the soak started."""
@@ -432,12 +435,15 @@ async def settle(daemon: Daemon, sims: Simulators, window: Window) -> None:
 
 
 async def watch_memory(soak: Soak, every: float) -> None:
-    """Sample the current daemon's resident memory every ``every`` seconds, for ever."""
+    """Sample the daemon's and the simulators' resident memory every ``every`` s, for ever."""
     while True:
         window = soak.windows[-1]
         mb = resident_mb(window.pid)
         if mb is not None:
             window.rss.append((soak.now(), mb))
+        mb = resident_mb(soak.sims_pid)
+        if mb is not None:
+            soak.sims_rss.append((soak.now(), mb))
         await anyio.sleep(every)
 
 
@@ -506,7 +512,7 @@ async def run(args: argparse.Namespace) -> Soak:
             status = text.split("listen: ", 1)[1].split("\n", 1)[0]
             with (Path(tmp) / "daemon.log").open("w") as log:
                 daemon = Daemon(config, status, log)
-                soak = Soak(time.monotonic())
+                soak = Soak(time.monotonic(), sims_pid=sims.process.pid)
                 try:
                     async with anyio.create_task_group() as group:
                         await new_window(soak, daemon, sims)
@@ -562,6 +568,8 @@ def report(soak: Soak, args: argparse.Namespace) -> None:
     for window in soak.windows:
         samples = ", ".join(f"{at:.0f}s {mb:.1f}" for at, mb in window.rss[:: args.print_every])
         print(f"  window {window.number} (pid {window.pid}): {samples}")
+    samples = ", ".join(f"{at:.0f}s {mb:.1f}" for at, mb in soak.sims_rss[:: args.print_every])
+    print(f"  simulators (pid {soak.sims_pid}): {samples}")
     print(f"\ngrowth after the first {args.warmup:g} s of each process:")
     for window in soak.windows:
         after = [mb for at, mb in window.rss if at - window.started >= args.warmup]
@@ -573,6 +581,10 @@ def report(soak: Soak, args: argparse.Namespace) -> None:
             f"  window {window.number}: {after[0]:.1f} -> {after[-1]:.1f} MB "
             f"({growth:+.1%}, peak {max(after):.1f}) over {window.ended - window.started:.0f} s"
         )
+    after = [mb for at, mb in soak.sims_rss if at >= args.warmup]
+    if len(after) >= 2:
+        growth = (after[-1] - after[0]) / after[0]
+        print(f"  simulators: {after[0]:.1f} -> {after[-1]:.1f} MB ({growth:+.1%})")
     print("\nframes per window (sent by the simulators / counted by the daemon):")
     lost = 0
     for window in soak.windows:

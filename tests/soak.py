@@ -621,16 +621,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    """Run the soak and print its figures."""
+async def run_until_signalled(args: argparse.Namespace) -> Soak | None:
+    """`run`, or None once SIGINT or SIGTERM stopped it (every process it started ended).
+
+    The signals are caught here, not left to Python's default, so that ``run``'s cleanup
+    happens even for SIGTERM, and for SIGINT when a shell started the soak in the
+    background (with SIGINT ignored).
+    """
+    soak: Soak | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(stop_on_signals, group.cancel_scope)
+        soak = await run(args)
+        group.cancel_scope.cancel()
+    return soak
+
+
+async def stop_on_signals(scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` at the first SIGINT or SIGTERM."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for number in signals:
+            print(f"{signal.Signals(number).name}: stopping the soak", flush=True)
+            scope.cancel()
+            return
+
+
+def main() -> int:
+    """Run the soak and print its figures; the exit status."""
     args = parse_args()
     for fault in schedule(args.minutes, args.seed):
         extra = f" for {fault.seconds:.1f} s" if fault.kind == "drop" else ""
         print(f"scheduled: {fault.at:6.1f}s {fault.kind}{extra}", flush=True)
-    soak = anyio.run(run, args)
+    soak = anyio.run(run_until_signalled, args)
+    if soak is None:
+        print("stopped before the end: no figures")
+        return 130
     report(soak, args)
+    return 0
 
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
+    sys.exit(main())

@@ -16,7 +16,8 @@ receiver in this process. It prints:
   daemon's count stands still, so nothing is in flight when the two are read;
 - duplicated alerts: the same alert (title, bets and rule) twice on one channel with no
   GONE between (target none), and, apart, those sent again after a ``kill -9``, which
-  at-least-once delivery allows once per channel per kill.
+  at-least-once delivery allows once per channel per kill; and per window, the alerts the
+  daemon counted as sent and dropped against those the receiver got.
 
 Every wait is bounded and every process it started is ended on exit or Ctrl-C::
 
@@ -122,7 +123,8 @@ rules:
     gone: true
 """
 FEED_PROVIDERS: Final = {"rapid": "rapidoddsapi", "rundown": "therundown"}
-_METRIC = re.compile(r'^arbwatch_(\w+)\{feed="([^"]+)"[^}]*\} (\S+)$')
+#: A labelled sample of /metrics: family, the first label's value, the value.
+_METRIC = re.compile(r'^arbwatch_(\w+)\{\w+="([^"]+)"[^}]*\} (\S+)$')
 _QUOTE_AGE = re.compile(r"\s*\(quote [^)]*\)")
 _START_LINE = re.compile(r" · (starts in|live)|^Start time unknown")
 
@@ -260,6 +262,10 @@ class Window:
     sent: dict[str, int] = field(default_factory=dict)
     received: dict[str, int] = field(default_factory=dict)
     updates: int = 0
+    #: Alerts the daemon counted as sent and as dropped, and those the receiver got.
+    alerts_sent: int = 0
+    alerts_dropped: int = 0
+    alerts_received: int = 0
     rss: list[tuple[float, float]] = field(default_factory=list)
     exit_status: int | None = None
 
@@ -385,7 +391,11 @@ class Daemon:
         return self.process
 
     async def metrics(self) -> dict[str, dict[str, float]] | None:
-        """Per-feed counters from /metrics (family -> feed -> value); None if no answer."""
+        """Labelled samples of /metrics; None if it did not answer.
+
+        As family -> the first label's value (a feed, a channel) -> value, summed over the
+        other labels.
+        """
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
                 response = await client.get(f"http://{self.status}/metrics")
@@ -393,11 +403,11 @@ class Daemon:
             return None
         if response.status_code != 200:
             return None
-        families: dict[str, dict[str, float]] = defaultdict(dict)
+        families: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for line in response.text.splitlines():
             match = _METRIC.match(line)
             if match is not None:
-                families[match[1]][match[2]] = float(match[3])
+                families[match[1]][match[2]] += float(match[3])
         return families
 
     async def frames(self) -> dict[str, int] | None:
@@ -408,14 +418,15 @@ class Daemon:
         counted = metrics.get("feed_frames_total", {})
         return {FEED_PROVIDERS[feed]: int(value) for feed, value in counted.items()}
 
-    async def updates(self) -> int:
-        """Updates the feeds delivered so far (0 if /metrics did not answer)."""
+    async def total(self, family: str) -> int:
+        """A family summed over its labels, e.g. every feed's updates (0 if no answer)."""
         metrics = await self.metrics()
-        return 0 if metrics is None else int(sum(metrics.get("feed_updates_total", {}).values()))
+        return 0 if metrics is None else int(sum(metrics.get(family, {}).values()))
 
 
-async def settle(daemon: Daemon, sims: Simulators, window: Window) -> None:
-    """End a window: silence the simulators, wait for the count to stand, read both."""
+async def settle(daemon: Daemon, sims: Simulators, soak: Soak) -> None:
+    """End the window: silence the simulators, wait for the count to stand, read both."""
+    window = soak.windows[-1]
     await sims.command("silent on")
     last: dict[str, int] | None = None
     still_since = time.monotonic()
@@ -428,7 +439,10 @@ async def settle(daemon: Daemon, sims: Simulators, window: Window) -> None:
                 break
             await anyio.sleep(0.25)
     window.received = last or {}
-    window.updates = await daemon.updates()
+    window.updates = await daemon.total("feed_updates_total")
+    window.alerts_sent = await daemon.total("alerts_sent_total")
+    window.alerts_dropped = await daemon.total("alerts_dropped_total")
+    window.alerts_received = len(soak.alerts) - sum(w.alerts_received for w in soak.windows[:-1])
     window.sent = {
         name: int(count) for name, count in (await sims.command(f"counts {window.number}")).items()
     }
@@ -482,7 +496,7 @@ async def inflict(fault: Fault, soak: Soak, daemon: Daemon, sims: Simulators, te
         daemon.config.write_text(text.replace("{repeat}", f"{minutes}m"), "utf-8")
     elif fault.kind == "kill":
         window = soak.windows[-1]
-        await settle(daemon, sims, window)
+        await settle(daemon, sims, soak)
         killed = soak.now()
         process.kill()
         window.exit_status = await process.wait()
@@ -520,7 +534,7 @@ async def run(args: argparse.Namespace) -> Soak:
                         group.start_soon(take_alerts, hook, soak)
                         await follow(soak, faults, duration, daemon, sims, text)
                         window = soak.windows[-1]
-                        await settle(daemon, sims, window)
+                        await settle(daemon, sims, soak)
                         window.ended = soak.now()
                         assert daemon.process is not None
                         window.exit_status = await end_process(daemon.process, signal.SIGTERM)
@@ -596,6 +610,12 @@ def report(soak: Soak, args: argparse.Namespace) -> None:
             parts.append(f"{provider} {sent:,} / {got:,} (lost {sent - got:,})")
         print(f"  window {window.number}: " + "; ".join(parts))
     print(f"frames lost other than the provider's drops: {lost}")
+    print("\nalerts per window (the daemon's count of sent, dropped / the receiver's):")
+    for window in soak.windows:
+        print(
+            f"  window {window.number}: sent {window.alerts_sent}, dropped "
+            f"{window.alerts_dropped} / received {window.alerts_received}"
+        )
     plain, resent = duplicates(soak.alerts, soak.kills)
     channels = len({alert.channel for alert in soak.alerts})
     print(f"\nalerts received: {len(soak.alerts)} on {channels} channel(s)")

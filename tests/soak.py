@@ -588,7 +588,8 @@ def report(soak: Soak, args: argparse.Namespace) -> None:
     for window in soak.windows:
         after = [mb for at, mb in window.rss if at - window.started >= args.warmup]
         if len(after) < 2:
-            print(f"  window {window.number}: too short ({len(window.rss)} samples)")
+            lived = window.ended - window.started
+            print(f"  window {window.number}: lived {lived:.0f} s, not past the warm-up")
             continue
         growth = (after[-1] - after[0]) / after[0]
         print(

@@ -31,11 +31,8 @@ from dataclasses import dataclass
 from arbwatch.config.model import HealthConfig, RuleConfig
 from arbwatch.core.books import book_id, book_ids
 from arbwatch.core.conditions import Condition, format_duration
-from arbwatch.health import ChannelHealth, FeedHealth, Health
+from arbwatch.health import ChannelHealth, FeedHealth, Health, allowance
 
-#: How a provider's allowance is called, and by whom, in alert texts.
-_ALLOWANCE = {"rapidoddsapi": ("RapidOddsAPI", "credits")}
-_DEFAULT_ALLOWANCE = ("TheRundown", "data points")
 #: Feed states in which the feed is trying to connect (not failed for good).
 _DOWN_STATES = frozenset({"connecting", "backing off"})
 
@@ -103,7 +100,7 @@ def _feed_conditions(feed: FeedHealth, settings: HealthConfig, now: float) -> li
     """A feed's conditions: stopped, down, silent, out of or low on credits."""
     name = feed.name
     subject = feed_subject(name)
-    provider, units = _ALLOWANCE.get(feed.provider, _DEFAULT_ALLOWANCE)
+    provider, units = allowance(feed.provider)
     found: list[Condition] = []
     if feed.state == "refused":
         found.append(

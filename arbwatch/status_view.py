@@ -17,7 +17,7 @@ import httpx
 from arbwatch.config.model import split_listen
 from arbwatch.errors import ArbwatchError
 from arbwatch.feeds.base import redact
-from arbwatch.health import Health, Histogram
+from arbwatch.health import Health, Histogram, allowance
 
 #: Seconds to wait for the daemon's answer.
 TIMEOUT: Final = 5.0
@@ -87,7 +87,7 @@ def status_lines(health: Health, timezone: dt.tzinfo | None = None) -> list[str]
                 if feed.last_message_age is None
                 else f"last message {_age(feed.last_message_age)} ago",
                 f"{feed.reconnects} reconnects",
-                _credits(feed.credits_used, feed.credits_remaining),
+                _credits(feed.provider, feed.credits_used, feed.credits_remaining),
                 _problem(feed.fatal_error or feed.last_error) if feed.state != "up" else "",
             ]
             for feed in health.feeds
@@ -227,12 +227,12 @@ def _age(seconds: float) -> str:
     return f"{whole // 86400}d {whole % 86400 // 3600}h"
 
 
-def _credits(used: int | None, remaining: int | None) -> str:
-    """RapidOddsAPI's credits, as far as known ('' for other providers)."""
+def _credits(provider: str, used: int | None, remaining: int | None) -> str:
+    """The provider's allowance as far as known: credits or data points ('' if unknown)."""
     parts = [f"{used:,} used"] if used is not None else []
     if remaining is not None:
         parts.append(f"{remaining:,} left")
-    return f"credits {', '.join(parts)}" if parts else ""
+    return f"{allowance(provider)[1]} {', '.join(parts)}" if parts else ""
 
 
 def _problem(error: str) -> str:

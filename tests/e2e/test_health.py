@@ -145,6 +145,7 @@ async def titles(receiver: JsonReceiver, count: int) -> list[str]:
     return [str((await receiver.next_post(WAIT))["title"]) for _ in range(count)]
 
 
+@pytest.mark.faults
 async def test_a_dead_key_is_alerted_at_once_and_not_again_after_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -173,6 +174,7 @@ async def test_a_dead_key_is_alerted_at_once_and_not_again_after_a_restart(
             assert await titles(s.backup, 1) == ["arbwatch: rapid API key accepted again"]
 
 
+@pytest.mark.faults
 async def test_a_renewed_key_is_taken_without_a_restart(tmp_path: Path) -> None:
     async with stage(tmp_path) as s:
         # Tried again 2 s after the refusal (less up to 20%): time to renew it.
@@ -189,6 +191,7 @@ async def test_a_renewed_key_is_taken_without_a_restart(tmp_path: Path) -> None:
         print(f"renewed key: accepted again {took:.2f} s after the renewal (key_retry 2 s)")
 
 
+@pytest.mark.faults
 async def test_every_key_refused_stops_the_daemon_with_status_77(tmp_path: Path) -> None:
     async with stage(tmp_path) as s:
         config = s.config(DEAD_KEY, key_retry="0.2s")

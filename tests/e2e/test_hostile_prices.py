@@ -27,7 +27,7 @@ from arbwatch.sim.world import Quote, SimEvent, World
 from tests.e2e.test_daemon import running
 from tests.sinks import json_receiver, until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 
 WAIT = 20.0
 KEY = "oa_hostile_prices_9f3c1d"

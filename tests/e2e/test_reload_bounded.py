@@ -19,7 +19,7 @@ from tests.e2e.test_daemon import WAIT, arb, bootstrapped, running, stage
 from tests.sinks import until
 from tests.unit.test_config_bounds import alias_bomb
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 
 
 async def test_the_engine_alerts_while_a_reload_is_still_reading(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ from tests.e2e.test_daemon import WAIT, arb, running, stage
 from tests.e2e.test_status import free_port
 from tests.sinks import Reply, until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 
 RAPID_KEY = "oa_SECRET_rapid_good_7Q2X"
 RAPID_BAD_KEY = "oa_SECRET_rapid_bad_3M8W"

@@ -28,7 +28,7 @@ from tests.e2e.test_daemon import WAIT, arb, bootstrapped, running, stage
 from tests.e2e.test_status import free_port, write_config
 from tests.sinks import until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 
 #: Slow connections held open at once.
 FLOOD = 2000

@@ -26,7 +26,7 @@ from arbwatch.feeds.base import Backoff, read_error_bodies
 from arbwatch.feeds.bounded_ws import MessageTooBig, aconnect_bounded
 from arbwatch.feeds.connection import FeedState, FeedStats, frames, reconnecting
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 
 #: What a connection of the hostile server does after the handshake.
 Behaviour = Callable[[SocketStream], Awaitable[None]]

@@ -403,6 +403,7 @@ async def test_a_plan_without_websocket_polls_rest_instead() -> None:
         assert stats.extra["credits_remaining"] < FREE.credits
 
 
+@pytest.mark.faults
 async def test_close_4001_refuses_the_key_until_it_is_tried_again() -> None:
     async with simulator() as sim, running(sim, rest_bootstrap=False, key_retry=0.05) as run:
         await run.next_batch()
@@ -525,6 +526,7 @@ async def test_silence_past_the_idle_timeout_reconnects(fault: str) -> None:
         assert stats.state is FeedState.UP
 
 
+@pytest.mark.faults
 async def test_a_malformed_frame_is_counted_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
     async with simulator() as sim, running(sim, rest_bootstrap=False) as run:
         await run.next_batch()
@@ -537,6 +539,7 @@ async def test_a_malformed_frame_is_counted_and_skipped(caplog: pytest.LogCaptur
     assert "skipped an unreadable frame" in caplog.text
 
 
+@pytest.mark.faults
 async def test_binary_frames_are_counted_as_malformed_and_never_reconnect() -> None:
     async with simulator() as sim, running(sim, rest_bootstrap=False) as run:
         await run.next_batch()
@@ -552,6 +555,7 @@ async def test_binary_frames_are_counted_as_malformed_and_never_reconnect() -> N
         assert run.feed.stats.reconnects == 0
 
 
+@pytest.mark.faults
 async def test_an_oversized_frame_is_refused_as_it_arrives_counted_and_reconnected(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -543,6 +543,7 @@ async def test_a_key_revoked_while_connected_is_refused_at_the_next_rest_call() 
         await wait_until(lambda: matches(run))
 
 
+@pytest.mark.faults
 async def test_close_4001_refuses_the_key_until_it_is_tried_again() -> None:
     setup = make_sim()
     async with running(setup, key_retry=0.05) as run:
@@ -658,6 +659,7 @@ async def test_a_request_refused_again_and_again_gives_up_without_dropping_the_s
     assert events_pages == [1, 1]  # 2 days, each once: the reconnect refetched no page
 
 
+@pytest.mark.faults
 async def test_malformed_frames_are_skipped_and_oversized_ones_refused_and_reconnected(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -685,6 +687,7 @@ async def test_malformed_frames_are_skipped_and_oversized_ones_refused_and_recon
     assert all(len(line) < 600 for line in lines if "skipped" in line)  # truncated
 
 
+@pytest.mark.faults
 async def test_binary_frames_are_counted_as_malformed_and_never_reconnect() -> None:
     setup = make_sim()
     async with running(setup) as run:

@@ -75,6 +75,7 @@ async def test_a_request_is_answered_once_and_the_connection_closed() -> None:
         assert server.counts.served == 1
 
 
+@pytest.mark.faults
 async def test_a_client_that_sends_no_request_is_closed_after_the_header_timeout() -> None:
     async with serving(SMALL) as (server, port):
         with anyio.fail_after(WAIT):
@@ -85,6 +86,7 @@ async def test_a_client_that_sends_no_request_is_closed_after_the_header_timeout
         assert server.counts.served == 0
 
 
+@pytest.mark.faults
 async def test_a_body_that_never_ends_gets_408() -> None:
     async with serving(SMALL) as (server, port):
         with anyio.fail_after(WAIT):
@@ -94,6 +96,7 @@ async def test_a_body_that_never_ends_gets_408() -> None:
         assert server.counts.timed_out == 1
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
@@ -113,6 +116,7 @@ async def test_oversized_or_malformed_requests_are_refused(
         assert data.startswith(b"HTTP/1.1 " + status + b" "), data[:100]
 
 
+@pytest.mark.faults
 async def test_when_every_slot_is_taken_the_oldest_idle_connection_makes_room() -> None:
     async with serving(SMALL) as (server, port):
         with anyio.fail_after(WAIT):
@@ -130,6 +134,7 @@ async def test_when_every_slot_is_taken_the_oldest_idle_connection_makes_room() 
                     await stream.aclose()
 
 
+@pytest.mark.faults
 async def test_out_of_descriptors_the_listener_pauses_logs_once_and_recovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -14,6 +14,8 @@ from arbwatch.config.yamlsource import MAX_VALUES
 from arbwatch.errors import ConfigError
 from tests.unit.test_config import MINIMAL, parse, problems
 
+pytestmark = pytest.mark.faults
+
 #: Seconds a read that must not block gets before the test fails.
 WAIT = 10.0
 

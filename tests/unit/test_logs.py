@@ -120,12 +120,14 @@ def test_configure_logging_writes_one_plain_line_per_event(tmp_path: Path) -> No
 # --- bounded lines -----------------------------------------------------------------------------
 
 
+@pytest.mark.faults
 def test_a_100_kb_message_is_one_line_of_bounded_length() -> None:
     text = OneLineFormatter().format(record(logging.WARNING, "error: " + "x" * 100_000))
     assert len(text) < MAX_MESSAGE_CHARS + 100
     assert text.endswith("... (100007 characters)")
 
 
+@pytest.mark.faults
 def test_a_huge_traceback_is_cut_too() -> None:
     huge = record(logging.ERROR, "failed", exc=True)
     assert huge.exc_info is not None
@@ -179,6 +181,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.faults
 def test_a_flood_of_one_warning_is_a_few_lines_and_a_count() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

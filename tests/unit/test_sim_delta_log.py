@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from arbwatch.sim.rundown import CURSOR_MAX_AGE, RundownSimulator
 from arbwatch.sim.world import World
 from tests.unit.test_daemon_upkeep import START, Clock
+
+pytestmark = pytest.mark.faults
 
 
 def publish(sim: RundownSimulator, world: World, clock: Clock) -> int:

@@ -384,6 +384,17 @@ def test_status_lines_before_anything_happened() -> None:
     ]
 
 
+def test_therundown_shows_data_points_and_rapidoddsapi_credits() -> None:
+    feeds = (
+        feed("points", "therundown", credits_remaining=4_000),
+        feed("rapid", "rapidoddsapi", credits_used=5, credits_remaining=95),
+    )
+    rows = status_lines(health(feeds=feeds), dt.UTC)[3:5]
+    assert rows[0].endswith("  data points 4,000 left"), rows[0]
+    assert rows[1].endswith("  credits 5 used, 95 left"), rows[1]
+    assert "credits" not in rows[0]
+
+
 def test_a_document_from_an_older_daemon_reads_without_its_identity() -> None:
     document = json.loads(json.dumps(status_document(health())))
     del document["pid"], document["state_dir"]

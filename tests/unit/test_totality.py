@@ -33,6 +33,8 @@ from arbwatch.core.stakes import arbitrage_stakes, kelly_fraction, kelly_stake
 from arbwatch.errors import InvalidOddsError, InvalidStakeError
 from arbwatch.notify.message import render, render_gone
 
+pytestmark = pytest.mark.faults
+
 ANY_FLOAT = st.floats()  # inf, -inf, NaN, subnormals, ±1.8e308 included
 HUGE = st.sampled_from([1e308, 1.7976931348623157e308, 1.8e306, 1e200, 1e19, 5e-324, 1e-308])
 PRICE = st.one_of(ANY_FLOAT, HUGE, st.floats(1.0, 1e6))

@@ -31,7 +31,7 @@ from tests.e2e.test_daemon import WAIT, arb, running, stage
 from tests.e2e.test_service import collect, logged
 from tests.sinks import Reply, until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 
 #: Decimal prices with whole American odds: 5 % and 10 % arbitrages, so the second is an
 #: improved alert of the first (``improve_by`` is 0.5 %).

@@ -28,7 +28,7 @@ from tests.e2e.test_service import collect, logged
 from tests.mounts import fill, remount, small_tmpfs
 from tests.sinks import JsonReceiver, until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 
 NOT_WRITABLE = "arbwatch: state database not writable"
 WRITTEN_AGAIN = "arbwatch: state database written again"

@@ -22,6 +22,8 @@ from arbwatch.store_guard import StoreGuard
 from tests.mounts import fill, remount, small_tmpfs
 from tests.unit.test_store import ML, NOW, PROP, SPREAD, matches, rule
 
+pytestmark = pytest.mark.faults
+
 
 def observation(*markets: object, at: float = NOW) -> Observation:
     """An observation with one new alert per market, as the daemon saves it."""

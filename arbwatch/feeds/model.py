@@ -150,7 +150,8 @@ class PriceBounds:
 
     Parsers already drop prices that are not numbers above 1.0; this is the upper bound,
     which is a setting. ``refused`` counts, for the life of the feed, the quotes withdrawn
-    for a price above it (shown in status and metrics as ``prices_out_of_range``).
+    for a price above it, and those a parser withdrew for a price that was no price
+    (`count_refused`); shown in status and metrics as ``prices_out_of_range``.
     """
 
     __slots__ = ("max_price", "refused")
@@ -161,6 +162,10 @@ class PriceBounds:
             raise ValueError(f"max_price must be a decimal price above 1.0, got {max_price!r}")
         self.max_price = max_price
         self.refused = 0
+
+    def count_refused(self, count: int) -> None:
+        """Count ``count`` prices the parser refused as no price at all (already withdrawn)."""
+        self.refused += count
 
     def apply(self, quotes: Iterable[ParsedQuote]) -> list[ParsedQuote]:
         """``quotes`` with every price above `max_price` withdrawn (NaN), each counted."""

@@ -194,8 +194,6 @@ class SkipReason(StrEnum):
     UNSUPPORTED_MARKET = "unsupported_market"
     #: A V1 ``period_id`` that `period_for` does not map.
     UNSUPPORTED_PERIOD = "unsupported_period"
-    #: A price that is neither valid American odds nor an off-board marker.
-    INVALID_PRICE = "invalid_price"
     #: A line that is not a finite number of sane size, or is the off-board sentinel.
     INVALID_LINE = "invalid_line"
 
@@ -269,8 +267,9 @@ class PriceChange:
     """One ``market_price`` frame: one book's new price for one participant and line.
 
     ``quote`` is None when the frame cannot be placed; ``skip_reason`` says why.
-    ``record_id`` is the price-record id (``data.id``), for de-duplication; it is not a
-    gap-free sequence.
+    ``price_refused``: the price was no price at all ("+50", "abc"), so ``quote`` is the
+    withdrawal of the book's last one, which no longer stands. ``record_id`` is the
+    price-record id (``data.id``), for de-duplication; it is not a gap-free sequence.
     """
 
     quote: ParsedQuote | None
@@ -281,6 +280,7 @@ class PriceChange:
     record_id: int | None
     line: str
     skip_reason: SkipReason | None = None
+    price_refused: bool = False
 
     @property
     def needs_refresh(self) -> bool:
@@ -310,6 +310,7 @@ class DeltaPage:
         unknown_participants: keys missing from the join table: refresh those events.
         unknown_affiliates: affiliate ids missing from the affiliates map.
         skipped: entries that could not be read or placed (unknowns included).
+        prices_refused: entries whose price was no price: in ``quotes`` as withdrawals.
     """
 
     quotes: tuple[ParsedQuote, ...]
@@ -318,6 +319,7 @@ class DeltaPage:
     unknown_participants: frozenset[ParticipantKey] = frozenset()
     unknown_affiliates: frozenset[int] = frozenset()
     skipped: int = 0
+    prices_refused: int = 0
 
 
 class V1Scope(NamedTuple):
@@ -918,6 +920,9 @@ def parse_ws_frame(
         raise ParseError("market_price without a readable time")
     key = ParticipantKey(event_id, market_id, participant_id)
     placed = _record_quote(record, key, participants, affiliates, quoted_at)
+    refused = isinstance(placed, RefusedPrice)
+    if isinstance(placed, RefusedPrice):
+        placed = placed.withdrawal
     return PriceChange(
         quote=placed if isinstance(placed, ParsedQuote) else None,
         event_id=event_id,
@@ -927,6 +932,7 @@ def parse_ws_frame(
         record_id=record.id,
         line=_line_text(record.line),
         skip_reason=placed if isinstance(placed, SkipReason) else None,
+        price_refused=refused,
     )
 
 
@@ -947,9 +953,12 @@ def parse_market_delta(
     quotes: list[ParsedQuote] = []
     unknown_participants: set[ParticipantKey] = set()
     unknown_affiliates: set[int] = set()
-    skipped = 0
+    skipped = refused = 0
     for raw in decoded.deltas or ():
         placed = _delta_entry(raw, participants, affiliates, received_at)
+        if isinstance(placed, RefusedPrice):
+            refused += 1
+            placed = placed.withdrawal
         if isinstance(placed, ParsedQuote):
             quotes.append(placed)
             continue
@@ -966,6 +975,7 @@ def parse_market_delta(
         unknown_participants=frozenset(unknown_participants),
         unknown_affiliates=frozenset(unknown_affiliates),
         skipped=skipped,
+        prices_refused=refused,
     )
 
 
@@ -974,8 +984,8 @@ def _delta_entry(
     participants: ParticipantTable,
     affiliates: Mapping[int, str],
     received_at: float | None,
-) -> ParsedQuote | ParticipantKey | int | None:
-    """One delta entry: its quote, else the unknown key or affiliate id, else None."""
+) -> ParsedQuote | RefusedPrice | ParticipantKey | int | None:
+    """One delta entry: its quote (or refused price), else the unknown key or affiliate id."""
     try:
         record = _PRICE_RECORD.decode(raw)
     except _DECODE_ERRORS:
@@ -996,10 +1006,16 @@ def _delta_entry(
         return key
     if placed is SkipReason.UNKNOWN_AFFILIATE and record.affiliate_id is not None:
         return None if record.affiliate_id in RETIRED_AFFILIATES else record.affiliate_id
-    return placed if isinstance(placed, ParsedQuote) else None
+    return placed if isinstance(placed, ParsedQuote | RefusedPrice) else None
 
 
 _CLOSING: Final = frozenset({"close", "closed"})
+
+
+class RefusedPrice(NamedTuple):
+    """A record placed, whose price is no price: ``withdrawal`` takes the book's last one off."""
+
+    withdrawal: ParsedQuote
 
 
 def _record_quote(
@@ -1008,8 +1024,13 @@ def _record_quote(
     participants: ParticipantTable,
     affiliates: Mapping[int, str],
     quoted_at: float,
-) -> ParsedQuote | SkipReason:
-    """Place one WebSocket or delta price record, or say why it cannot be placed."""
+) -> ParsedQuote | RefusedPrice | SkipReason:
+    """Place one WebSocket or delta price record, or say why it cannot be placed.
+
+    A price that is neither American odds nor an off-board marker ("+50", "abc",
+    "1e400") is refused: the book's last price for that cell no longer stands either,
+    so it is withdrawn rather than left on the board.
+    """
     if key.market_id not in MARKETS:
         return SkipReason.UNSUPPORTED_MARKET
     book = None if record.affiliate_id is None else affiliates.get(record.affiliate_id)
@@ -1024,7 +1045,7 @@ def _record_quote(
     closed = record.closed_at not in (None, "") or record.change_type in _CLOSING
     price = math.nan if closed else _american(record.price)
     if price is None:
-        return SkipReason.INVALID_PRICE
+        return RefusedPrice(_quote(ref, placed, book=book, price=math.nan, quoted_at=quoted_at))
     return _quote(ref, placed, book=book, price=price, quoted_at=quoted_at)
 
 

@@ -556,6 +556,7 @@ class RundownSession:
             affiliates=self.affiliates,
             received_at=received_at,
         )
+        self.bounds.count_refused(page.prices_refused)
         quotes = self.bounds.apply(page.quotes)
         self.board.note(quotes)
         batch, invalid = self._batch(quotes, (), received_at)
@@ -598,6 +599,8 @@ class RundownSession:
                 ignored=str(reason),
                 skipped=1,
             )
+        if message.price_refused:
+            self.bounds.count_refused(1)
         quotes = self.bounds.apply((message.quote,))
         self.board.note(quotes)
         return self._frame_result(quotes, received_at)

@@ -530,13 +530,6 @@ def test_an_unknown_participant_asks_for_a_refresh() -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        ({"price": "50"}, SkipReason.INVALID_PRICE),
-        ({"price": "-99.99"}, SkipReason.INVALID_PRICE),
-        ({"price": "abc"}, SkipReason.INVALID_PRICE),
-        ({"price": "NaN"}, SkipReason.INVALID_PRICE),
-        ({"price": "1e400"}, SkipReason.INVALID_PRICE),
-        ({"price": "-1e20"}, SkipReason.INVALID_PRICE),  # 1 + 1e-18 is 1.0
-        ({"price": None}, SkipReason.INVALID_PRICE),
         ({"market_id": 2, "line": "pk"}, SkipReason.INVALID_LINE),
         ({"market_id": 2, "line": "0.0001"}, SkipReason.INVALID_LINE),
         ({"market_id": 2, "line": "1e9"}, SkipReason.INVALID_LINE),
@@ -553,6 +546,27 @@ def test_frames_that_yield_no_quote_say_why(data: dict[str, Any], reason: SkipRe
     assert isinstance(message, PriceChange)
     assert message.quote is None
     assert message.skip_reason is reason
+
+
+@pytest.mark.parametrize(
+    "price",
+    ["50", "-99.99", "abc", "NaN", "1e400", "-1e20", None],  # -1e20: 1 + 1e-18 is 1.0
+)
+def test_a_price_that_is_no_price_withdraws_the_cell(price: object) -> None:
+    # The book's last price no longer stands either: placed as a withdrawal, and said.
+    message = ws(ws_frame(price=price))
+    assert isinstance(message, PriceChange)
+    assert message.price_refused
+    assert message.skip_reason is None
+    assert message.quote is not None
+    assert math.isnan(message.quote.price)
+    assert (message.quote.kind, message.quote.side) == (ML, AWAY)
+
+
+def test_a_price_that_reads_is_not_refused() -> None:
+    message = ws(ws_frame(price="-110"))
+    assert isinstance(message, PriceChange)
+    assert not message.price_refused
 
 
 @pytest.mark.parametrize(
@@ -700,6 +714,10 @@ def test_delta_edges() -> None:
         ParsedQuote(
             NBA_EVENT, TOTAL, FULL, UNDER, 225.5, "DraftKings", 2.0, epoch("2026-01-14T23:00:01")
         ),
+        # "-99" is no price: the book's last one is withdrawn
+        ParsedQuote(
+            NBA_EVENT, ML, FULL, HOME, 0.0, "DraftKings", NAN, epoch("2026-01-14T23:00:03")
+        ),
         # reopen with a numeric price
         ParsedQuote(
             NBA_EVENT, ML, FULL, HOME, 0.0, "DraftKings", dec(-190), epoch("2026-01-14T23:00:04")
@@ -710,7 +728,8 @@ def test_delta_edges() -> None:
     assert page.has_more is True
     assert page.unknown_participants == {ParticipantKey(NBA_EVENT, 1, 999)}
     assert page.unknown_affiliates == {88}
-    assert page.skipped == 4  # unknown participant, unknown affiliate, "-99", unreadable entry
+    assert page.skipped == 3  # unknown participant, unknown affiliate, unreadable entry
+    assert page.prices_refused == 1
 
 
 def test_delta_entries_without_a_time_use_the_receive_time_or_are_skipped() -> None:

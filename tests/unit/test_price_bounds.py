@@ -135,6 +135,32 @@ def test_a_rundown_socket_price_past_the_bound_withdraws_the_cell() -> None:
     assert session.bounds.refused == 1
 
 
+@pytest.mark.parametrize("nonsense", ["+50", "-99.99", "abc", "1e400"])
+def test_a_rundown_socket_price_that_is_no_price_withdraws_the_cell(nonsense: str) -> None:
+    # Not a price at all: the book's last price no longer stands either.
+    session, _ = bootstrapped()
+    (sane,) = updates(session.handle_ws(ws_frame(price="+160"), T + 1).batch)
+    (withdrawal,) = updates(session.handle_ws(ws_frame(price=nonsense), T + 2).batch)
+    assert (withdrawal.market, withdrawal.outcome, withdrawal.book) == (
+        sane.market,
+        sane.outcome,
+        sane.book,
+    )
+    assert math.isnan(withdrawal.price)
+    assert session.bounds.refused == 1
+
+
+def test_a_rundown_delta_price_that_is_no_price_withdraws_the_cell() -> None:
+    session, _ = bootstrapped()
+    refused_at_start = session.bounds.refused
+    delta = session.handle_delta(
+        delta_body(delta_entry(price="+50"), cursor="9", has_more=False), T + 6
+    )
+    (withdrawal,) = updates(delta.batch)
+    assert math.isnan(withdrawal.price)
+    assert session.bounds.refused == refused_at_start + 1
+
+
 def test_rundown_rest_and_delta_pages_are_bounded() -> None:
     session, _ = bootstrapped()
     refused_at_start = session.bounds.refused

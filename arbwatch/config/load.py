@@ -36,10 +36,6 @@ from arbwatch.config.model import (
     Config,
     FeedSettings,
     HealthConfig,
-    InPlay,
-    QuietHours,
-    RuleConfig,
-    RuleKind,
     Secret,
     is_loopback,
     split_listen,
@@ -56,11 +52,11 @@ from arbwatch.config.yamlsource import (
     read_yaml,
 )
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.markets import MarketKind, Period
+from arbwatch.core.markets import MarketKind, Period, normalize_sport
 from arbwatch.core.odds import OddsFormat
+from arbwatch.core.rulemodel import InPlay, QuietHours, RuleConfig, RuleKind
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import redact
-from arbwatch.feeds.identity import normalize_sport
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown_feed import RundownSettings
 from arbwatch.feeds.rundown_v1_feed import RundownV1Settings

@@ -31,9 +31,9 @@ from arbwatch.config.model import FeedSettings
 from arbwatch.config.names import NEAR_MISS, list_items, text_of, whole_of
 from arbwatch.config.yamlsource import MapValue, Problems, Value, read_yaml
 from arbwatch.core.books import book_id
+from arbwatch.core.markets import normalize_sport
 from arbwatch.errors import ArbwatchError
 from arbwatch.feeds.base import redact, retry_after_seconds, truncate
-from arbwatch.feeds.identity import normalize_sport
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
 from arbwatch.feeds.rundown import parse_affiliates, parse_sports
 from arbwatch.feeds.rundown_feed import RundownSettings

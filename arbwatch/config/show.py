@@ -19,10 +19,9 @@ from arbwatch.config.model import (
     Config,
     FeedSettings,
     HealthConfig,
-    QuietHours,
-    RuleConfig,
 )
 from arbwatch.config.names import name_lines
+from arbwatch.core.rulemodel import QuietHours, RuleConfig
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import MIN_REMEMBERED_LENGTH, REDACTED, redact
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings

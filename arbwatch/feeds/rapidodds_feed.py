@@ -82,7 +82,7 @@ from httpx_ws import (
     WebSocketUpgradeError,
 )
 
-from arbwatch.core.markets import Event, PriceUpdate
+from arbwatch.core.markets import Event, PriceUpdate, normalize_sport
 from arbwatch.errors import ArbwatchError, InvalidMarketError
 from arbwatch.feeds.base import (
     KEY_REFUSED_CLOSE_CODE,
@@ -108,7 +108,7 @@ from arbwatch.feeds.connection import (
     key_retry_backoff,
     reconnecting,
 )
-from arbwatch.feeds.identity import EventIdentity, Resolved, normalize_sport, to_update
+from arbwatch.feeds.identity import EventIdentity, Resolved, to_update
 from arbwatch.feeds.model import (
     DEFAULT_MAX_PRICE,
     PRICES_OUT_OF_RANGE,

@@ -14,11 +14,12 @@ import yaml
 
 from arbwatch.config import load_config, parse_config
 from arbwatch.config.load import SCHEMA
-from arbwatch.config.model import Config, QuietHours
+from arbwatch.config.model import Config
 from arbwatch.config.show import check_config, show_config
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
+from arbwatch.core.rulemodel import QuietHours
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import REDACTED
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings

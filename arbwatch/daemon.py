@@ -71,9 +71,11 @@ from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
-from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownFeed
-from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.feeds.rapidodds.driver import RapidOddsFeed
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.driver import RundownFeed
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
+from arbwatch.feeds.therundown.v1_driver import RundownV1Feed
 from arbwatch.health import (
     ChannelHealth,
     Counters,

@@ -57,9 +57,9 @@ from arbwatch.core.odds import OddsFormat
 from arbwatch.core.rulemodel import InPlay, QuietHours, RuleConfig, RuleKind
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import redact
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
 
 # --- the schema --------------------------------------------------------------------------
 

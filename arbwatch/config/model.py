@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 from arbwatch.core.odds import OddsFormat
 from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.feeds.base import REDACTED, url_secrets
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownSettings
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.settings import RundownSettings
 
-#: A feed's settings; `arbwatch.feeds.rundown_v1_feed.RundownV1Settings` is a
+#: A feed's settings; `arbwatch.feeds.therundown.v1.RundownV1Settings` is a
 #: `RundownSettings`, so the V1 feed is covered too.
 FeedSettings = RapidOddsSettings | RundownSettings
 

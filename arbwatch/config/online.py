@@ -33,10 +33,11 @@ from arbwatch.config.yamlsource import MapValue, Problems, Value, read_yaml
 from arbwatch.core.books import book_id
 from arbwatch.core.markets import normalize_sport
 from arbwatch.errors import ArbwatchError
-from arbwatch.feeds.base import redact, retry_after_seconds, truncate
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown import parse_affiliates, parse_sports
-from arbwatch.feeds.rundown_feed import RundownSettings
+from arbwatch.feeds.base import redact, truncate
+from arbwatch.feeds.failures import retry_after_seconds
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.wire import parse_affiliates, parse_sports
 
 #: Seconds for one request.
 TIMEOUT: Final = 10.0

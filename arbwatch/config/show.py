@@ -24,8 +24,8 @@ from arbwatch.config.names import name_lines
 from arbwatch.core.rulemodel import QuietHours, RuleConfig
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import MIN_REMEMBERED_LENGTH, REDACTED, redact
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
 
 
 def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool, list[str]]:

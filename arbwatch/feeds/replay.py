@@ -33,11 +33,11 @@ from arbwatch.core.rules import Identity, opportunity_identity
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError
-from arbwatch.feeds.rapidodds_feed import RapidOddsSession
+from arbwatch.feeds.rapidodds.session import RapidOddsSession
 from arbwatch.feeds.recording import RecordedFrame, read_recording
-from arbwatch.feeds.rundown import PROVIDER as RUNDOWN_PROVIDER
-from arbwatch.feeds.rundown_feed import RundownSession
-from arbwatch.feeds.rundown_v1_feed import V1_PROVIDER, RundownV1Session
+from arbwatch.feeds.therundown.session import RundownSession
+from arbwatch.feeds.therundown.v1 import V1_PROVIDER, RundownV1Session
+from arbwatch.feeds.therundown.wire import PROVIDER as RUNDOWN_PROVIDER
 
 
 class FrameReplayer(Protocol):

@@ -38,9 +38,12 @@ from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.pacing import MAX_TRIES
 from arbwatch.feeds.recording import FrameRecorder, read_recording
-from arbwatch.feeds.rundown import PROVIDER
-from arbwatch.feeds.rundown_feed import FINISHED_AFTER, RundownFeed, RundownSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.feeds.therundown.driver import RundownFeed
+from arbwatch.feeds.therundown.session import FINISHED_AFTER
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
+from arbwatch.feeds.therundown.v1_driver import RundownV1Feed
+from arbwatch.feeds.therundown.wire import PROVIDER
 from arbwatch.sim.faults import Faults
 from arbwatch.sim.rundown import RundownKey, RundownSimulator
 from arbwatch.sim.server import serve

@@ -12,15 +12,13 @@ from arbwatch.feeds.base import (
     Backoff,
     FeedError,
     RedactingFilter,
-    Verdict,
-    classify,
     install_redaction,
     redact,
     remember_secrets,
-    retry_after_seconds,
     truncate,
     url_secrets,
 )
+from arbwatch.feeds.failures import Verdict, classify, retry_after_seconds
 
 
 def response(

@@ -27,20 +27,15 @@ fetches those events one by one instead of whole days; such a feed has no delta 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import quote
-
-import httpx
 
 from arbwatch.core.markets import MarketKind
-from arbwatch.feeds.base import Backoff, websocket_url
-from arbwatch.feeds.identity import EventIdentity
+from arbwatch.feeds.base import websocket_url
 from arbwatch.feeds.model import CellKey
-from arbwatch.feeds.recording import FrameRecorder
-from arbwatch.feeds.rundown import (
+from arbwatch.feeds.therundown.session import FrameResult, RundownSession
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.wire import (
     RETIRED_AFFILIATES,
     Heartbeat,
     SkipReason,
@@ -48,13 +43,6 @@ from arbwatch.feeds.rundown import (
     V1Update,
     parse_v1_frame,
     period_for,
-)
-from arbwatch.feeds.rundown_feed import (
-    FrameResult,
-    PageKey,
-    RundownFeed,
-    RundownSession,
-    RundownSettings,
 )
 
 #: The V1 WebSocket path.
@@ -177,41 +165,3 @@ class RundownV1Session(RundownSession):
 
 #: The provider name of V1 feeds in recordings: their frames need `RundownV1Session`.
 V1_PROVIDER: Final = "therundown-v1"
-
-
-class RundownV1Feed(RundownFeed):
-    """Runs one TheRundown V1 feed: V2 REST bootstrap and resync, the V1 line socket.
-
-    Built like `RundownFeed` (same arguments, same ``stats``), with `RundownV1Settings`.
-    """
-
-    settings: RundownV1Settings
-    recorded_provider = V1_PROVIDER
-
-    def __init__(
-        self,
-        settings: RundownV1Settings,
-        identity: EventIdentity,
-        *,
-        client: httpx.AsyncClient | None = None,
-        recorder: FrameRecorder | None = None,
-        clock: Callable[[], float] = time.time,
-        backoff: Backoff | None = None,
-    ) -> None:
-        """Prepare the feed; nothing connects until `run` (arguments as `RundownFeed`)."""
-        super().__init__(
-            settings, identity, client=client, recorder=recorder, clock=clock, backoff=backoff
-        )
-
-    def _new_session(self, identity: EventIdentity) -> RundownSession:
-        """A V1 session."""
-        return RundownV1Session(self.settings.name, identity, max_price=self.settings.max_price)
-
-    def _snapshot_requests(self) -> list[tuple[str, PageKey | None]]:
-        """Whole days of the sports, or the listed events one by one."""
-        if self.settings.event_ids:
-            return [
-                ("/api/v2/events/" + quote(event_id, safe=""), None)
-                for event_id in self.settings.event_ids
-            ]
-        return super()._snapshot_requests()

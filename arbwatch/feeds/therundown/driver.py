@@ -77,14 +77,10 @@ engine is not answered with a storm of REST calls.
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import Enum
+from collections.abc import Callable, Collection, Mapping
 from functools import partial
-from typing import Final, TypeAlias
+from typing import Final
 from urllib.parse import quote as quote_path
 
 import anyio
@@ -92,24 +88,17 @@ import httpx
 from anyio.streams.memory import MemoryObjectSendStream
 from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError
 
-from arbwatch.core.markets import MarketKey, PriceUpdate
-from arbwatch.errors import InvalidMarketError
 from arbwatch.feeds.base import (
     REDACTED_LOGGERS,
     Backoff,
     FeedBatch,
     FeedError,
-    Verdict,
-    classify,
     install_redaction,
-    read_error_bodies,
     redact,
     truncate,
-    websocket_url,
 )
 from arbwatch.feeds.bounded_ws import aconnect_bounded
 from arbwatch.feeds.connection import (
-    DEFAULT_KEY_RETRY,
     FeedState,
     FeedStats,
     Handoff,
@@ -117,54 +106,28 @@ from arbwatch.feeds.connection import (
     receive_frame,
     reconnecting,
 )
-from arbwatch.feeds.identity import EventIdentity, to_update
+from arbwatch.feeds.failures import Verdict, classify, read_error_bodies
+from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import (
-    DEFAULT_MAX_PRICE,
     PRICES_OUT_OF_RANGE,
-    CellKey,
-    ParsedQuote,
     ParseError,
-    PriceBounds,
-    ProviderEvent,
-    cell_key,
-    withdraw_missing,
 )
-from arbwatch.feeds.pacing import RUNDOWN_ULTRA_RATE, PacedClient
+from arbwatch.feeds.pacing import PacedClient
 from arbwatch.feeds.recording import FrameRecorder, RecordedFrame
-from arbwatch.feeds.rundown import (
-    DRAW_SPORTS,
+from arbwatch.feeds.therundown.pages import PagePlan, bootstrap_dates
+from arbwatch.feeds.therundown.schedule import Job, RestJob, RestSchedule
+from arbwatch.feeds.therundown.session import FrameResult, PageKey, RundownSession, SyncResult
+from arbwatch.feeds.therundown.settings import RundownSettings, ids_param
+from arbwatch.feeds.therundown.wire import (
     PROVIDER,
-    RETIRED_AFFILIATES,
-    Heartbeat,
-    ParticipantKey,
-    ParticipantRef,
-    SkipReason,
-    UnknownMessage,
-    parse_affiliates,
-    parse_events,
-    parse_market_delta,
-    parse_sports,
-    parse_ws_frame,
 )
-from arbwatch.feeds.rundown_pages import PagePlan
 
 log = logging.getLogger(__name__)
 
 #: The header that carries the key, on REST and on the WebSocket handshake.
 KEY_HEADER: Final = "X-TheRundown-Key"
-#: The V2 markets WebSocket path.
-V2_WS_PATH: Final = "/api/v2/ws/markets"
-#: TheRundown's frames are single price changes (well under 1 KiB); anything near this is
-#: a broken server. Smaller than `MAX_FRAME_BYTES`, which fits RapidOddsAPI's snapshots.
-DEFAULT_MAX_FRAME_BYTES: Final = 1024 * 1024
-#: The events endpoint reads at most this many market ids and silently ignores the rest.
-MAX_MARKET_IDS: Final = 12
 #: A bound on delta pages per resync, in case a server keeps saying has_more.
 MAX_DELTA_PAGES: Final = 1000
-#: Seconds after its start by which any game is over. Past it, an event's prices are
-#: withdrawn and the session forgets it: yesterday's pages are no longer fetched, so
-#: nothing else would ever remove them, and a daemon runs for weeks.
-FINISHED_AFTER: Final = 86_400.0
 #: The names a feed's counters have in ``FeedStats.extra``.
 COUNTERS: Final = (
     "heartbeats",
@@ -189,552 +152,8 @@ COUNTERS: Final = (
     PRICES_OUT_OF_RANGE,
 )
 
-
-# --- settings --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RundownSettings:
-    """What one TheRundown V2 feed connects to and how it behaves.
-
-    Attributes:
-        name: the feed's name (``FeedBatch.feed``, log lines, stats).
-        api_key: the key; never shown by ``repr`` and never put in a URL.
-        base_url: ``https://therundown.io`` or a proxy / relay / test server. REST paths
-            are appended to it; the WebSocket URL is derived from it (``http`` -> ``ws``,
-            ``https`` -> ``wss``) plus ``/api/v2/ws/markets``.
-        sport_ids: the sports to watch (at least one): REST pages, WS and delta filters.
-        market_ids: the markets (at most 12, TheRundown ignores the rest silently).
-        affiliate_ids: only these books, when not empty.
-        days_ahead: the bootstrap fetches the dates today .. today + days_ahead (UTC).
-        heartbeat_timeout: seconds without a heartbeat before reconnecting (TheRundown
-            beats every 15 s; its sample code gives up after 60).
-        refresh_interval: seconds between REST refreshes of the events pages (new games,
-            and a fresh delta cursor: keep it under TheRundown's 30-minute cursor life).
-        refetch_interval: the least time between two fetches of one event, or of the
-            affiliates, asked for by frames that could not be placed.
-        min_resync_interval: the first wait before recovering a batch the engine dropped;
-            it doubles while the engine stays behind (up to ``refresh_interval``).
-        request_timeout: seconds for one REST call, when the feed makes its own client.
-        max_frame_bytes: a WebSocket message growing past this is refused as it arrives:
-            the connection is closed with 1009, counted (``oversized``, ``malformed``) and
-            opened again.
-        max_requests_per_second: REST requests are spaced to stay under this rate: the
-            plan's burst limit (Ultra 10, the least plan with WebSocket access; Free 1,
-            Starter 2, Pro 5, Super 15, Mega 20, Max 50).
-        key_retry: seconds before a refused key (401) is tried again (a key can be
-            renewed); the wait doubles up to three times this.
-        max_price: the longest decimal odds taken; a longer price withdraws the quote
-            and is counted (``prices_out_of_range`` in the feed's stats).
-    """
-
-    name: str
-    api_key: str = field(repr=False)
-    base_url: str = "https://therundown.io"
-    sport_ids: tuple[int, ...] = ()
-    market_ids: tuple[int, ...] = (1, 2, 3)
-    affiliate_ids: tuple[int, ...] = ()
-    days_ahead: int = 2
-    heartbeat_timeout: float = 60.0
-    refresh_interval: float = 600.0
-    refetch_interval: float = 60.0
-    min_resync_interval: float = 1.0
-    request_timeout: float = 15.0
-    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
-    max_requests_per_second: float = RUNDOWN_ULTRA_RATE
-    key_retry: float = DEFAULT_KEY_RETRY
-    max_price: float = DEFAULT_MAX_PRICE
-
-    def __post_init__(self) -> None:
-        """Refuse settings that cannot work, naming the field."""
-        if not self.name:
-            raise ValueError("a feed needs a name")
-        if not self.api_key:
-            raise ValueError(f"feed {self.name}: api_key is empty")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"feed {self.name}: base_url must start with http:// or https://")
-        if not self.market_ids or len(self.market_ids) > MAX_MARKET_IDS:
-            raise ValueError(f"feed {self.name}: market_ids needs 1 to {MAX_MARKET_IDS} ids")
-        if self.days_ahead < 0:
-            raise ValueError(f"feed {self.name}: days_ahead must be 0 or more")
-        for label, value in (
-            ("heartbeat_timeout", self.heartbeat_timeout),
-            ("refresh_interval", self.refresh_interval),
-            ("refetch_interval", self.refetch_interval),
-            ("min_resync_interval", self.min_resync_interval),
-            ("request_timeout", self.request_timeout),
-            ("max_requests_per_second", self.max_requests_per_second),
-            ("key_retry", self.key_retry),
-        ):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"feed {self.name}: {label} must be a positive number")
-        if self.max_frame_bytes <= 0:
-            raise ValueError(f"feed {self.name}: max_frame_bytes must be positive")
-        if not (math.isfinite(self.max_price) and self.max_price > 1.0):
-            raise ValueError(f"feed {self.name}: max_price must be decimal odds above 1.0")
-        self._check_scope()
-
-    def _check_scope(self) -> None:
-        """The V2 socket is filtered by sport: at least one is needed."""
-        if not self.sport_ids:
-            raise ValueError(f"feed {self.name}: sport_ids needs at least one sport")
-
-    @property
-    def ws_url(self) -> str:
-        """The V2 markets WebSocket URL with its filters (the key goes in a header)."""
-        params = {"sport_ids": _csv(self.sport_ids), "market_ids": _csv(self.market_ids)}
-        if self.affiliate_ids:
-            params["affiliate_ids"] = _csv(self.affiliate_ids)
-        return websocket_url(self.base_url, V2_WS_PATH, params)
-
-
-def bootstrap_dates(now: float, days_ahead: int) -> list[str]:
-    """The dates (YYYY-MM-DD, UTC) whose events pages make a bootstrap: today onwards."""
-    today = datetime.fromtimestamp(now, UTC).date()
-    return [(today + timedelta(days=offset)).isoformat() for offset in range(days_ahead + 1)]
-
-
-def _csv(values: Iterable[object]) -> str:
-    return ",".join(str(value) for value in values)
-
-
-# --- the pure session ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    """What one REST body (events page, single event, delta page) produced.
-
-    Attributes:
-        batch: the events and updates to hand to the engine (possibly empty).
-        cursor: the page's ``meta.delta_last_id``: for a delta page, the ``last_id`` of
-            the next call; None when the body had none.
-        has_more: a delta page with more changes waiting: call again with ``cursor``.
-        refresh_events: events with prices the join table could not place: fetch them.
-        refresh_affiliates: prices of books missing from the affiliates map were seen.
-        skipped: prices, outcomes, markets and events that could not be used.
-        listed: the provider events an events body listed (its full snapshots).
-    """
-
-    batch: FeedBatch
-    cursor: str | None = None
-    has_more: bool = False
-    refresh_events: frozenset[str] = frozenset()
-    refresh_affiliates: bool = False
-    skipped: int = 0
-    listed: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class FrameResult:
-    """What one WebSocket frame produced; at most one of its fields says anything.
-
-    Attributes:
-        batch: updates to hand to the engine.
-        heartbeat: the frame was a heartbeat.
-        refresh_event: the frame named an event or participant the session does not know:
-            fetch ``/api/v2/events/{refresh_event}``.
-        refresh_affiliates: the frame priced a book missing from the affiliates map.
-        ignored: why the frame produced nothing ("" when it did, or was a heartbeat).
-        skipped: quotes of the frame that could not be used.
-    """
-
-    batch: FeedBatch | None = None
-    heartbeat: bool = False
-    refresh_event: str | None = None
-    refresh_affiliates: bool = False
-    ignored: str = ""
-    skipped: int = 0
-
-
-#: A snapshot page: (sport id, date). Events that leave their page are withdrawn.
-PageKey = tuple[int, str]
-
-
-class CellBoard:
-    """The cells each provider event has priced, from every source, to withdraw by scope.
-
-    A full snapshot of an event replaces everything quoted for it before; a TheRundown V1
-    line frame replaces one book's line, a subset picked by ``within``. A single change
-    (WebSocket, delta) only adds or, when off the board, removes its own cell.
-    """
-
-    def __init__(self) -> None:
-        """Start with nothing priced."""
-        self._cells: dict[str, set[CellKey]] = {}
-
-    def note(self, quotes: Iterable[ParsedQuote]) -> None:
-        """Record single changes: a price adds its cell, an off-board quote removes it."""
-        for quote in quotes:
-            cells = self._cells.setdefault(quote.provider_event_id, set())
-            if math.isnan(quote.price):
-                cells.discard(cell_key(quote))
-            else:
-                cells.add(cell_key(quote))
-
-    def replace(
-        self,
-        event_id: str,
-        quotes: Sequence[ParsedQuote],
-        at: float,
-        within: Callable[[CellKey], bool] | None = None,
-    ) -> tuple[ParsedQuote, ...]:
-        """Make ``quotes`` everything ``event_id`` prices (in ``within``); the withdrawals.
-
-        ``quotes`` must all belong to ``event_id`` and to ``within``.
-        """
-        cells = self._cells.setdefault(event_id, set())
-        previous = cells if within is None else {cell for cell in cells if within(cell)}
-        gone, _ = withdraw_missing(previous, quotes, at=at)
-        if within is None:
-            cells.clear()
-        else:
-            cells.difference_update(previous)
-        cells.update(cell_key(q) for q in quotes if not math.isnan(q.price))
-        return gone
-
-    def forget(self, event_id: str, at: float) -> tuple[ParsedQuote, ...]:
-        """Withdraw everything ``event_id`` priced and forget it."""
-        gone, _ = withdraw_missing(self._cells.pop(event_id, set()), (), at=at)
-        return gone
-
-    def cells(self, event_id: str) -> frozenset[CellKey]:
-        """The cells ``event_id`` prices now."""
-        return frozenset(self._cells.get(event_id, ()))
-
-
-class RundownSession:
-    """TheRundown V2 protocol state, without I/O: bodies and frames in, batches out.
-
-    Feed it, in order: `handle_sports` and `handle_affiliates`, then `handle_events` for
-    each events page, then WebSocket frames (`handle_ws`), delta pages (`handle_delta`)
-    and single events (`handle_event`) as they come. Every method takes the time the
-    input was received (epoch seconds); none reads a clock, so the same inputs give the
-    same batches.
-
-    Attributes:
-        feed: the feed name put on every batch.
-        sports: sport id -> name.
-        affiliates: affiliate id -> book name.
-        participants: the merged join table of every events page and event seen.
-        events: the provider events known, by TheRundown event id.
-        cursor: the market-delta ``last_id`` to resync from: set by the first page of a
-            snapshot round (`handle_events` with ``sets_cursor``), and by the driver after
-            a resync completes; `handle_delta` never moves it, since a resync's pages
-            only count once the engine has taken them all.
-        board: the cells each event prices.
-    """
-
-    def __init__(
-        self,
-        feed: str,
-        identity: EventIdentity,
-        *,
-        provider: str = PROVIDER,
-        draw_sports: frozenset[int] = DRAW_SPORTS,
-        max_price: float = DEFAULT_MAX_PRICE,
-    ) -> None:
-        """A session for feed ``feed``, mapping events through ``identity``.
-
-        Prices above ``max_price`` (decimal) are withdrawn and counted in `bounds`.
-        """
-        self.feed = feed
-        self.bounds = PriceBounds(max_price)
-        self.provider = provider
-        self.draw_sports = draw_sports
-        self.sports: dict[int, str] = {}
-        self.affiliates: dict[int, str] = {}
-        self.participants: dict[ParticipantKey, ParticipantRef] = {}
-        self.events: dict[str, ProviderEvent] = {}
-        self.cursor: str | None = None
-        self.board = CellBoard()
-        self._identity = identity
-        self._pages: dict[PageKey, frozenset[str]] = {}
-
-    # --- REST ----------------------------------------------------------------------------
-
-    def handle_sports(self, body: object) -> None:
-        """Take a ``/api/v2/sports`` body."""
-        self.sports = parse_sports(body)
-
-    def handle_affiliates(self, body: object) -> None:
-        """Take a ``/api/v2/affiliates`` body; replaces the map."""
-        self.affiliates = parse_affiliates(body)
-
-    def handle_events(
-        self,
-        body: object,
-        received_at: float,
-        *,
-        page: PageKey | None = None,
-        sets_cursor: bool = True,
-    ) -> SyncResult:
-        """Take an events body: a full snapshot of every event it lists.
-
-        Each listed event's cells that the body no longer prices are withdrawn. With
-        ``page`` (the (sport id, date) the body answers), events listed by that page
-        before and missing now are withdrawn entirely. With ``sets_cursor`` the body's
-        ``meta.delta_last_id`` becomes `cursor`: pass it for the first page of a round
-        only, since the first page is the oldest and a resync from it misses nothing.
-        """
-        parsed = parse_events(
-            body,
-            affiliates=self.affiliates,
-            sports=self.sports,
-            provider=self.provider,
-            received_at=received_at,
-            draw_sports=self.draw_sports,
-        )
-        self.participants.update(parsed.participants)
-        by_event: dict[str, list[ParsedQuote]] = {}
-        for quote in self.bounds.apply(parsed.quotes):
-            by_event.setdefault(quote.provider_event_id, []).append(quote)
-        quotes: list[ParsedQuote] = []
-        for event in parsed.events:
-            event_id = event.provider_event_id
-            self.events[event_id] = event
-            own = by_event.get(event_id, [])
-            quotes += self.board.replace(event_id, own, received_at)
-            quotes += own
-        listed = frozenset(event.provider_event_id for event in parsed.events)
-        if page is not None:
-            for gone in sorted(self._pages.get(page, frozenset()) - listed):
-                quotes += self.board.forget(gone, received_at)
-            self._pages[page] = listed
-        if sets_cursor and parsed.delta_cursor is not None:
-            self.cursor = parsed.delta_cursor
-        batch, invalid = self._batch(quotes, parsed.events, received_at)
-        skipped = (
-            parsed.skipped_events
-            + parsed.skipped_markets
-            + parsed.skipped_outcomes
-            + parsed.skipped_prices
-        )
-        return SyncResult(
-            batch,
-            cursor=parsed.delta_cursor,
-            refresh_affiliates=bool(parsed.unknown_affiliates),
-            skipped=skipped + invalid,
-            listed=listed,
-        )
-
-    def handle_event(self, body: object, received_at: float) -> SyncResult:
-        """Take a ``/api/v2/events/{id}`` body: a full snapshot of that event."""
-        return self.handle_events(body, received_at, sets_cursor=False)
-
-    def handle_event_missing(self, event_id: str, received_at: float) -> SyncResult:
-        """The event answered 404: withdraw whatever it priced."""
-        gone = self.board.forget(event_id, received_at)
-        batch, invalid = self._batch(gone, (), received_at)
-        return SyncResult(batch, skipped=invalid)
-
-    def retire_finished(self, now: float) -> SyncResult:
-        """Forget every event that started more than `FINISHED_AFTER` before ``now``.
-
-        What such an event still prices is withdrawn (the batch), and it leaves the events,
-        the cell board and the pages that listed it.
-        """
-        cutoff = now - FINISHED_AFTER
-        finished = {key for key, event in self.events.items() if event.starts_at < cutoff}
-        quotes: list[ParsedQuote] = []
-        for event_id in sorted(finished):
-            quotes += self.board.forget(event_id, now)
-        # The withdrawals are placed through the events, so they go only after.
-        batch, invalid = self._batch(quotes, (), now)
-        for event_id in finished:
-            del self.events[event_id]
-        self._pages = {
-            page: rest for page, listed in self._pages.items() if (rest := listed - finished)
-        }
-        return SyncResult(batch, skipped=invalid)
-
-    def handle_delta(self, body: object, received_at: float) -> SyncResult:
-        """Take a ``/api/v2/markets/delta`` page; `cursor` is left alone (see the class)."""
-        page = parse_market_delta(
-            body,
-            participants=self.participants,
-            affiliates=self.affiliates,
-            received_at=received_at,
-        )
-        self.bounds.count_refused(page.prices_refused)
-        quotes = self.bounds.apply(page.quotes)
-        self.board.note(quotes)
-        batch, invalid = self._batch(quotes, (), received_at)
-        return SyncResult(
-            batch,
-            cursor=page.cursor,
-            has_more=page.has_more,
-            refresh_events=frozenset(key.event_id for key in page.unknown_participants),
-            refresh_affiliates=bool(page.unknown_affiliates),
-            skipped=page.skipped + invalid,
-        )
-
-    # --- WebSocket -----------------------------------------------------------------------
-
-    def handle_ws(self, frame: str | bytes, received_at: float) -> FrameResult:
-        """Take one frame of the V2 markets WebSocket.
-
-        Raises:
-            ParseError: the frame is not a TheRundown frame; count it and go on.
-        """
-        message = parse_ws_frame(
-            frame,
-            participants=self.participants,
-            affiliates=self.affiliates,
-            received_at=received_at,
-        )
-        if isinstance(message, Heartbeat):
-            return FrameResult(heartbeat=True)
-        if isinstance(message, UnknownMessage):
-            return FrameResult(ignored=f"message type {message.type!r}")
-        if message.quote is None:
-            reason = message.skip_reason
-            unknown_book = (
-                reason is SkipReason.UNKNOWN_AFFILIATE
-                and message.affiliate_id not in RETIRED_AFFILIATES
-            )
-            return FrameResult(
-                refresh_event=message.event_id if message.needs_refresh else None,
-                refresh_affiliates=unknown_book,
-                ignored=str(reason),
-                skipped=1,
-            )
-        if message.price_refused:
-            self.bounds.count_refused(1)
-        quotes = self.bounds.apply((message.quote,))
-        self.board.note(quotes)
-        return self._frame_result(quotes, received_at)
-
-    # --- shared --------------------------------------------------------------------------
-
-    def _frame_result(self, quotes: Sequence[ParsedQuote], received_at: float) -> FrameResult:
-        """A frame's quotes as a result: a batch, or why there is none."""
-        batch, invalid = self._batch(quotes, (), received_at)
-        if not batch.updates:
-            return FrameResult(ignored="no usable quote", skipped=invalid)
-        return FrameResult(batch=batch, skipped=invalid)
-
-    def _batch(
-        self,
-        quotes: Iterable[ParsedQuote],
-        events: Iterable[ProviderEvent],
-        received_at: float,
-    ) -> tuple[FeedBatch, int]:
-        """Quotes on the engine's events, as one batch; and how many could not be mapped.
-
-        Within a batch a cell keeps its last update (a delta page may move a price several
-        times): the engine writes a batch at once, where the order of duplicates is lost.
-        """
-        updates: dict[tuple[MarketKey, int, str], PriceUpdate] = {}
-        invalid = 0
-        for quote in quotes:
-            provider_event = self.events.get(quote.provider_event_id)
-            if provider_event is None:
-                invalid += 1
-                continue
-            try:
-                update = to_update(quote, self._identity.resolve(provider_event))
-            except InvalidMarketError:
-                invalid += 1
-                continue
-            updates.pop((update.market, update.outcome, update.book), None)
-            updates[(update.market, update.outcome, update.book)] = update
-        engine_events = tuple(self._identity.resolve(event).event for event in events)
-        return FeedBatch(self.feed, received_at, engine_events, tuple(updates.values())), invalid
-
-
-# --- the driver ------------------------------------------------------------------------
-
-
-class RestJob(Enum):
-    """REST work a connected feed does between frames, in order of importance.
-
-    A resync comes before the pages: it replays changes older than any page fetched
-    after it, and must not land on top of one. SNAPSHOT fetches the next due events page.
-    """
-
-    AFFILIATES = 0
-    RESYNC = 1
-    SNAPSHOT = 2
-
-
-#: A REST job: one of `RestJob`, or the id of an event to fetch.
-Job: TypeAlias = RestJob | str
-
 #: Events awaiting their page, at most (a bound against a server naming endless events).
 _MAX_AWAITING: Final = 10_000
-#: Refetches remembered at most; older ones are forgotten past this many.
-_MAX_REMEMBERED_FETCHES: Final = 10_000
-
-
-class RestSchedule:
-    """When each REST job is due. Pure: times (monotonic seconds) are passed in.
-
-    `take` hands out the most important due job first: the affiliates, a resync, an
-    events page, then event fetches, oldest first. A refetch (an event or the affiliates,
-    asked for by a frame that could not be placed) runs at most once per
-    ``refetch_interval``: a burst of frames for one unknown event costs one request.
-    `hold` keeps every job back, for a 429's Retry-After or a failing server.
-    """
-
-    def __init__(self, refetch_interval: float) -> None:
-        """An empty schedule; refetches of one job at least ``refetch_interval`` apart."""
-        self.refetch_interval = refetch_interval
-        #: No job is handed out before this time.
-        self.held_until = -math.inf
-        self._due: dict[Job, float] = {}
-        self._fetched: dict[Job, float] = {}
-
-    def __contains__(self, job: Job) -> bool:
-        """Whether ``job`` is scheduled."""
-        return job in self._due
-
-    def schedule(self, job: Job, at: float) -> None:
-        """Make ``job`` due at ``at``, or keep it earlier if it already is."""
-        self._due[job] = min(self._due.get(job, math.inf), at)
-
-    def refetch(self, job: Job, now: float) -> None:
-        """Schedule a refetch: now, or ``refetch_interval`` after the last one began."""
-        last = self._fetched.get(job, -math.inf)
-        self.schedule(job, max(now, last + self.refetch_interval))
-
-    def due_at(self, job: Job) -> float:
-        """When ``job`` is due; infinity when it is not scheduled."""
-        return self._due.get(job, math.inf)
-
-    def cancel(self, job: Job) -> None:
-        """Unschedule ``job`` (answered by other work)."""
-        self._due.pop(job, None)
-
-    def hold(self, until: float) -> None:
-        """Hand out no job before ``until``."""
-        self.held_until = until
-
-    def next_due(self) -> float:
-        """When `take` will next hand out a job; infinity when nothing is scheduled."""
-        return max(min(self._due.values(), default=math.inf), self.held_until)
-
-    def take(self, now: float) -> Job | None:
-        """Remove and return the most important job due by ``now``, if any."""
-        if now < self.held_until:
-            return None
-        ready = [(self._rank(job, at), job) for job, at in self._due.items() if at <= now]
-        if not ready:
-            return None
-        _, job = min(ready, key=lambda pair: pair[0])
-        del self._due[job]
-        if not isinstance(job, RestJob) or job is RestJob.AFFILIATES:
-            self._fetched[job] = now
-            if len(self._fetched) > _MAX_REMEMBERED_FETCHES:
-                horizon = now - self.refetch_interval
-                self._fetched = {j: t for j, t in self._fetched.items() if t > horizon}
-        return job
-
-    @staticmethod
-    def _rank(job: Job, at: float) -> tuple[int, float, str]:
-        if isinstance(job, RestJob):
-            return job.value, 0.0, ""
-        return len(RestJob), at, job
 
 
 class RundownFeed:
@@ -828,9 +247,9 @@ class RundownFeed:
 
     def _market_params(self) -> dict[str, str]:
         """The market and book filters every odds request carries."""
-        params = {"market_ids": _csv(self.settings.market_ids)}
+        params = {"market_ids": ids_param(self.settings.market_ids)}
         if self.settings.affiliate_ids:
-            params["affiliate_ids"] = _csv(self.settings.affiliate_ids)
+            params["affiliate_ids"] = ids_param(self.settings.affiliate_ids)
         return params
 
     # --- running -------------------------------------------------------------------------

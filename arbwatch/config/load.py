@@ -56,7 +56,7 @@ from arbwatch.core.markets import MarketKind, Period, normalize_sport
 from arbwatch.core.odds import OddsFormat
 from arbwatch.core.rulemodel import InPlay, QuietHours, RuleConfig, RuleKind
 from arbwatch.errors import ConfigError
-from arbwatch.feeds.base import redact
+from arbwatch.feeds.base import SettingsError, SettingsProblem, redact
 from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
 from arbwatch.feeds.therundown.settings import RundownSettings
 from arbwatch.feeds.therundown.v1 import RundownV1Settings
@@ -506,18 +506,19 @@ class _Reader:
             return None
         try:
             return settings(name=name, api_key=api_key, **fields)  # type: ignore[arg-type]
-        except ValueError as error:
-            self._settings_problem(feed, name, str(error))
+        except SettingsError as error:
+            for problem in error.problems:
+                self._settings_problem(feed, problem)
             return None
 
-    def _settings_problem(self, feed: Section, name: str, message: str) -> None:
-        """A feed settings class's refusal, at the line of the key it names if it names one."""
-        why = message.removeprefix(f"feed {name!r}: ").removeprefix(f"feed {name}: ")
-        key = re.match(r"[a-z_]+", why)
-        if key is not None and key.group() in feed:
-            feed.report(key.group(), why[key.end() :].lstrip(": "))
+    def _settings_problem(self, feed: Section, problem: SettingsProblem) -> None:
+        """A feed settings class's refusal, at the line of its key when the key is written."""
+        if problem.key and problem.key in feed:
+            feed.report(problem.key, problem.reason)
         else:
-            self._problems.at(feed.mapping, why)
+            # A key not written (api_key from api_key_file) or none: said on the feed.
+            where = f"{problem.key}: " if problem.key else ""
+            self._problems.at(feed.mapping, where + problem.reason)
 
     def _feed_key(self, feed: Section) -> str | None:
         """The feed's API key, from ``api_key`` or ``api_key_file``."""

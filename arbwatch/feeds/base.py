@@ -21,7 +21,7 @@ import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Self
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from arbwatch.core.markets import Event, PriceUpdate
@@ -35,6 +35,38 @@ MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
 #: times itself (5, 10, 15, 15 ... minutes). A key is renewed by a person, so sooner only
 #: spends the provider's patience; much later leaves a fixed key unused for long.
 DEFAULT_KEY_RETRY: Final = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsProblem:
+    """What is wrong with one setting of a feed: its key ("" for the feed as a whole) and why."""
+
+    key: str
+    reason: str
+
+
+class SettingsError(ArbwatchError, ValueError):
+    """A feed's settings refused, each problem a value (key, reason) the loader places.
+
+    The text names the feed (``feed 'rapid': api_key: ...``) for whoever builds settings
+    in code; the config loader reads ``problems`` and reports each at its key's line.
+    """
+
+    def __init__(self, feed: str, problems: Iterable[SettingsProblem]) -> None:
+        """Refuse ``feed``'s settings for ``problems`` (at least one)."""
+        self.feed = feed
+        self.problems = tuple(problems)
+        super().__init__(
+            "; ".join(
+                f"feed {feed!r}: " + (f"{p.key}: {p.reason}" if p.key else p.reason)
+                for p in self.problems
+            )
+        )
+
+    @classmethod
+    def one(cls, feed: str, key: str, reason: str) -> Self:
+        """Refused for one reason, about ``key``."""
+        return cls(feed, (SettingsProblem(key, reason),))
 
 
 class FeedError(ArbwatchError):

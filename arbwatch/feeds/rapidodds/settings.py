@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Final, TypeGuard
 from urllib.parse import SplitResult, quote, urlsplit
 
-from arbwatch.errors import ArbwatchError
 from arbwatch.feeds.base import (
     DEFAULT_KEY_RETRY,
     MAX_FRAME_BYTES,
+    SettingsError,
     redact,
     websocket_url,
 )
@@ -41,7 +41,7 @@ DEFAULT_POLL_INTERVAL: Final = 60.0
 RAPIDODDS_RATE: Final = 30.0
 
 
-class RapidOddsSettingsError(ArbwatchError, ValueError):
+class RapidOddsSettingsError(SettingsError):
     """A RapidOddsAPI feed configured in a way the API would refuse; names the feed."""
 
 
@@ -101,45 +101,48 @@ class RapidOddsSettings:
         # Checked as objects: settings come from YAML, where any type can turn up.
         name: object = self.name
         if not _is_name(name):
-            raise RapidOddsSettingsError("a RapidOddsAPI feed needs a name")
-        where = f"feed {self.name!r}"
+            raise RapidOddsSettingsError.one(
+                name if isinstance(name, str) else "", "name", "a RapidOddsAPI feed needs a name"
+            )
+        feed = self.name
         key: object = self.api_key
         # The key itself is never quoted back: the message would end up in logs.
         if not _is_name(key) or not key.startswith("oa_") or len(key) == len("oa_"):
-            raise RapidOddsSettingsError(f"{where}: api_key: RapidOddsAPI keys start with 'oa_'")
+            raise RapidOddsSettingsError.one(feed, "api_key", "RapidOddsAPI keys start with 'oa_'")
         if any(c.isspace() for c in key):
-            raise RapidOddsSettingsError(f"{where}: api_key: contains whitespace")
+            raise RapidOddsSettingsError.one(feed, "api_key", "contains whitespace")
         for names in ("sports", "bookmakers", "market_types"):
-            object.__setattr__(self, names, _names(where, names, getattr(self, names)))
-        url = _parse_url(where, self.base_url)
+            object.__setattr__(self, names, _names(feed, names, getattr(self, names)))
+        url = _parse_url(feed, self.base_url)
         if url.scheme not in ("http", "https") or not url.hostname or url.query:
-            raise RapidOddsSettingsError(
-                f"{where}: base_url: expected http(s)://host[/path] without a query, "
-                f"got {redact(self.base_url)!r}"
+            raise RapidOddsSettingsError.one(
+                feed,
+                "base_url",
+                f"expected http(s)://host[/path] without a query, got {redact(self.base_url)!r}",
             )
         for interval in ("idle_timeout", "poll_interval", "key_retry"):
             value = getattr(self, interval)
             if not _finite(value) or value <= 0:
-                raise RapidOddsSettingsError(
-                    f"{where}: {interval}: expected seconds > 0, got {value}"
+                raise RapidOddsSettingsError.one(
+                    feed, interval, f"expected seconds > 0, got {value}"
                 )
         rate = self.max_requests_per_second
         if not _finite(rate) or rate <= 0:
-            raise RapidOddsSettingsError(
-                f"{where}: max_requests_per_second: expected a number > 0, got {rate}"
+            raise RapidOddsSettingsError.one(
+                feed, "max_requests_per_second", f"expected a number > 0, got {rate}"
             )
         if not _finite(self.credits_retry) or self.credits_retry < 0:
-            raise RapidOddsSettingsError(
-                f"{where}: credits_retry: expected seconds >= 0, got {self.credits_retry}"
+            raise RapidOddsSettingsError.one(
+                feed, "credits_retry", f"expected seconds >= 0, got {self.credits_retry}"
             )
         if not _finite(self.max_price) or self.max_price <= 1.0:
-            raise RapidOddsSettingsError(
-                f"{where}: max_price: expected decimal odds above 1.0, got {self.max_price}"
+            raise RapidOddsSettingsError.one(
+                feed, "max_price", f"expected decimal odds above 1.0, got {self.max_price}"
             )
         limit: object = self.max_frame_bytes
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
-            raise RapidOddsSettingsError(
-                f"{where}: max_frame_bytes: expected a positive integer, got {self.max_frame_bytes}"
+            raise RapidOddsSettingsError.one(
+                feed, "max_frame_bytes", f"expected a positive integer, got {self.max_frame_bytes}"
             )
 
     @property
@@ -166,30 +169,30 @@ class RapidOddsSettings:
         return credits_per_push(len(self.market_types), len(self.bookmakers))
 
 
-def _names(where: str, field_name: str, values: object) -> tuple[str, ...]:
+def _names(feed: str, field_name: str, values: object) -> tuple[str, ...]:
     """A non-empty tuple of non-blank names, repeats dropped (the API counts them once)."""
     # A bare string is a sequence too: "NBA" would otherwise become ("N", "B", "A").
     if isinstance(values, str) or not isinstance(values, Iterable):
-        raise RapidOddsSettingsError(f"{where}: {field_name}: expected a list of names")
+        raise RapidOddsSettingsError.one(feed, field_name, "expected a list of names")
     names = tuple(values)
     if not names:
-        raise RapidOddsSettingsError(f"{where}: {field_name}: must not be empty")
+        raise RapidOddsSettingsError.one(feed, field_name, "must not be empty")
     for value in names:
         if not _is_name(value):
-            raise RapidOddsSettingsError(
-                f"{where}: {field_name}: expected non-blank names, got {value!r}"
+            raise RapidOddsSettingsError.one(
+                feed, field_name, f"expected non-blank names, got {value!r}"
             )
     return tuple(dict.fromkeys(names))
 
 
-def _parse_url(where: str, text: object) -> SplitResult:
+def _parse_url(feed: str, text: object) -> SplitResult:
     """``text`` as a URL, or a settings error."""
     if not isinstance(text, str):
-        raise RapidOddsSettingsError(f"{where}: base_url: expected a URL")
+        raise RapidOddsSettingsError.one(feed, "base_url", "expected a URL")
     try:
         return urlsplit(text)
     except ValueError as error:
-        raise RapidOddsSettingsError(f"{where}: base_url: {error}") from None
+        raise RapidOddsSettingsError.one(feed, "base_url", f"{error}") from None
 
 
 def _is_name(value: object) -> TypeGuard[str]:

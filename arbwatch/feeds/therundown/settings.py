@@ -13,6 +13,7 @@ from typing import Final
 
 from arbwatch.feeds.base import (
     DEFAULT_KEY_RETRY,
+    SettingsError,
     websocket_url,
 )
 from arbwatch.feeds.model import (
@@ -85,15 +86,15 @@ class RundownSettings:
     def __post_init__(self) -> None:
         """Refuse settings that cannot work, naming the field."""
         if not self.name:
-            raise ValueError("a feed needs a name")
+            raise SettingsError.one(self.name, "name", "a feed needs a name")
         if not self.api_key:
-            raise ValueError(f"feed {self.name}: api_key is empty")
+            raise SettingsError.one(self.name, "api_key", "is empty")
         if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"feed {self.name}: base_url must start with http:// or https://")
+            raise SettingsError.one(self.name, "base_url", "must start with http:// or https://")
         if not self.market_ids or len(self.market_ids) > MAX_MARKET_IDS:
-            raise ValueError(f"feed {self.name}: market_ids needs 1 to {MAX_MARKET_IDS} ids")
+            raise SettingsError.one(self.name, "market_ids", f"needs 1 to {MAX_MARKET_IDS} ids")
         if self.days_ahead < 0:
-            raise ValueError(f"feed {self.name}: days_ahead must be 0 or more")
+            raise SettingsError.one(self.name, "days_ahead", "must be 0 or more")
         for label, value in (
             ("heartbeat_timeout", self.heartbeat_timeout),
             ("refresh_interval", self.refresh_interval),
@@ -104,17 +105,17 @@ class RundownSettings:
             ("key_retry", self.key_retry),
         ):
             if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"feed {self.name}: {label} must be a positive number")
+                raise SettingsError.one(self.name, label, "must be a positive number")
         if self.max_frame_bytes <= 0:
-            raise ValueError(f"feed {self.name}: max_frame_bytes must be positive")
+            raise SettingsError.one(self.name, "max_frame_bytes", "must be positive")
         if not (math.isfinite(self.max_price) and self.max_price > 1.0):
-            raise ValueError(f"feed {self.name}: max_price must be decimal odds above 1.0")
+            raise SettingsError.one(self.name, "max_price", "must be decimal odds above 1.0")
         self._check_scope()
 
     def _check_scope(self) -> None:
         """The V2 socket is filtered by sport: at least one is needed."""
         if not self.sport_ids:
-            raise ValueError(f"feed {self.name}: sport_ids needs at least one sport")
+            raise SettingsError.one(self.name, "sport_ids", "needs at least one sport")
 
     @property
     def ws_url(self) -> str:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from arbwatch.core.markets import MarketKind
-from arbwatch.feeds.base import websocket_url
+from arbwatch.feeds.base import SettingsError, websocket_url
 from arbwatch.feeds.model import CellKey
 from arbwatch.feeds.therundown.session import FrameResult, RundownSession
 from arbwatch.feeds.therundown.settings import RundownSettings
@@ -72,9 +72,11 @@ class RundownV1Settings(RundownSettings):
     def _check_scope(self) -> None:
         """V1 is filtered by sport or by event; it only carries markets 1, 2 and 3."""
         if not self.sport_ids and not self.event_ids:
-            raise ValueError(f"feed {self.name}: a V1 feed needs sport_ids or event_ids")
+            raise SettingsError.one(self.name, "", "a V1 feed needs sport_ids or event_ids")
         if not set(self.market_ids) <= V1_MARKET_IDS:
-            raise ValueError(f"feed {self.name}: a V1 feed carries market_ids 1, 2 and 3 only")
+            raise SettingsError.one(
+                self.name, "market_ids", "a V1 feed carries market_ids 1, 2 and 3 only"
+            )
 
     @property
     def ws_url(self) -> str:

@@ -34,7 +34,6 @@ from arbwatch.config.model import (
     DEFAULT_HISTORY_RETENTION,
     ChannelConfig,
     Config,
-    FeedSettings,
     HealthConfig,
     Secret,
     is_loopback,
@@ -57,18 +56,9 @@ from arbwatch.core.odds import OddsFormat
 from arbwatch.core.rulemodel import InPlay, QuietHours, RuleConfig, RuleKind
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import SettingsError, SettingsProblem, redact
-from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
-from arbwatch.feeds.therundown.settings import RundownSettings
-from arbwatch.feeds.therundown.v1 import RundownV1Settings
+from arbwatch.feeds.registry import PROVIDERS, FeedSettings
 
 # --- the schema --------------------------------------------------------------------------
-
-#: ``provider:`` -> the settings a feed of that provider is built into.
-PROVIDERS: Final[Mapping[str, type[FeedSettings]]] = {
-    "rapidoddsapi": RapidOddsSettings,
-    "therundown": RundownSettings,
-    "therundown_v1": RundownV1Settings,
-}
 
 # The keys each mapping of the config takes (SCHEMA below says where each mapping sits).
 TOP_KEYS: Final = frozenset({
@@ -84,9 +74,9 @@ HEALTH_KEYS: Final = frozenset({
 })  # fmt: skip
 #: The keys of a feed of each provider: its settings' fields, and where the key comes from.
 FEED_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    provider: frozenset({"name", "provider", "api_key", "api_key_file"})
-    | {field.name for field in dataclasses.fields(settings)}
-    for provider, settings in PROVIDERS.items()
+    name: frozenset({"name", "provider", "api_key", "api_key_file"})
+    | {field.name for field in dataclasses.fields(provider.settings)}
+    for name, provider in PROVIDERS.items()
 }
 CHANNEL_KEYS: Final = frozenset({
     "url", "urls", "url_file", "freshness", "retries", "retry_initial", "retry_max",
@@ -285,11 +275,6 @@ def _holds_secret(path: str) -> bool:
     return _SECRET_PATH.fullmatch(path) is not None
 
 
-def provider_of(settings: FeedSettings) -> str:
-    """The ``provider:`` a feed's settings were built for."""
-    return next(name for name, kind in PROVIDERS.items() if type(settings) is kind)
-
-
 # --- reading -----------------------------------------------------------------------------
 
 
@@ -486,7 +471,7 @@ class _Reader:
         api_key = self._feed_key(feed)
         if provider is None:
             return None
-        settings = PROVIDERS[provider]
+        settings = PROVIDERS[provider].settings
         fields: dict[str, object] = {}
         hints = typing.get_type_hints(settings)
         for field in dataclasses.fields(settings):
@@ -505,11 +490,12 @@ class _Reader:
         if name is None or api_key is None or len(self._problems) > before:
             return None
         try:
-            return settings(name=name, api_key=api_key, **fields)  # type: ignore[arg-type]
+            built: FeedSettings = settings(name=name, api_key=api_key, **fields)
         except SettingsError as error:
             for problem in error.problems:
                 self._settings_problem(feed, problem)
             return None
+        return built
 
     def _settings_problem(self, feed: Section, problem: SettingsProblem) -> None:
         """A feed settings class's refusal, at the line of its key when the key is written."""

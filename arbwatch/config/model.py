@@ -17,12 +17,7 @@ from zoneinfo import ZoneInfo
 from arbwatch.core.odds import OddsFormat
 from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.feeds.base import REDACTED, url_secrets
-from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
-from arbwatch.feeds.therundown.settings import RundownSettings
-
-#: A feed's settings; `arbwatch.feeds.therundown.v1.RundownV1Settings` is a
-#: `RundownSettings`, so the V1 feed is covered too.
-FeedSettings = RapidOddsSettings | RundownSettings
+from arbwatch.feeds.registry import FeedSettings
 
 #: Opportunity history kept in the state database unless the config says otherwise: 90 days.
 DEFAULT_HISTORY_RETENTION: Final = 90 * 86400.0

@@ -38,6 +38,23 @@ DEFAULT_KEY_RETRY: Final = 300.0
 
 
 @dataclass(frozen=True, slots=True)
+class Allowance:
+    """What is left of a feed's plan, as far as its provider said (None: not said).
+
+    Attributes:
+        used: credits charged since the feed started (RapidOddsAPI).
+        remaining: credits or data points left.
+        limit: the plan's credits or data points.
+        exhausted: the provider said they ran out and has not said they are back.
+    """
+
+    used: int | None = None
+    remaining: int | None = None
+    limit: int | None = None
+    exhausted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsProblem:
     """What is wrong with one setting of a feed: its key ("" for the feed as a whole) and why."""
 

@@ -80,6 +80,7 @@ from httpx_ws import (
 
 from arbwatch.feeds.base import (
     REDACTED_LOGGERS,
+    Allowance,
     Backoff,
     FeedBatch,
     FeedError,
@@ -148,6 +149,9 @@ class RapidOddsFeed:
     to ``max_requests_per_second``) and ``rate_limited`` (429s for the rate, each retried).
     """
 
+    #: The provider's name, in status and in recordings.
+    provider: str = PROVIDER
+
     def __init__(
         self,
         settings: RapidOddsSettings,
@@ -200,6 +204,16 @@ class RapidOddsFeed:
     def out_of_credits(self) -> bool:
         """Whether the credits ran out and have not come back (the socket stays open)."""
         return self._credits_exhausted
+
+    def allowance(self) -> Allowance:
+        """The credits charged since start, left and in the plan, as RapidOddsAPI said."""
+        session = self.session
+        return Allowance(
+            used=session.credits_charged_total,
+            remaining=session.credits_remaining,
+            limit=session.credits_limit,
+            exhausted=self._credits_exhausted,
+        )
 
     @property
     def polling(self) -> bool:

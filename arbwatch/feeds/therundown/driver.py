@@ -90,6 +90,7 @@ from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError
 
 from arbwatch.feeds.base import (
     REDACTED_LOGGERS,
+    Allowance,
     Backoff,
     FeedBatch,
     FeedError,
@@ -170,8 +171,9 @@ class RundownFeed:
     start-up's progress: pages_done of pages_total.
     """
 
-    #: The provider name in recordings, which tells `arbwatch replay` which session to use.
-    recorded_provider: str = PROVIDER
+    #: The provider's name, in status and in recordings (which tells `arbwatch replay` which
+    #: session reads the frames).
+    provider: str = PROVIDER
 
     def __init__(
         self,
@@ -333,6 +335,15 @@ class RundownFeed:
         healthy()
         if not self._pages.bootstrapped:
             self.stats.state = FeedState.BOOTSTRAPPING
+
+    def allowance(self) -> Allowance:
+        """The data points left and in the plan, from TheRundown's last response headers."""
+        extra = self.stats.extra
+        remaining = extra.get("datapoints_remaining")
+        return Allowance(
+            remaining=None if remaining is None else int(remaining),
+            limit=int(extra.get("datapoints_limit", 0)) or None,
+        )
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -683,7 +694,7 @@ class RundownFeed:
                 RecordedFrame(
                     received_at=received_at,
                     feed=self.settings.name,
-                    provider=self.recorded_provider,
+                    provider=self.provider,
                     channel=channel,
                     source=source,
                     frame=frame,

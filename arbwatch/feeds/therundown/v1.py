@@ -165,5 +165,8 @@ class RundownV1Session(RundownSession):
         return int(event.sport) if event.sport.isdigit() else None
 
 
-#: The provider name of V1 feeds in recordings: their frames need `RundownV1Session`.
-V1_PROVIDER: Final = "therundown-v1"
+#: The provider name of V1 feeds, in the config and in recordings (whose frames need
+#: `RundownV1Session`).
+V1_PROVIDER: Final = "therundown_v1"
+#: How recordings made before the name was one spelled it; they still replay.
+V1_PROVIDER_BEFORE: Final = "therundown-v1"

@@ -26,7 +26,7 @@ class RundownV1Feed(RundownFeed):
     """
 
     settings: RundownV1Settings
-    recorded_provider = V1_PROVIDER
+    provider = V1_PROVIDER
 
     def __init__(
         self,

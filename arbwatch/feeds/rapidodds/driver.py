@@ -10,8 +10,8 @@ Three layers, after the house style (sans-I/O core, thin I/O shell), a module ea
     identity, what the engine has been sent per sport, and the credit figures. A recording
     fed through a new session gives the same batches again.
 `RapidOddsFeed`
-    The I/O: an optional REST bootstrap, the odds WebSocket, the REST polling fallback,
-    reconnects (`arbwatch.feeds.connection.reconnecting`), recording and redaction.
+    The I/O: an optional REST bootstrap, the odds WebSocket, the REST polling fallback;
+    the client, reconnects, recording and redaction are the shared `FeedDriver`'s.
 
 How a push becomes a batch
     Every ``odds_update`` push (and every REST snapshot) is a full snapshot of one sport's
@@ -65,13 +65,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from functools import partial
-from typing import Final, TypeVar
+from typing import Final
 
 import anyio
 import httpx
-from anyio.streams.memory import MemoryObjectSendStream
 from httpx_ws import (
     AsyncWebSocketSession,
     WebSocketDisconnect,
@@ -79,31 +77,26 @@ from httpx_ws import (
 )
 
 from arbwatch.feeds.base import (
-    REDACTED_LOGGERS,
     Allowance,
     Backoff,
-    FeedBatch,
     FeedError,
-    install_redaction,
-    redact,
     truncate,
 )
 from arbwatch.feeds.bounded_ws import aconnect_bounded
 from arbwatch.feeds.connection import (
-    FeedState,
-    FeedStats,
-    Handoff,
     frames,
-    key_retry_backoff,
-    reconnecting,
 )
-from arbwatch.feeds.failures import KEY_REFUSED_CLOSE_CODE, read_error_bodies, retry_after_seconds
+from arbwatch.feeds.driver import FeedDriver
+from arbwatch.feeds.failures import (
+    KEY_REFUSED_CLOSE_CODE,
+    leaf_error,
+    retry_after_seconds,
+)
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import (
     PRICES_OUT_OF_RANGE,
     ParseError,
 )
-from arbwatch.feeds.pacing import PacedClient
 from arbwatch.feeds.rapidodds.session import OversizedFrameError, RapidOddsSession, SessionResult
 from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
 from arbwatch.feeds.rapidodds.wire import (
@@ -114,7 +107,7 @@ from arbwatch.feeds.rapidodds.wire import (
     Subscribed,
     Unsubscribed,
 )
-from arbwatch.feeds.recording import FrameRecorder, RecordedFrame
+from arbwatch.feeds.recording import FrameRecorder
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +120,12 @@ KEEPALIVE_SECONDS: Final = 20.0
 READ_CHUNK_BYTES: Final = 256 * 1024
 #: Timeout of each REST request (connect, read, write, pool), in seconds.
 REST_TIMEOUT: Final = 30.0
-#: How much of an oversized frame a recording keeps (it stays unreadable on replay too).
-_RECORDED_OVERSIZED_CHARS: Final = 1000
-
-_T = TypeVar("_T", bound=BaseException)
 
 
 # --- the feed --------------------------------------------------------------------------
 
 
-class RapidOddsFeed:
+class RapidOddsFeed(FeedDriver):
     """Runs one RapidOddsAPI feed: REST bootstrap, WebSocket pushes, or REST polling.
 
     ``stats`` is the feed's `FeedStats`. ``frames`` counts WebSocket frames and REST
@@ -174,8 +163,17 @@ class RapidOddsFeed:
             clock: wall-clock time in epoch seconds, stamped on every frame received.
             backoff_factory: makes the reconnect backoff (small delays in tests).
         """
+        super().__init__(
+            settings,
+            client=client,
+            recorder=recorder,
+            clock=clock,
+            backoff=backoff_factory(),
+            request_timeout=REST_TIMEOUT,
+            logger=log,
+        )
         self.settings = settings
-        self.stats = FeedStats(settings.name, extra={PRICES_OUT_OF_RANGE: 0.0})
+        self.stats.extra[PRICES_OUT_OF_RANGE] = 0.0
         self.session = RapidOddsSession(
             identity,
             feed=settings.name,
@@ -183,11 +181,6 @@ class RapidOddsFeed:
             max_frame_bytes=settings.max_frame_bytes,
             max_price=settings.max_price,
         )
-        self._client = client
-        self._recorder = recorder
-        self._clock = clock
-        self._backoff_factory = backoff_factory
-        self._secrets = (settings.api_key,)
         self._polling = False
         self._usage_checked = False
         #: The server said the credits ran out and skips the pushes; see `out_of_credits`.
@@ -195,9 +188,6 @@ class RapidOddsFeed:
         #: The credits came back with a push: ask ``/usage`` once more for the new figures.
         self._usage_due = False
         self._bootstrapped: set[str] = set()
-        self._http: httpx.AsyncClient | None = None
-        self._handoff: Handoff | None = None
-        self._rest = PacedClient(settings.name, settings.max_requests_per_second)
         self.stats.extra.update(rest_requests=0.0, rate_limited=0.0)
 
     @property
@@ -220,37 +210,12 @@ class RapidOddsFeed:
         """Whether the feed fell back to REST polling (the plan has no WebSocket)."""
         return self._polling
 
-    async def run(self, out: MemoryObjectSendStream[FeedBatch]) -> None:
-        """Feed batches to ``out`` until a fatal failure or cancellation.
-
-        Returns after a fatal failure, with ``stats.state`` FAILED and ``stats.fatal_error``
-        saying why (redacted). Never blocks on ``out``: when it is full, batches are
-        dropped and counted. ``out`` is not closed: it belongs to the caller.
-        """
-        install_redaction([self.settings.api_key], (*REDACTED_LOGGERS, __name__))
-        self._handoff = Handoff(out, self.stats)
-        try:
-            async with AsyncExitStack() as stack:
-                client = self._client
-                if client is None:
-                    client = await stack.enter_async_context(
-                        httpx.AsyncClient(timeout=REST_TIMEOUT)
-                    )
-                _add_error_body_hook(client)
-                self._http = client
-                async with anyio.create_task_group() as group:
-                    group.start_soon(self._watch_credits)
-                    await reconnecting(
-                        self._attempt,
-                        self.stats,
-                        backoff=self._backoff_factory(),
-                        key_retry=key_retry_backoff(self.settings.key_retry),
-                        secrets=self._secrets,
-                    )
-                    group.cancel_scope.cancel()
-        finally:
-            if self.stats.state is not FeedState.FAILED:
-                self.stats.state = FeedState.STOPPED
+    async def _serve(self) -> None:
+        """The reconnect loop, and beside it the watch for credits coming back."""
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._watch_credits)
+            await self._reconnecting()
+            group.cancel_scope.cancel()
 
     # -- one attempt ------------------------------------------------------------------------
 
@@ -275,10 +240,10 @@ class RapidOddsFeed:
         try:
             await self._stream(healthy)
         except Exception as error:
-            refused = _leaf(error, WebSocketUpgradeError)
+            refused = leaf_error(error, WebSocketUpgradeError)
             if refused is not None and refused.response.status_code == 403:
                 return refused.response
-            closed = _leaf(error, WebSocketDisconnect)
+            closed = leaf_error(error, WebSocketDisconnect)
             if closed is not None and closed.code == KEY_REFUSED_CLOSE_CODE:
                 raise FeedError(
                     "RapidOddsAPI closed the connection with code 4001 (authentication "
@@ -298,7 +263,7 @@ class RapidOddsFeed:
         ws: AsyncWebSocketSession
         async with aconnect_bounded(
             url,
-            self._client_or_fail(),
+            self._http,
             max_message_bytes=settings.max_frame_bytes,
             read_chunk_bytes=READ_CHUNK_BYTES,
             keepalive_seconds=KEEPALIVE_SECONDS,
@@ -383,14 +348,14 @@ class RapidOddsFeed:
                     "feed %s: RapidOddsAPI: out of credits (%s); staying connected, "
                     "asking /usage every %g s",
                     self.settings.name,
-                    redact(truncate(message.message), self._secrets),
+                    self._redact(truncate(message.message)),
                     self.settings.credits_retry,
                 )
             return
         log.warning(
             "feed %s: RapidOddsAPI error: %s",
             self.settings.name,
-            redact(truncate(message.message), self._secrets),
+            self._redact(truncate(message.message)),
         )
 
     def _credits_back(self, how: str) -> None:
@@ -430,7 +395,7 @@ class RapidOddsFeed:
         self._usage_checked = False
         # The wait is credits_retry; `reconnecting` says so ("reconnecting in 900.0 s").
         return FeedError(
-            f"RapidOddsAPI: out of credits ({redact(detail, self._secrets)})",
+            f"RapidOddsAPI: out of credits ({self._redact(detail)})",
             fatal=False,
             retry_after=self.settings.credits_retry,
         )
@@ -544,14 +509,7 @@ class RapidOddsFeed:
             if response.status_code != 200:
                 self._record("rest:error", str(response.request.url), response.text, self._clock())
 
-        try:
-            return await self._rest.get(
-                self._client_or_fail(), url, params=params, observe=record_refusal
-            )
-        finally:
-            extra = self.stats.extra
-            extra["rest_requests"] = self._rest.requests
-            extra["rate_limited"] = self._rest.rate_limited
+        return await self._paced_get(url, params=params, observe=record_refusal)
 
     def _read_usage(self, response: httpx.Response) -> None:
         self._record("rest:usage", str(response.request.url), response.text, self._clock())
@@ -624,38 +582,6 @@ class RapidOddsFeed:
                     dropped,
                 )
 
-    def _record(self, channel: str, source: str, frame: str, received_at: float) -> None:
-        if self._recorder is None:
-            return
-        if len(frame) > self.settings.max_frame_bytes:
-            # Bounded recordings: the cut frame stays unreadable, so a replay skips it too.
-            frame = truncate(frame, _RECORDED_OVERSIZED_CHARS)
-        self._recorder.record(
-            RecordedFrame(
-                received_at=received_at,
-                feed=self.settings.name,
-                provider=PROVIDER,
-                channel=channel,
-                source=self._redact(source),
-                frame=frame,
-            )
-        )
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
-
-    def _client_or_fail(self) -> httpx.AsyncClient:
-        if self._http is None:
-            raise RuntimeError("RapidOddsFeed used outside run()")
-        return self._http
-
-
-def _add_error_body_hook(client: httpx.AsyncClient) -> None:
-    """Make sure ``client`` reads refusal bodies (`read_error_bodies`), once."""
-    hooks = client.event_hooks
-    if read_error_bodies not in hooks["response"]:
-        client.event_hooks = {**hooks, "response": [*hooks["response"], read_error_bodies]}
-
 
 def _detail(response: httpx.Response) -> str:
     """The ``detail`` of a RapidOddsAPI error body (FastAPI style), one line, bounded."""
@@ -669,18 +595,3 @@ def _detail(response: httpx.Response) -> str:
             str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail
         )
     return truncate(detail) if isinstance(detail, str) else ""
-
-
-def _leaf(error: BaseException, kind: type[_T]) -> _T | None:
-    """The first exception of type ``kind`` in ``error``, looking inside exception groups.
-
-    httpx-ws raises from inside its own task group, so what failed may arrive wrapped.
-    """
-    if isinstance(error, kind):
-        return error
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            found = _leaf(inner, kind)
-            if found is not None:
-                return found
-    return None

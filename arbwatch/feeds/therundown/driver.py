@@ -8,7 +8,8 @@ events. It holds what the parsers need between messages: the sports and affiliat
 the participant join table, the known provider events, the delta cursor, and the cells
 each event has priced, so that a full snapshot withdraws what it no longer lists.
 
-`RundownFeed` is the thin I/O shell on httpx and httpx-ws::
+`RundownFeed` is the thin I/O shell on httpx and httpx-ws (its client, reconnect loop,
+recording and redaction are the shared `arbwatch.feeds.driver.FeedDriver`'s)::
 
     catalogs     GET /api/v2/sports, /api/v2/affiliates (no key), once per run
     connect      WS {base}/api/v2/ws/markets?sport_ids=..&market_ids=..[&affiliate_ids=..]
@@ -85,36 +86,29 @@ from urllib.parse import quote as quote_path
 
 import anyio
 import httpx
-from anyio.streams.memory import MemoryObjectSendStream
 from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError
 
 from arbwatch.feeds.base import (
-    REDACTED_LOGGERS,
     Allowance,
     Backoff,
     FeedBatch,
     FeedError,
-    install_redaction,
-    redact,
     truncate,
 )
 from arbwatch.feeds.bounded_ws import aconnect_bounded
 from arbwatch.feeds.connection import (
     FeedState,
     FeedStats,
-    Handoff,
-    key_retry_backoff,
     receive_frame,
-    reconnecting,
 )
-from arbwatch.feeds.failures import Verdict, classify, read_error_bodies
+from arbwatch.feeds.driver import FeedDriver
+from arbwatch.feeds.failures import Verdict, classify
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import (
     PRICES_OUT_OF_RANGE,
     ParseError,
 )
-from arbwatch.feeds.pacing import PacedClient
-from arbwatch.feeds.recording import FrameRecorder, RecordedFrame
+from arbwatch.feeds.recording import FrameRecorder
 from arbwatch.feeds.therundown.pages import PagePlan, bootstrap_dates
 from arbwatch.feeds.therundown.schedule import Job, RestJob, RestSchedule
 from arbwatch.feeds.therundown.session import FrameResult, PageKey, RundownSession, SyncResult
@@ -157,7 +151,7 @@ COUNTERS: Final = (
 _MAX_AWAITING: Final = 10_000
 
 
-class RundownFeed:
+class RundownFeed(FeedDriver):
     """Runs one TheRundown V2 feed: bootstrap, WebSocket, resync, refresh, reconnect.
 
     ``stats.extra`` counts: heartbeats, price_changes, ignored_frames (frames that placed
@@ -197,23 +191,24 @@ class RundownFeed:
             clock: epoch seconds: receive times and the bootstrap dates.
             backoff: reconnect delays (default: 1 s doubling to 30 s, with jitter).
         """
+        super().__init__(
+            settings,
+            client=client,
+            recorder=recorder,
+            clock=clock,
+            backoff=backoff or Backoff(),
+            request_timeout=settings.request_timeout,
+            logger=log,
+        )
         self.settings = settings
         self.session = self._new_session(identity)
-        self.stats = FeedStats(settings.name)
         self.stats.extra.update(dict.fromkeys(COUNTERS, 0.0))
-        self._client = client
-        self._recorder = recorder
-        self._clock = clock
-        self._backoff = backoff or Backoff()
-        self._secrets = (settings.api_key,)
         self._rest_base = settings.base_url.rstrip("/")
-        self._handoff: Handoff | None = None
         self._have_sports = False
         self._have_affiliates = False
         self._source = settings.ws_url
         # REST jobs, on anyio.current_time() (monotonic).
         self._jobs = RestSchedule(settings.refetch_interval)
-        self._rest = PacedClient(settings.name, settings.max_requests_per_second)
         self._pages = PagePlan(settings.refresh_interval)
         # Events named by frames (or delta entries) before their page came, in the order
         # seen: fetched one by one only if no page lists them (see the module docstring).
@@ -255,40 +250,6 @@ class RundownFeed:
         return params
 
     # --- running -------------------------------------------------------------------------
-
-    async def run(self, out: MemoryObjectSendStream[FeedBatch]) -> None:
-        """Feed ``out`` until a fatal failure (then return, ``stats`` saying why) or cancel.
-
-        ``out`` is not closed: it may be shared with other feeds.
-        """
-        self._handoff = Handoff(out, self.stats)
-        install_redaction(self._secrets, (*REDACTED_LOGGERS, __name__))
-        try:
-            if self._client is None:
-                hooks = {"response": [read_error_bodies]}
-                async with httpx.AsyncClient(
-                    timeout=self.settings.request_timeout, event_hooks=hooks
-                ) as client:
-                    self._client = client
-                    try:
-                        await self._reconnecting()
-                    finally:
-                        self._client = None
-            else:
-                _install_error_hook(self._client)
-                await self._reconnecting()
-        finally:
-            if self.stats.state is not FeedState.FAILED:
-                self.stats.state = FeedState.STOPPED
-
-    async def _reconnecting(self) -> None:
-        await reconnecting(
-            self._attempt,
-            self.stats,
-            backoff=self._backoff,
-            key_retry=key_retry_backoff(self.settings.key_retry),
-            secrets=self._secrets,
-        )
 
     async def _attempt(self, healthy: Callable[[], None]) -> None:
         """One connection: the catalogs if lacking, connect, then pages and resync."""
@@ -344,12 +305,6 @@ class RundownFeed:
             remaining=None if remaining is None else int(remaining),
             limit=int(extra.get("datapoints_limit", 0)) or None,
         )
-
-    @property
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            raise RuntimeError("the feed's HTTP client is used outside run()")
-        return self._client
 
     # --- reading -------------------------------------------------------------------------
 
@@ -655,21 +610,12 @@ class RundownFeed:
             _note_datapoints(self.stats, response.headers)
 
         try:
-            response = await self._rest.get(
-                self._http,
-                self._rest_base + path,
-                params=dict(params or {}),
-                headers=headers,
-                observe=record,
+            response = await self._paced_get(
+                self._rest_base + path, params=dict(params or {}), headers=headers, observe=record
             )
         except httpx.HTTPError as error:
             reason = f"GET {path}: network: {type(error).__name__}: {error}".rstrip(": ")
             raise FeedError(self._redact(reason), fatal=False) from error
-        finally:
-            extra = self.stats.extra
-            extra["rest_requests"] = self._rest.requests
-            extra["rate_limited"] = self._rest.rate_limited
-            extra["rest_retries"] = self._rest.retries
         status = response.status_code
         if status < 400 or status in allow:
             return response
@@ -685,46 +631,6 @@ class RundownFeed:
             retry_after=failure.retry_after,
             key_refused=refused,
         )
-
-    # --- recording and logging -----------------------------------------------------------
-
-    def _record(self, channel: str, source: str, frame: str, received_at: float) -> None:
-        if self._recorder is not None:
-            self._recorder.record(
-                RecordedFrame(
-                    received_at=received_at,
-                    feed=self.settings.name,
-                    provider=self.provider,
-                    channel=channel,
-                    source=source,
-                    frame=frame,
-                )
-            )
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
-
-    def _warn(self, message: str, *args: object) -> None:
-        # The template stays the record's message, so that the log's rate limit tells one
-        # kind of warning from another; the arguments (a frame, an error) are redacted.
-        log.warning(message, *self._redacted(args))
-
-    def _info(self, message: str, *args: object) -> None:
-        log.info(message, *self._redacted(args))
-
-    def _redacted(self, args: tuple[object, ...]) -> tuple[object, ...]:
-        # Numbers stay numbers for %d and %.1f; anything else (an error) is text to scrub.
-        return tuple(
-            arg if isinstance(arg, int | float) else self._redact(str(arg)) for arg in args
-        )
-
-
-def _install_error_hook(client: httpx.AsyncClient) -> None:
-    """Add `read_error_bodies` to a caller's client, so refusals keep their reason."""
-    hooks = client.event_hooks
-    responses = list(hooks.get("response", []))
-    if read_error_bodies not in responses:
-        client.event_hooks = {**hooks, "response": [*responses, read_error_bodies]}
 
 
 def _note_datapoints(stats: FeedStats, headers: httpx.Headers) -> None:

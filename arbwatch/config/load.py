@@ -12,23 +12,16 @@ The key tables below are the schema: a key not in them is refused, and the test 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
 import stat
-import threading
 import typing
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-import apprise
-from apprise.manager_plugins import NotificationManager
-
-import arbwatch.notify.console  # noqa: F401 - registers console://
 from arbwatch.config import values
 from arbwatch.config.model import (
     DEFAULT_HISTORY_RETENTION,
@@ -57,6 +50,7 @@ from arbwatch.core.rulemodel import InPlay, QuietHours, RuleConfig, RuleKind
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import SettingsError, SettingsProblem, redact
 from arbwatch.feeds.registry import PROVIDERS, FeedSettings
+from arbwatch.spelling import did_you_mean
 
 # --- the schema --------------------------------------------------------------------------
 
@@ -168,10 +162,6 @@ _FEED_FIELD_READERS: Final[Mapping[object, Callable[[Value], object]]] = {
     tuple[str, ...]: partial(values.names, allow_empty=True),
     tuple[int, ...]: values.whole_numbers,
 }
-#: What apprise URLs look like before ``://``.
-_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-#: Apprise's registry of notification schemes (one shared instance).
-_APPRISE_PLUGINS: Final = NotificationManager()  # type: ignore[no-untyped-call]
 #: Where a file is named in messages when it was read from a string.
 UNNAMED_SOURCE: Final = "<config>"
 #: The largest config file read. A real one is a few kilobytes (config.example.yaml is
@@ -609,7 +599,7 @@ class _Reader:
             channel.report("url_file", "the file holds no URL")
         secrets: list[Secret] = []
         for number, url in enumerate(urls, start=1):
-            why = apprise_url_problem(url)
+            why = _url_problem(url)
             if why is None:
                 secrets.append(Secret(url))
             else:
@@ -625,7 +615,7 @@ class _Reader:
         except InvalidValueError as error:
             self._problems.at(value, error.why)
             return None
-        why = apprise_url_problem(url)
+        why = _url_problem(url)
         if why is not None:
             self._problems.at(value, why)
             return None
@@ -731,7 +721,7 @@ class _Reader:
         for item in written.items if isinstance(written, ListValue) else ():
             name = values.text(item).strip()
             if name not in channel_names:
-                hint = values.did_you_mean(name, channel_names)
+                hint = did_you_mean(name, channel_names)
                 self._problems.at(
                     item, f"no channel named {name!r}" + (f", {hint}" if hint else "")
                 )
@@ -822,44 +812,11 @@ def _listed(value: Value, what: str) -> tuple[Value, ...]:
     return value.items
 
 
-# --- apprise -----------------------------------------------------------------------------
+def _url_problem(url: str) -> str | None:
+    """Why apprise cannot use ``url``, or None: `arbwatch.notify.urls.apprise_url_problem`."""
+    # Imported at the first URL checked, not with the loader: apprise and its plugins take
+    # about 0.2 s to import, which whatever imports the loader without reading a config
+    # (the CLI, the registry's tests, replay) would otherwise pay.
+    from arbwatch.notify.urls import apprise_url_problem  # noqa: PLC0415
 
-
-def apprise_url_problem(url: str) -> str | None:
-    """Why apprise cannot use ``url`` (naming its scheme only), or None if it can."""
-    scheme, separator, _ = url.partition("://")
-    if not separator or not _SCHEME.fullmatch(scheme):
-        return "expected an apprise URL like tgram://TOKEN/CHAT_ID"
-    scheme = scheme.lower()
-    if scheme not in _APPRISE_PLUGINS:
-        hint = values.did_you_mean(scheme, _APPRISE_PLUGINS.schemas())  # type: ignore[no-untyped-call]
-        return f"unknown apprise scheme {scheme!r}" + (f", {hint}" if hint else "")
-    with _apprise_silenced():
-        plugin = apprise.Apprise.instantiate(url)
-    if plugin is None:
-        return f"apprise cannot use this {scheme}:// URL (check its tokens and address)"
-    return None
-
-
-class _OtherThreads(logging.Filter):
-    """Lets through only records logged by other threads than the one that made it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._thread = threading.get_ident()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Drop this thread's records."""
-        return record.thread != self._thread
-
-
-@contextmanager
-def _apprise_silenced() -> Iterator[None]:
-    """Keep apprise from logging while it checks a URL: its messages quote the URL's tokens."""
-    logger = logging.getLogger("apprise")
-    quiet = _OtherThreads()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
+    return apprise_url_problem(url)

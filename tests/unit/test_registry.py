@@ -70,12 +70,13 @@ def test_every_provider_is_a_record_with_a_unique_name() -> None:
     assert len(spellings) == len(set(spellings))
 
 
-def test_loading_the_registry_and_the_config_loader_loads_no_driver() -> None:
-    # The drivers (httpx, httpx-ws, anyio) are imported when a feed is built, not before:
-    # config loading, show-config and replay never run one.
+def test_importing_the_config_loader_and_replay_loads_no_driver_and_no_apprise() -> None:
+    # The drivers (httpx, httpx-ws, anyio) are imported when a feed is built, and apprise
+    # when the first channel URL is checked: importing the loader or replay pays neither.
     code = (
-        "import sys, arbwatch.feeds.registry, arbwatch.feeds.replay\n"
-        "loaded = sorted(m for m in ('httpx', 'httpx_ws', 'anyio') if m in sys.modules)\n"
+        "import sys, arbwatch.config.load, arbwatch.feeds.replay\n"
+        "heavy = ('httpx', 'httpx_ws', 'anyio', 'apprise')\n"
+        "loaded = sorted(m for m in heavy if m in sys.modules)\n"
         "drivers = sorted(m for m in sys.modules if m.endswith(('.driver', '.v1_driver')))\n"
         "print(loaded, drivers)\n"
     )

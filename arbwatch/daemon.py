@@ -51,7 +51,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Protocol
 
 import anyio
 from anyio.abc import TaskStatus
@@ -59,7 +58,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from arbwatch import __version__
 from arbwatch.config import load_config
-from arbwatch.config.model import Config, FeedSettings
+from arbwatch.config.model import Config
 from arbwatch.core.conditions import HealthAlert, HealthLifecycle, HealthReason
 from arbwatch.core.dedup import Alert, AlertReason, Lifecycle, Observation
 from arbwatch.core.fair import FairCache
@@ -71,9 +70,7 @@ from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
-from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownFeed
-from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.feeds.registry import Feed, FeedSettings, provider_of
 from arbwatch.health import (
     ChannelHealth,
     Counters,
@@ -143,33 +140,9 @@ _NOT_RESENT = "not sent: stale or no such channel at start"
 _BOOK = attrgetter("book")
 
 
-class Feed(Protocol):
-    """What the daemon needs of a feed: its counters, and a run loop into a stream."""
-
-    stats: FeedStats
-
-    async def run(self, out: MemoryObjectSendStream[FeedBatch]) -> None:
-        """Send batches to ``out`` until cancelled or failed for good."""
-
-
-def provider_name(feed: Feed) -> str:
-    """The provider a feed speaks, for status and metrics."""
-    if isinstance(feed, RapidOddsFeed):
-        return "rapidoddsapi"
-    if isinstance(feed, RundownV1Feed):
-        return "therundown_v1"
-    if isinstance(feed, RundownFeed):
-        return "therundown"
-    return type(feed).__name__
-
-
 def build_feed(settings: FeedSettings, identity: EventIdentity) -> Feed:
-    """The feed that runs ``settings``, by provider."""
-    if isinstance(settings, RapidOddsSettings):
-        return RapidOddsFeed(settings, identity)
-    if isinstance(settings, RundownV1Settings):
-        return RundownV1Feed(settings, identity)
-    return RundownFeed(settings, identity)
+    """The feed that runs ``settings``: its provider's driver."""
+    return provider_of(settings).driver(settings, identity)
 
 
 @dataclass
@@ -899,19 +872,10 @@ class Daemon:
         """One feed's part of the snapshot."""
         stats = feed.stats
         rate = self.counters.feed_rates.get(stats.name)
-        used = remaining = limit = None
-        out_of_credits = False
-        if isinstance(feed, RapidOddsFeed):
-            used = feed.session.credits_charged_total
-            remaining = feed.session.credits_remaining
-            limit = feed.session.credits_limit
-            out_of_credits = feed.out_of_credits
-        elif "datapoints_remaining" in stats.extra:
-            remaining = int(stats.extra["datapoints_remaining"])
-            limit = int(stats.extra.get("datapoints_limit", 0)) or None
+        allowance = feed.allowance()
         return FeedHealth(
             name=stats.name,
-            provider=provider_name(feed),
+            provider=feed.provider,
             state=stats.state.value,
             updates=self.counters.updates_by_feed.get(stats.name, 0),
             updates_per_second=rate.per_second() if rate is not None else 0.0,
@@ -922,10 +886,10 @@ class Daemon:
             last_message_age=None if stats.last_message_at is None else now - stats.last_message_at,
             last_error=stats.last_error,
             fatal_error=stats.fatal_error,
-            credits_used=used,
-            credits_remaining=remaining,
-            credits_limit=limit,
-            out_of_credits=out_of_credits,
+            credits_used=allowance.used,
+            credits_remaining=allowance.remaining,
+            credits_limit=allowance.limit,
+            out_of_credits=allowance.exhausted,
             last_data_age=None if stats.last_data_at is None else now - stats.last_data_at,
             prices_out_of_range=int(stats.extra.get(PRICES_OUT_OF_RANGE, 0)),
         )

@@ -28,9 +28,10 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from arbwatch.config.model import HealthConfig, RuleConfig
+from arbwatch.config.model import HealthConfig
 from arbwatch.core.books import book_id, book_ids
 from arbwatch.core.conditions import Condition, format_duration
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.health import ChannelHealth, FeedHealth, Health, allowance
 
 #: Feed states in which the feed is trying to connect (not failed for good).

@@ -42,10 +42,10 @@ from types import TracebackType
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from arbwatch.config.model import RuleKind
 from arbwatch.core.conditions import Condition, ConditionState, HealthStep
 from arbwatch.core.dedup import AlertState, Observation
 from arbwatch.core.markets import MarketKey, MarketKind, Period
+from arbwatch.core.rulemodel import RuleKind
 from arbwatch.errors import ArbwatchError
 
 #: The database file inside the state directory.

@@ -13,20 +13,13 @@ from pathlib import Path
 
 import yaml
 
-from arbwatch.config.load import load_config, provider_of
-from arbwatch.config.model import (
-    ChannelConfig,
-    Config,
-    FeedSettings,
-    HealthConfig,
-    QuietHours,
-    RuleConfig,
-)
+from arbwatch.config.load import load_config
+from arbwatch.config.model import ChannelConfig, Config, HealthConfig
 from arbwatch.config.names import name_lines
+from arbwatch.core.rulemodel import QuietHours, RuleConfig
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import MIN_REMEMBERED_LENGTH, REDACTED, redact
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+from arbwatch.feeds.registry import FeedSettings, provider_of
 
 
 def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool, list[str]]:
@@ -56,23 +49,8 @@ def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool
 
 def _feed_line(feed: FeedSettings) -> str:
     """``feed NAME (PROVIDER): what it watches``."""
-    if isinstance(feed, RapidOddsSettings):
-        watches = (
-            f"sports {', '.join(feed.sports)}; {len(feed.bookmakers)} bookmakers; "
-            f"markets {', '.join(feed.market_types)}"
-        )
-    else:
-        scope = [f"sport_ids {_ids(feed.sport_ids)}"] if feed.sport_ids else []
-        if isinstance(feed, RundownV1Settings) and feed.event_ids:
-            scope.append(f"event_ids {', '.join(feed.event_ids)}")
-        books = f"affiliate_ids {_ids(feed.affiliate_ids)}" if feed.affiliate_ids else "all books"
-        watches = f"{'; '.join(scope)}; market_ids {_ids(feed.market_ids)}; {books}"
-    return f"feed {feed.name} ({provider_of(feed)}): {watches}"
-
-
-def _ids(numbers: tuple[int, ...]) -> str:
-    """``1, 2, 3``."""
-    return ", ".join(str(number) for number in numbers)
+    provider = provider_of(feed)
+    return f"feed {feed.name} ({provider.name}): {provider.watches(feed)}"
 
 
 def _channel_line(channel: ChannelConfig) -> str:
@@ -148,7 +126,7 @@ def _health(health: HealthConfig) -> dict[str, object]:
 
 def _feed(feed: FeedSettings) -> dict[str, object]:
     """A feed as its config entry, key redacted."""
-    shown: dict[str, object] = {"name": feed.name, "provider": provider_of(feed)}
+    shown: dict[str, object] = {"name": feed.name, "provider": provider_of(feed).name}
     for field in dataclasses.fields(feed):
         value = getattr(feed, field.name)
         if field.name == "api_key":

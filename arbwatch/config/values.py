@@ -9,7 +9,6 @@ value taken from the environment or from a ``*_file``.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 import re
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from arbwatch.config.yamlsource import ListValue, MapValue, Problems, ScalarValue, Value, child_path
 from arbwatch.core.odds import OddsFormat, detect_format, parse_odds
 from arbwatch.errors import InvalidOddsError
+from arbwatch.spelling import did_you_mean
 
 T = TypeVar("T")
 
@@ -73,19 +73,6 @@ def expected(what: str, value: Value, hint: str = "") -> InvalidValueError:
     """The usual problem: ``expected WHAT, got WRITTEN`` and an optional ``(hint)``."""
     suffix = f" ({hint})" if hint else ""
     return InvalidValueError(f"expected {what}, got {describe(value)}{suffix}", at=value)
-
-
-def did_you_mean(word: str, choices: Collection[str]) -> str:
-    """``did you mean 'min_ev'?`` when ``word`` is close to one of ``choices``, else ''.
-
-    A word that only one choice starts with (or that starts with only one) is taken as
-    that choice cut short: ``flush`` for ``flush_timeout``, which difflib finds too far.
-    """
-    prefixed = [choice for choice in choices if choice.startswith(word) or word.startswith(choice)]
-    close = (
-        prefixed if len(prefixed) == 1 else difflib.get_close_matches(word, sorted(choices), n=1)
-    )
-    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def _data(value: Value) -> object:

@@ -25,9 +25,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from arbwatch.config.model import RuleConfig, RuleKind
 from arbwatch.core.evaluate import Opportunity
 from arbwatch.core.markets import MarketKey
+from arbwatch.core.rulemodel import RuleConfig, RuleKind
 from arbwatch.core.rules import Match, admits
 
 #: Values are floats summed from odds; a rise of exactly ``improve_by`` must count.

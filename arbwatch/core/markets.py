@@ -191,6 +191,11 @@ def format_line(line: float) -> str:
     return f"{line:+g}" if line else "0"
 
 
+def normalize_sport(name: str) -> str:
+    """A sport's name as a key: ``"nba "`` -> ``"NBA"``."""
+    return name.strip().upper()
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """A game: who plays whom, in which sport, and when (epoch seconds, UTC)."""

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Final
 
 from arbwatch.config import parse_config
-from arbwatch.config.load import apprise_url_problem
 from arbwatch.config.model import ChannelConfig, Config, Secret, is_loopback, split_listen
 from arbwatch.daemon import Daemon
 from arbwatch.errors import ConfigError
+from arbwatch.notify.urls import apprise_url_problem
 from arbwatch.runner import run_daemon
 from arbwatch.sim.rapidodds import RapidOddsSimulator
 from arbwatch.sim.rundown import RundownSimulator

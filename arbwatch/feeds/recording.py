@@ -17,10 +17,10 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from arbwatch.errors import ArbwatchError
-from arbwatch.feeds.base import redact
+from arbwatch.feeds.base import FeedBatch, redact
 
 
 class RecordingError(ArbwatchError):
@@ -37,6 +37,14 @@ class RecordedFrame:
     channel: str
     source: str
     frame: str
+
+
+class FrameReplayer(Protocol):
+    """Turns one provider's recorded frames into batches, as its live session did."""
+
+    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
+        """The batch this frame produced, if any; `ParseError` for a broken frame."""
+        ...
 
 
 class FrameRecorder:

@@ -11,13 +11,10 @@ book), not again while it lasts.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TextIO
 
 from arbwatch.core.evaluate import (
     ArbitrageSettings,
@@ -30,99 +27,10 @@ from arbwatch.core.fair import FairCache
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.core.odds import OddsFormat, format_odds
 from arbwatch.core.rules import Identity, opportunity_identity
-from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError
-from arbwatch.feeds.rapidodds_feed import RapidOddsSession
-from arbwatch.feeds.recording import RecordedFrame, read_recording
-from arbwatch.feeds.rundown import PROVIDER as RUNDOWN_PROVIDER
-from arbwatch.feeds.rundown_feed import RundownSession
-from arbwatch.feeds.rundown_v1_feed import V1_PROVIDER, RundownV1Session
-
-
-class FrameReplayer(Protocol):
-    """Turns one provider's recorded frames into batches, as its live session did."""
-
-    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
-        """The batch this frame produced, if any; `ParseError` for a broken frame."""
-        ...
-
-
-_SNAPSHOT_SPORT = re.compile(r"/sports/([^/?#]+)/markets")
-
-
-@dataclass
-class _RapidOddsReplayer:
-    """RapidOddsAPI: WebSocket messages and REST snapshots, through `RapidOddsSession`."""
-
-    session: RapidOddsSession
-
-    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
-        """Feed one frame to the session."""
-        if frame.channel == "ws":
-            return self.session.handle_message(frame.frame, frame.received_at).batch
-        if frame.channel == "rest:snapshot":
-            sport = _SNAPSHOT_SPORT.search(frame.source)
-            if sport is None:
-                raise ParseError(f"a snapshot without its sport in the source: {frame.source}")
-            return self.session.handle_snapshot(
-                frame.frame, sport.group(1), frame.received_at
-            ).batch
-        return None
-
-
-_EVENTS_PAGE = re.compile(r"/api/v2/sports/(\d+)/events/(\d{4}-\d{2}-\d{2})")
-_ONE_EVENT = re.compile(r"/api/v2/events/([^/?#]+)")
-
-
-@dataclass
-class _RundownReplayer:
-    """TheRundown V2 or V1: REST bootstrap, resync and refresh bodies, then socket frames."""
-
-    session: RundownSession
-
-    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
-        """Feed one frame or body to the session the way the live feed did."""
-        session, body, at, channel = self.session, frame.frame, frame.received_at, frame.channel
-        if channel == "ws":
-            return session.handle_ws(body, at).batch
-        if channel == "rest:sports":
-            session.handle_sports(body)
-        elif channel == "rest:affiliates":
-            session.handle_affiliates(body)
-        elif _is_refusal(body):
-            # The feed records refusals too; a missing event is withdrawn, as it was live.
-            event = _ONE_EVENT.search(frame.source)
-            if channel == "rest:event" and event is not None:
-                return session.handle_event_missing(event.group(1), at).batch
-        elif channel == "rest:events":
-            page = _EVENTS_PAGE.search(frame.source)
-            key = (int(page.group(1)), page.group(2)) if page is not None else None
-            return session.handle_events(body, at, page=key).batch
-        elif channel == "rest:event":
-            return session.handle_event(body, at).batch
-        elif channel == "rest:delta":
-            return session.handle_delta(body, at).batch
-        return None
-
-
-def _is_refusal(body: str) -> bool:
-    """A TheRundown error body, ``{"error": ...}``, rather than data."""
-    try:
-        decoded = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(decoded, dict) and "error" in decoded
-
-
-#: provider -> how to make its replayer for a feed, sharing one identity across feeds.
-REPLAYERS: dict[str, Callable[[EventIdentity, str], FrameReplayer]] = {
-    "rapidoddsapi": lambda identity, feed: _RapidOddsReplayer(
-        RapidOddsSession(identity, feed=feed)
-    ),
-    RUNDOWN_PROVIDER: lambda identity, feed: _RundownReplayer(RundownSession(feed, identity)),
-    V1_PROVIDER: lambda identity, feed: _RundownReplayer(RundownV1Session(feed, identity)),
-}
+from arbwatch.feeds.recording import FrameReplayer, read_recording
+from arbwatch.feeds.registry import recorded_provider
 
 
 @dataclass
@@ -161,13 +69,13 @@ def replay(
         result.frames += 1
         replayer = replayers.get(frame.feed)
         if replayer is None:
-            make = REPLAYERS.get(frame.provider)
-            if make is None:
+            provider = recorded_provider(frame.provider)
+            if provider is None:
                 result.unknown_providers[frame.provider] = (
                     result.unknown_providers.get(frame.provider, 0) + 1
                 )
                 continue
-            replayer = replayers[frame.feed] = make(identity, frame.feed)
+            replayer = replayers[frame.feed] = provider.replayer(identity, frame.feed)
         try:
             batch = replayer.replay(frame)
         except ParseError:

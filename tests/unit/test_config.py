@@ -14,16 +14,17 @@ import yaml
 
 from arbwatch.config import load_config, parse_config
 from arbwatch.config.load import SCHEMA
-from arbwatch.config.model import Config, QuietHours
+from arbwatch.config.model import Config
 from arbwatch.config.show import check_config, show_config
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
+from arbwatch.core.rulemodel import QuietHours
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import REDACTED
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 #: What config.example.yaml needs from the environment.
@@ -1460,3 +1461,21 @@ def test_max_price_defaults_to_a_thousand_and_is_shown_as_odds() -> None:
 def test_max_price_must_be_decimal_odds_above_one(written: str) -> None:
     (found,) = problems(feed(f"max_price: {written}"))
     assert found.startswith("config.yaml:8: feeds[0].max_price: expected a number > 1, got ")
+
+
+def test_a_feed_settings_refusal_is_placed_at_its_key() -> None:
+    text = (
+        "feeds:\n"
+        "  - name: legacy\n"
+        "    provider: therundown_v1\n"
+        "    api_key: k\n"
+        "    sport_ids: [4]\n"
+        "    market_ids: [1, 29]\n"
+        "channels: {phone: 'json://127.0.0.1:9/'}\n"
+        "rules: [{name: r, kind: arbitrage, notify: [phone]}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source=Path("config.yaml"), env={})
+    assert caught.value.problems == [
+        "config.yaml:6: feeds[0].market_ids: a V1 feed carries market_ids 1, 2 and 3 only",
+    ]

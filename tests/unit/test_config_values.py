@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from arbwatch.config import values
 from arbwatch.config.values import InvalidValueError
 from arbwatch.config.yamlsource import MapValue, Problems, ScalarValue, Value, read_yaml, substitute
+from arbwatch.spelling import did_you_mean
 
 
 def read(yaml_value: str, env: dict[str, str] | None = None) -> Value:
@@ -132,11 +133,11 @@ def test_describe() -> None:
 
 
 def test_did_you_mean() -> None:
-    assert values.did_you_mean("min_evv", ["min_ev", "max_ev"]) == "did you mean 'min_ev'?"
-    assert values.did_you_mean("flush", ["flush_timeout", "queue_size"]) == (
+    assert did_you_mean("min_evv", ["min_ev", "max_ev"]) == "did you mean 'min_ev'?"
+    assert did_you_mean("flush", ["flush_timeout", "queue_size"]) == (
         "did you mean 'flush_timeout'?"
     )
-    assert values.did_you_mean("zzz", ["min_ev"]) == ""
+    assert did_you_mean("zzz", ["min_ev"]) == ""
 
 
 # --- ${VAR} --------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arbwatch.config.model import QuietHours, RuleConfig
 from arbwatch.core.dedup import (
     Alert,
     AlertReason,
@@ -24,6 +23,7 @@ from arbwatch.core.dedup import (
 )
 from arbwatch.core.evaluate import Arbitrage, Leg
 from arbwatch.core.markets import AWAY, HOME, Event, MarketKey, moneyline
+from arbwatch.core.rulemodel import QuietHours, RuleConfig
 from arbwatch.core.rules import Match, match_key
 from arbwatch.core.stakes import arbitrage_stakes
 

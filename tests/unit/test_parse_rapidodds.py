@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind, Period
+from arbwatch.feeds.decoding import parse_utc_timestamp
 from arbwatch.feeds.model import (
     CellKey,
     ParsedQuote,
@@ -27,7 +28,7 @@ from arbwatch.feeds.model import (
     cell_key,
     withdraw_missing,
 )
-from arbwatch.feeds.rapidodds import (
+from arbwatch.feeds.rapidodds.wire import (
     Connected,
     ErrorEvent,
     OddsUpdate,
@@ -41,7 +42,6 @@ from arbwatch.feeds.rapidodds import (
     provider_event_id,
     snapshot_withdrawals,
 )
-from arbwatch.feeds.wire import parse_utc_timestamp
 from tests.unit.frames import (
     FUZZ,
     JSON_VALUES,

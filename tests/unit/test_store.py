@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from arbwatch.config.model import RuleConfig
 from arbwatch.core.dedup import AlertReason, Lifecycle, Observation
 from arbwatch.core.markets import AWAY, HOME, Event, PriceUpdate, moneyline, player_prop, spread
 from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.core.rules import Match, RuleSet
 from arbwatch.store import (
     SCHEMA_VERSION,

@@ -62,6 +62,7 @@ from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 import msgspec
 
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind, Period, normalize_line
+from arbwatch.feeds.decoding import MAX_ABS_LINE, decode_json, parse_utc_timestamp
 from arbwatch.feeds.model import (
     CellKey,
     ParsedQuote,
@@ -69,7 +70,6 @@ from arbwatch.feeds.model import (
     ProviderEvent,
     withdraw_missing,
 )
-from arbwatch.feeds.wire import MAX_ABS_LINE, decode_json, parse_utc_timestamp
 
 #: The provider name put on `ProviderEvent`s unless the caller passes another.
 PROVIDER: Final = "rapidoddsapi"

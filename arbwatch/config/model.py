@@ -119,6 +119,10 @@ class RuleConfig:
             above the value last alerted (0.005: half a percentage point).
         gone: send a follow-up when an alerted opportunity disappears.
         quiet_hours: when nothing is sent for this rule (None: never quiet).
+        min_books: arbitrage only: the fewest different books its legs may be at (2: an
+            arbitrage within one book, almost always a stale side, is left out).
+        min_duration: seconds an opportunity must last before it is alerted, so a price
+            that blinks is never pushed (nor its GONE).
     """
 
     name: str
@@ -145,6 +149,8 @@ class RuleConfig:
     improve_by: float = 0.005
     gone: bool = False
     quiet_hours: QuietHours | None = None
+    min_books: int = 2
+    min_duration: float = 0.3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +167,8 @@ class ChannelConfig:
         retry_initial / retry_max: the backoff between attempts starts at ``retry_initial``
             seconds and doubles up to ``retry_max`` (with jitter).
         odds_format: how this channel shows prices (None: the config's ``odds_format``).
+        group_wait / group_interval / max_per_minute: grouping and the cap a minute
+            (`arbwatch.notify.grouping`); the defaults suit a phone.
     """
 
     name: str
@@ -170,6 +178,9 @@ class ChannelConfig:
     retry_initial: float = 1.0
     retry_max: float = 30.0
     odds_format: OddsFormat | None = None
+    group_wait: float = 1.5
+    group_interval: float = 30.0
+    max_per_minute: int = 6
 
 
 @dataclass(frozen=True, slots=True)

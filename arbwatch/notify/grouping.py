@@ -132,10 +132,12 @@ class Grouper:
         for name in [name for name, at in self._flushed.items() if at + interval <= now]:
             del self._flushed[name]
         out: list[Outgoing] = []
+        # In the order they came due; those due at once in the order they were started.
         ready = sorted(
-            (group.due_at, name) for name, group in self._groups.items() if group.due_at <= now
+            (name for name, group in self._groups.items() if group.due_at <= now),
+            key=lambda name: self._groups[name].due_at,
         )
-        for _, name in ready:
+        for name in ready:
             group = self._groups.pop(name)
             entries = tuple(entry for versions in group.versions.values() for entry in versions)
             latest = [versions[-1][0] for versions in group.versions.values()]

@@ -305,3 +305,73 @@ def test_sample_follows_format_currency_and_zone() -> None:
     assert "11/10 @ Pinnacle" in sample.body
     assert "stake €494" in sample.body
     assert "Wed 15 Jan 00:30 GMT" in sample.body
+
+
+# --- one book, the Kelly fraction, the event's link ---------------------------------------
+
+
+def one_book_prices() -> PriceMatrix:
+    """FanDuel's own two sides, 2.10 and 2.05 (3.73%), beside DraftKings' 1.90 / 1.90."""
+    return matrix(
+        PriceUpdate(ML, HOME, "FanDuel", 2.10, NOW - 1.0),
+        PriceUpdate(ML, AWAY, "FanDuel", 2.05, NOW - 1.0),
+        PriceUpdate(ML, HOME, "DraftKings", 1.90, NOW - 1.0),
+        PriceUpdate(ML, AWAY, "DraftKings", 1.90, NOW - 1.0),
+    )
+
+
+def test_one_book_arbitrage_is_left_out_with_min_books_2() -> None:
+    assert find_arbitrage(one_book_prices().block(), NOW, ArbitrageSettings(min_books=2)) == []
+
+
+def test_one_book_arbitrage_allowed_by_min_books_1_is_flagged() -> None:
+    (arbitrage,) = find_arbitrage(one_book_prices().block(), NOW, ArbitrageSettings(min_books=1))
+    assert arbitrage.one_book
+    assert round(arbitrage.profit, 4) == 0.0373
+    message = show(arbitrage)
+    assert message.title == "ARB +3.73% one book · NBA · Lakers @ Celtics · Moneyline"
+    assert "One book (FanDuel): likely a stale side, which the book may refuse or void" in (
+        message.body.splitlines()
+    )
+
+
+def test_two_books_pass_min_books_2_and_are_not_flagged() -> None:
+    prices = matrix(
+        PriceUpdate(ML, HOME, "FanDuel", 2.10, NOW - 1.0),
+        PriceUpdate(ML, AWAY, "DraftKings", 2.05, NOW - 1.0),
+    )
+    (arbitrage,) = find_arbitrage(prices.block(), NOW, ArbitrageSettings(min_books=2))
+    assert not arbitrage.one_book
+    assert "one book" not in show(arbitrage).title
+
+
+def test_positive_ev_names_the_kelly_fraction_that_made_the_stake() -> None:
+    message = render(
+        positive_ev(),
+        reason="new",
+        rule="pinnacle-ev",
+        key="k",
+        now=NOW,
+        odds_format=OddsFormat.AMERICAN,
+        currency="$",
+        timezone=NEW_YORK,
+        kelly_fraction=0.25,
+    )
+    assert message.body.splitlines()[2] == (
+        "Devig worst case from Pinnacle · stake $11 = quarter Kelly of 4.4% of bankroll"
+    )
+
+
+def test_the_event_page_is_linked_when_the_provider_gave_one() -> None:
+    linked = Event(
+        "g1",
+        sport="NBA",
+        home="Celtics",
+        away="Lakers",
+        starts_at=START,
+        url="https://example.com/game?id=1&b=2",
+    )
+    message = show(two_way_arb(events=(linked,)))
+    assert "Event page: https://example.com/game?id=1&b=2" in message.body.splitlines()
+    assert '<a href="https://example.com/game?id=1&amp;b=2">Event page</a>' in message.html
+    assert "[Event page](<https://example.com/game?id=1&b=2>)" in message.markdown

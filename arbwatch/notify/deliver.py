@@ -321,7 +321,11 @@ class Notifier:
             gone.removed = True
             gone.wake.set()
             waiting = [entry for outgoing in gone.queue for entry in outgoing.entries]
-            waiting += [entry for outgoing in gone.grouper.drain() for entry in outgoing.entries]
+            waiting += [
+                entry
+                for outgoing in gone.grouper.drain(self._clock())
+                for entry in outgoing.entries
+            ]
             if waiting:
                 logger.warning("channel %s removed: %d alerts not sent", name, len(waiting))
             self._report_all(name, waiting, ok=False, attempts=0, detail="dropped: channel removed")
@@ -370,7 +374,7 @@ class Notifier:
         being sent), with a log line if any were.
         """
         for name, state in self._channels.items():
-            for outgoing in state.grouper.drain():
+            for outgoing in state.grouper.drain(self._clock()):
                 self._enqueue(name, state, outgoing)
         with anyio.move_on_after(timeout):
             while self._pending():

@@ -126,17 +126,28 @@ class Grouper:
 
     def due(self, now: float) -> list[Outgoing]:
         """What goes out at ``now``, in order: groups that came due, then any digest."""
-        while self._sent and self._sent[0] <= now - CAP_WINDOW:
-            self._sent.popleft()
         interval = self.settings.group_interval
         for name in [name for name, at in self._flushed.items() if at + interval <= now]:
             del self._flushed[name]
-        out: list[Outgoing] = []
         # In the order they came due; those due at once in the order they were started.
         ready = sorted(
             (name for name, group in self._groups.items() if group.due_at <= now),
             key=lambda name: self._groups[name].due_at,
         )
+        return self._release(ready, now, digest_always=False)
+
+    def drain(self, now: float) -> list[Outgoing]:
+        """Everything waiting, at once (shutdown): groups within the cap, the rest a digest.
+
+        The digest goes even if the cap is reached: it is the last message there will be.
+        """
+        return self._release(list(self._groups), now, digest_always=True)
+
+    def _release(self, ready: list[str], now: float, *, digest_always: bool) -> list[Outgoing]:
+        """Send or fold the groups named ``ready``, then send the digest if there is room."""
+        while self._sent and self._sent[0] <= now - CAP_WINDOW:
+            self._sent.popleft()
+        out: list[Outgoing] = []
         for name in ready:
             group = self._groups.pop(name)
             entries = tuple(entry for versions in group.versions.values() for entry in versions)
@@ -148,7 +159,7 @@ class Grouper:
                     continue
             out.append(Outgoing(combine(latest), entries))
             self._sent.append(now)
-        if self._folded and self._room():
+        if self._folded and (digest_always or self._room()):
             entries = tuple(self._folded)
             self._folded = []
             out.append(Outgoing(digest([message for message, _ in entries]), entries))
@@ -163,21 +174,6 @@ class Grouper:
             cap = self.settings.max_per_minute
             times.append(self._sent[-cap] + CAP_WINDOW if len(self._sent) >= cap > 0 else 0.0)
         return min(times, default=None)
-
-    def drain(self) -> list[Outgoing]:
-        """Everything waiting, at once and uncapped (shutdown), one message per group."""
-        out = [
-            Outgoing(
-                combine([versions[-1][0] for versions in group.versions.values()]),
-                tuple(entry for versions in group.versions.values() for entry in versions),
-            )
-            for group in self._groups.values()
-        ]
-        if self._folded:
-            out.append(Outgoing(digest([m for m, _ in self._folded]), tuple(self._folded)))
-        self._groups.clear()
-        self._folded = []
-        return out
 
     def _group_name(self, message: Message, health: bool) -> str:
         """The group an alert joins: its event's; every health alert together."""

@@ -148,6 +148,7 @@ _MISPLACED: Final[Mapping[RuleKind, Mapping[str, str]]] = {
     "positive_ev": {
         "min_profit": "min_profit is for arbitrage rules; a positive_ev rule takes min_ev",
         "max_profit": "max_profit is for arbitrage rules; a positive_ev rule takes max_ev",
+        "min_books": "min_books is for arbitrage rules only (an EV bet is at one book)",
     },
 }
 #: What to say about a key of another provider's feeds.

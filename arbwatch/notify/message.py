@@ -365,8 +365,9 @@ def _lined_up(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-#: Characters Discord's markdown would read as formatting.
-_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_~|>#\[\]()-])")
+#: Characters Discord's markdown reads as formatting anywhere in a line (``#``, ``>`` and
+#: ``-`` only mean something at a line's start, where no line of an alert has them).
+_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_~|\[\]])")
 
 
 def escape_markdown(text: str) -> str:

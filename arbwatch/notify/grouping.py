@@ -107,9 +107,14 @@ class Grouper:
     def add(self, message: Message, decision: int | None, now: float) -> list[Entry]:
         """Take one alert decided at ``now``; returns the alerts cancelled by it.
 
-        A GONE whose NEW is still waiting cancels both: the two are returned, to be
-        settled as not sent.
+        A GONE whose NEW is still waiting (in a group, or folded for the digest) cancels
+        both: the two are returned, to be settled as not sent.
         """
+        if message.reason == "gone":
+            folded = [entry for entry in self._folded if entry[0].key == message.key]
+            if folded and folded[0][0].reason == "new":
+                self._folded = [entry for entry in self._folded if entry[0].key != message.key]
+                return [*folded, (message, decision)]
         health = message.rule == HEALTH_RULE
         name = self._group_name(message, health)
         group = self._groups.get(name)
@@ -162,7 +167,9 @@ class Grouper:
         if self._folded and (digest_always or self._room()):
             entries = tuple(self._folded)
             self._folded = []
-            out.append(Outgoing(digest([message for message, _ in entries]), entries))
+            # One line per opportunity, with its latest figures.
+            latest = {message.key: message for message, _ in entries}
+            out.append(Outgoing(digest(list(latest.values())), entries))
             self._sent.append(now)
         return out
 

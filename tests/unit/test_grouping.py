@@ -155,3 +155,19 @@ def test_drain_sends_everything_at_once_for_shutdown_within_the_cap() -> None:
     assert titles(grouper.drain(NOW + 2.0)) == ["ARB +2.00% · g2", "+2 more: ARB +2.00% · g3"]
     assert len(grouper) == 0
     assert grouper.next_due() is None
+
+
+def test_a_digest_names_each_opportunity_once_with_its_latest_figures() -> None:
+    grouper = Grouper(GroupSettings(group_wait=1.0, group_interval=1.0, max_per_minute=1))
+    grouper.add(alert("a", game="g1"), None, NOW)
+    grouper.add(alert("b", game="g2"), 1, NOW)
+    grouper.add(alert("c", game="g3"), 2, NOW)
+    assert titles(grouper.due(NOW + 1.0)) == ["ARB +2.00% · a"]
+    grouper.add(alert("b", game="g2", reason="improved", value="+3.00%"), 3, NOW + 5.0)
+    assert grouper.due(NOW + 6.0) == []
+    # c blinked: its NEW waited in the digest and its GONE cancels both.
+    cancelled = grouper.add(alert("c", game="g3", reason="gone"), 4, NOW + 7.0)
+    assert [decision for _, decision in cancelled] == [2, 4]
+    (out,) = grouper.due(NOW + 61.0)
+    assert out.message.title == "+1 more: ARB +3.00% · b"
+    assert [decision for _, decision in out.entries] == [1, 3]

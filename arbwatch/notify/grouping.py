@@ -168,8 +168,8 @@ class Grouper:
             entries = tuple(self._folded)
             self._folded = []
             # One line per opportunity, with its latest figures.
-            latest = {message.key: message for message, _ in entries}
-            out.append(Outgoing(digest(list(latest.values())), entries))
+            shown = {message.key: message for message, _ in entries}
+            out.append(Outgoing(digest(list(shown.values())), entries))
             self._sent.append(now)
         return out
 

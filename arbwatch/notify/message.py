@@ -231,11 +231,6 @@ def render_gone(
     )
 
 
-def plain(title: str, lines: Sequence[str], *, found_at: float, rule: str, key: str) -> Message:
-    """A message of plain lines (a health alert), written for every app alike."""
-    return _message(_Text(title, (), lines), found_at=found_at, rule=rule, key=key)
-
-
 def combine(messages: Sequence[Message]) -> Message:
     """Alerts that go out together (one game's, `arbwatch.notify.grouping`) as one message.
 

@@ -13,7 +13,7 @@ import pytest
 from arbwatch.core.evaluate import ArbitrageSettings, find_arbitrage
 from arbwatch.core.markets import Event
 from arbwatch.notify.apps import App, app_of, email_html, payload
-from arbwatch.notify.message import Message, combine, digest, plain, render_gone
+from arbwatch.notify.message import Message, combine, digest, render_gone
 from tests.unit.test_message import (
     NOW,
     START,
@@ -76,9 +76,10 @@ ALERTS: dict[str, Callable[[], Message]] = {
     "ev-improved": lambda: show(positive_ev(), reason="improved"),
     "gone": lambda: gone(True),
     "gone-from-summary": lambda: gone(False),
-    "health": lambda: plain(
-        "Feed rapid <down> for 2m & counting",
-        ["RapidOddsAPI: connection refused", "since 12:00 UTC"],
+    # As the daemon writes them: plain title and body, no markup of their own.
+    "health": lambda: Message(
+        title="Feed rapid <down> for 2m & counting",
+        body="RapidOddsAPI: connection refused\nsince 12:00 UTC",
         found_at=NOW,
         rule="health",
         key="feed_down:rapid",

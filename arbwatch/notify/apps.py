@@ -72,6 +72,8 @@ def email_html(message: Message) -> str:
     """
     parts = _PRE.split(message.html_body())
     body = "".join(
-        part if part.startswith("<pre>") else part.replace("\n", "<br>\n") for part in parts
+        # No newline after <br>: apprise's plain-text part would start each line with a space.
+        part if part.startswith("<pre>") else part.replace("\n", "<br>")
+        for part in parts
     )
     return f"<div>{body}</div>"

@@ -192,7 +192,7 @@ def test_the_legs_are_lined_up_in_a_monospace_block_for_telegram_and_discord() -
 def test_email_keeps_the_block_and_breaks_the_other_lines() -> None:
     body = email_html(show(two_way_arb()))
     assert body.startswith("<div><pre>Celtics  +110  @ Pinnacle")
-    assert "staked<br>\nTue 14 Jan 19:30 EST · starts in 2h 13m<br>\nrule nba-arbs</div>" in body
+    assert "staked<br>Tue 14 Jan 19:30 EST · starts in 2h 13m<br>rule nba-arbs</div>" in body
 
 
 def test_text_from_the_store_without_markup_is_escaped_for_every_app() -> None:

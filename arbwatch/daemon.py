@@ -82,6 +82,7 @@ from arbwatch.health import (
 )
 from arbwatch.health_checks import look
 from arbwatch.notify.deliver import DeliveryResult, Notifier
+from arbwatch.notify.grouping import HEALTH_RULE
 from arbwatch.notify.message import Message, render, render_gone
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
 from arbwatch.status import bind_status, serve_status
@@ -122,8 +123,6 @@ STATUS_INTERVAL = 5.0
 RATE_INTERVAL = 1.0
 #: Seconds between looks at the daemon's health (feeds, channels, engine, books).
 HEALTH_INTERVAL = 1.0
-#: The rule name health alerts carry in messages, the store and status.
-HEALTH_RULE = "health"
 #: Exit status of `Daemon.run` when every feed's key is refused: EX_NOPERM from sysexits.h.
 #: Not in the unit's RestartPreventExitStatus, so systemd restarts it (RestartSec later) and
 #: the restarts show in `systemctl status`; a renewed key is then read from the
@@ -220,6 +219,8 @@ class Daemon:
         self.store_guard = StoreGuard(config.state_dir / STATE_FILE, clock)
         self._stop = anyio.Event()
         self._reload_requested = anyio.Event()
+        #: Set by each step of the lifecycle, to re-time `_expire_regularly`.
+        self._decided = anyio.Event()
         self._config_stamp = _file_stamp(config.source)
         self._systemd: SystemdNotifier | None = None
         self._gate: WatchdogGate | None = None
@@ -363,10 +364,24 @@ class Daemon:
         return observation
 
     async def _expire_regularly(self) -> None:
-        """End opportunities whose quotes have gone stale without any new price."""
+        """End opportunities whose quotes have gone stale without any new price.
+
+        Also the timer of a rule's ``min_duration``: an opportunity held back comes due
+        even if no new price re-evaluates it. Each decision wakes this loop to look at
+        when the next one is due (`Lifecycle.next_due`).
+        """
+        expire_at = anyio.current_time() + EXPIRY_INTERVAL
         while True:
-            await anyio.sleep(EXPIRY_INTERVAL)
-            self._act(self._require_lifecycle().expire(self._clock()))
+            self._decided = anyio.Event()
+            wait = expire_at - anyio.current_time()
+            due = self._require_lifecycle().next_due()
+            if due is not None:
+                wait = min(wait, due - self._clock())
+            with anyio.move_on_after(max(0.0, wait)) as timer:
+                await self._decided.wait()
+            if timer.cancelled_caught:
+                self._act(self._require_lifecycle().expire(self._clock()))
+                expire_at = anyio.current_time() + EXPIRY_INTERVAL
 
     async def _retire_regularly(self) -> None:
         """Keep the price matrix to the live board: see `retire_idle`."""
@@ -431,6 +446,7 @@ class Daemon:
         unsettled is sent again at start (`resend_unsettled`). A store that cannot be
         written costs the record, never the alert: it goes out unrecorded.
         """
+        self._decided.set()
         routed = [(alert, self._message(alert)) for alert in observation.alerts]
         decided = [self._decisions(message, alert.rule.notify) for alert, message in routed]
         ids: list[dict[str, int]] = [{} for _ in routed]
@@ -470,6 +486,7 @@ class Daemon:
                 now=alert.at,
                 best_value=alert.state.best_value,
                 kind=alert.state.kind,
+                group=alert.state.market.event_id,
             )
         if alert.opportunity is None:  # only a GONE alert may lack its opportunity
             raise AssertionError(f"alert {alert.key} has no opportunity")
@@ -482,6 +499,7 @@ class Daemon:
             odds_format=config.odds_format,
             currency=config.currency,
             timezone=config.timezone,
+            kelly_fraction=alert.rule.kelly_fraction,
         )
 
     # -- health alerts ----------------------------------------------------------------------

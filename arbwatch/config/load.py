@@ -74,15 +74,15 @@ FEED_KEYS: Final[Mapping[str, frozenset[str]]] = {
 }
 CHANNEL_KEYS: Final = frozenset({
     "url", "urls", "url_file", "freshness", "retries", "retry_initial", "retry_max",
-    "odds_format",
+    "odds_format", "group_wait", "group_interval", "max_per_minute",
 })  # fmt: skip
 #: The keys every rule takes, and those of one kind only.
 RULE_COMMON_KEYS: Final = frozenset({
     "name", "kind", "sports", "books", "market_types", "periods", "odds", "starts_within",
     "in_play", "max_quote_age", "bankroll", "stake_round", "notify", "repeat", "improve_by",
-    "gone", "quiet_hours",
+    "gone", "quiet_hours", "min_duration",
 })  # fmt: skip
-ARBITRAGE_KEYS: Final = frozenset({"min_profit", "max_profit"})
+ARBITRAGE_KEYS: Final = frozenset({"min_profit", "max_profit", "min_books"})
 POSITIVE_EV_KEYS: Final = frozenset({"min_ev", "max_ev", "sharp", "devig", "kelly_fraction"})
 BOOKS_KEYS: Final = frozenset({"include", "exclude"})
 ODDS_KEYS: Final = frozenset({"min", "max"})
@@ -128,6 +128,7 @@ _MISPLACED: Final[Mapping[RuleKind, Mapping[str, str]]] = {
     "positive_ev": {
         "min_profit": "min_profit is for arbitrage rules; a positive_ev rule takes min_ev",
         "max_profit": "max_profit is for arbitrage rules; a positive_ev rule takes max_ev",
+        "min_books": "min_books is for arbitrage rules only (an EV bet is at one book)",
     },
 }
 #: What to say about a key of another provider's feeds.
@@ -575,6 +576,11 @@ class _Reader:
             retry_initial=retry_initial,
             retry_max=retry_max,
             odds_format=channel.find("odds_format", partial(values.choice, options=_ODDS_FORMATS)),
+            group_wait=channel.get("group_wait", partial(values.duration, positive=False), 1.5),
+            group_interval=channel.get(
+                "group_interval", partial(values.duration, positive=False), 30.0
+            ),
+            max_per_minute=channel.get("max_per_minute", partial(values.integer, minimum=0), 6),
         )
         return settings if len(self._problems) == before else None
 
@@ -708,6 +714,8 @@ class _Reader:
             improve_by=rule.get("improve_by", values.percentage, 0.005),
             gone=rule.get("gone", values.boolean, False),
             quiet_hours=self._quiet_hours(rule, defaults.timezone),
+            min_books=rule.get("min_books", partial(values.integer, minimum=1), 2),
+            min_duration=rule.get("min_duration", partial(values.duration, positive=False), 0.3),
         )
         return built if len(self._problems) == before else None
 

@@ -70,6 +70,8 @@ class ChannelConfig:
         retry_initial / retry_max: the backoff between attempts starts at ``retry_initial``
             seconds and doubles up to ``retry_max`` (with jitter).
         odds_format: how this channel shows prices (None: the config's ``odds_format``).
+        group_wait / group_interval / max_per_minute: grouping and the cap a minute
+            (`arbwatch.notify.grouping`); the defaults suit a phone.
     """
 
     name: str
@@ -79,6 +81,9 @@ class ChannelConfig:
     retry_initial: float = 1.0
     retry_max: float = 30.0
     odds_format: OddsFormat | None = None
+    group_wait: float = 1.5
+    group_interval: float = 30.0
+    max_per_minute: int = 6
 
 
 @dataclass(frozen=True, slots=True)

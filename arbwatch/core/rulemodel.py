@@ -71,6 +71,10 @@ class RuleConfig:
             above the value last alerted (0.005: half a percentage point).
         gone: send a follow-up when an alerted opportunity disappears.
         quiet_hours: when nothing is sent for this rule (None: never quiet).
+        min_books: arbitrage only: the fewest different books its legs may be at (2: an
+            arbitrage within one book, almost always a stale side, is left out).
+        min_duration: seconds an opportunity must last before it is alerted, so a price
+            that blinks is never pushed (nor its GONE).
     """
 
     name: str
@@ -97,3 +101,5 @@ class RuleConfig:
     improve_by: float = 0.005
     gone: bool = False
     quiet_hours: QuietHours | None = None
+    min_books: int = 2
+    min_duration: float = 0.3

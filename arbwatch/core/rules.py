@@ -150,6 +150,7 @@ def engine_settings(rule: RuleConfig, commissions: Mapping[str, float]) -> Engin
                 books=rule.books,
                 excluded_books=rule.excluded_books,
                 commissions=commissions,
+                min_books=rule.min_books,
             )
         return EvSettings(
             sharp_books=rule.sharp,

@@ -141,6 +141,7 @@ class EventIdentity:
                 home=provider_event.home,
                 away=provider_event.away,
                 starts_at=provider_event.starts_at,
+                url=provider_event.url,
             )
             entry = _Known(event, home_key=home)
             self._by_teams.setdefault(pair, []).append(entry)

@@ -139,7 +139,7 @@ async def test_history_needs_no_secrets_but_run_and_check_config_do(tmp_path: Pa
         text = path.read_text(encoding="utf-8")
         secretless = text.replace(
             "api_key: ", "api_key_file: missing-key-file  # was: ", 1
-        ).replace(f"mail: {s.smtp.url()}", "mail: ${NOT_SET_MAIL_URL}")
+        ).replace(f"url: {s.smtp.url()}", "url: ${NOT_SET_MAIL_URL}")
         assert secretless != text
         path.write_text(secretless, encoding="utf-8")
 

@@ -190,7 +190,7 @@ async def test_status_names_the_daemon_and_warns_when_another_one_answers(
             ours.read_text(encoding="utf-8")
             .replace(f"state_dir: {tmp_path / 'state'}", f"state_dir: {tmp_path / 'other'}")
             .replace(f"api_key: {DEFAULT_KEY}", "api_key: ${NOT_SET_KEY}")
-            .replace(f"mail: {s.smtp.url()}", "mail: ${NOT_SET_MAIL_URL}"),
+            .replace(f"url: {s.smtp.url()}", "url: ${NOT_SET_MAIL_URL}"),
             encoding="utf-8",
         )
         assert "NOT_SET_KEY" in other.read_text(encoding="utf-8")

@@ -1479,3 +1479,57 @@ def test_a_feed_settings_refusal_is_placed_at_its_key() -> None:
     assert caught.value.problems == [
         "config.yaml:6: feeds[0].market_ids: a V1 feed carries market_ids 1, 2 and 3 only",
     ]
+
+
+# --- grouping, min_duration, min_books ----------------------------------------------------
+
+
+def test_grouping_defaults_suit_a_phone_and_rules_hold_blinks_and_one_book_arbs() -> None:
+    config = parse(MINIMAL)
+    phone = config.channels["phone"]
+    assert (phone.group_wait, phone.group_interval, phone.max_per_minute) == (1.5, 30.0, 6)
+    (arbs,) = config.rules
+    assert (arbs.min_books, arbs.min_duration) == (2, 0.3)
+
+
+def test_grouping_and_rule_settings_are_read() -> None:
+    text = channel(
+        "mail:",
+        "  url: console://",
+        "  group_wait: 0s",
+        "  group_interval: 2m",
+        "  max_per_minute: 0",
+    ) + indented(("min_books: 1", "min_duration: 2s"), 4)
+    config = parse(text)
+    mail = config.channels["mail"]
+    assert (mail.group_wait, mail.group_interval, mail.max_per_minute) == (0.0, 120.0, 0)
+    (arbs,) = config.rules
+    assert (arbs.min_books, arbs.min_duration) == (1, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            rule("min_books: 0"),
+            ["config.yaml:14: rules[0].min_books: expected a whole number >= 1, got 0"],
+        ),
+        (
+            rule("min_duration: -1"),
+            ["config.yaml:14: rules[0].min_duration: expected a duration >= 0, got -1"],
+        ),
+        (
+            ev_rule("min_books: 2"),
+            [
+                "config.yaml:15: rules[0].min_books: min_books is for arbitrage "
+                "rules only (an EV bet is at one book)"
+            ],
+        ),
+        (
+            channel("mail:", "  url: console://", "  max_per_minute: -1"),
+            ["config.yaml:12: channels.mail.max_per_minute: expected a whole number >= 0, got -1"],
+        ),
+    ],
+)
+def test_grouping_and_rule_settings_refuse_nonsense(text: str, expected: list[str]) -> None:
+    assert problems(text) == expected

@@ -108,6 +108,7 @@ def test_arbitrage_rule_becomes_arbitrage_settings() -> None:
         books=frozenset({"draftkings", "fanduel", "betfair"}),
         excluded_books=frozenset({"fanduel"}),
         commissions={"betfair": 0.02},
+        min_books=2,
     )
 
 

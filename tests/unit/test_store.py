@@ -37,6 +37,7 @@ def rule(name: str = "arbs", **fields: Any) -> RuleConfig:
     fields.setdefault("kind", "arbitrage")
     fields.setdefault("notify", ("phone",))
     fields.setdefault("max_quote_age", 1e9)
+    fields.setdefault("min_duration", 0.0)  # alerted at first sight
     return RuleConfig(name=name, **fields)
 
 

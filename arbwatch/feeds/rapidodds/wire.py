@@ -246,6 +246,7 @@ class _Game(_Wire):
     commence_time: Any = None
     home_team: Any = None
     away_team: Any = None
+    game_url: Any = None
 
 
 class _GameEntry(_Wire):
@@ -484,7 +485,14 @@ def _event(game: _Game | None, provider: str, sport: str) -> ProviderEvent | Non
         home=home,
         away=away,
         starts_at=starts_at,
+        # Only a web address is kept: it goes into alerts as a link.
+        url=game.game_url if _is_web_url(game.game_url) else "",
     )
+
+
+def _is_web_url(value: object) -> bool:
+    """Whether ``value`` is an http(s) address (the wire's ``game_url`` may be null)."""
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
 def _book_quotes(

@@ -604,15 +604,19 @@ class Store:
 
     # -- closing-line value ----------------------------------------------------------------
 
-    def save_clv(self, alerted: Sequence[AlertedPrice], settled: Sequence[ClvRecord]) -> None:
-        """Keep prices just alerted (waiting for their game) and records just settled."""
+    def save_clv(self, alerted: Sequence[AlertedPrice], settled: Sequence[ClvRecord]) -> int:
+        """Keep prices just alerted (waiting for their game) and records just settled.
+
+        Returns how many were given (a price written again is left as it is).
+        """
         if not alerted and not settled:
-            return
+            return 0
         with self._transaction() as db:
             db.executemany(
                 _CLV_UPSERT,
                 [*map(_clv_row, alerted), *(_clv_row(r.alerted, r) for r in settled)],
             )
+        return len(alerted) + len(settled)
 
     def pending_clv(self) -> list[AlertedPrice]:
         """Every alerted price whose closing-line value was not settled, oldest first."""

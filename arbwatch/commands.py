@@ -262,9 +262,9 @@ def status(args: argparse.Namespace) -> int:
 
 
 def history(args: argparse.Namespace) -> int:
-    """``arbwatch history``: the opportunities seen, newest first."""
+    """``arbwatch history``: the opportunities seen, newest first; ``--clv``: their CLV summary."""
     from arbwatch.config import load_config  # noqa: PLC0415
-    from arbwatch.store import history_lines  # noqa: PLC0415
+    from arbwatch.store import clv_lines, history_lines  # noqa: PLC0415
 
     try:
         # The state directory is all it needs: not the feeds' keys.
@@ -272,6 +272,9 @@ def history(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    lines = history_lines(config.state_dir, args.limit, args.rule, time.time(), config.timezone)
+    if args.clv:
+        lines = clv_lines(config.state_dir, args.rule)
+    else:
+        lines = history_lines(config.state_dir, args.limit, args.rule, time.time(), config.timezone)
     print("\n".join(lines))
     return 0

@@ -22,12 +22,15 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-import numpy as np
-
-from arbwatch.core.books import book_id
-from arbwatch.core.clv import AlertedPrice, ClvRecord, ClvTracker, RuleLike, close_for
-from arbwatch.core.dedup import Alert, AlertReason
-from arbwatch.core.markets import MarketKey, PriceUpdate
+from arbwatch.core.clv import (
+    AlertedPrice,
+    ClvRecord,
+    ClvTracker,
+    RuleLike,
+    alerted_prices,
+    sharp_quotes,
+)
+from arbwatch.core.dedup import Alert
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.store_guard import StoreGuard
@@ -37,8 +40,6 @@ logger = logging.getLogger(__name__)
 #: Prices and records kept for the store while it cannot be written; beyond this the
 #: oldest are dropped (and counted in the log line).
 MAX_UNSAVED: Final = 10_000
-#: The alerts whose prices are tracked (see `arbwatch.core.clv`).
-TRACKED_REASONS: Final = frozenset({AlertReason.NEW, AlertReason.IMPROVED})
 
 
 class ClvRecorder:
@@ -82,8 +83,8 @@ class ClvRecorder:
         alerted: list[AlertedPrice] = []
         settled: list[ClvRecord] = []
         for alert in alerts:
-            for price in _prices(alert, rules):
-                record = tracker.track(price, _sharp_quotes(matrix, price))
+            for price in alerted_prices(alert, rules):
+                record = tracker.track(price, sharp_quotes(matrix, price))
                 if record is None:
                     alerted.append(price)
                 else:
@@ -117,50 +118,3 @@ class ClvRecorder:
             logger.warning("closing-line value: %d records dropped, the store is failing", dropped)
         self._unsaved_alerted = alerted[-MAX_UNSAVED:]
         self._unsaved_settled = settled[-MAX_UNSAVED:]
-
-
-def _prices(alert: Alert, rules: Sequence[RuleLike]) -> list[AlertedPrice]:
-    """The prices ``alert`` tells a bettor to take, if they are tracked: one per leg."""
-    opportunity = alert.opportunity
-    if alert.reason not in TRACKED_REASONS or opportunity is None:
-        return []
-    close = close_for(alert.rule, rules)
-    if close is None:
-        return []
-    return [
-        AlertedPrice(
-            key=alert.key,
-            rule=alert.rule.name,
-            kind=opportunity.kind,
-            book=leg.book,
-            market=opportunity.market,
-            outcome=leg.outcome,
-            label=leg.label,
-            price=leg.effective_price,
-            alerted_at=alert.at,
-            starts_at=opportunity.event.starts_at,
-            close=close,
-        )
-        for leg in opportunity.legs
-    ]
-
-
-def _sharp_quotes(matrix: PriceMatrix, price: AlertedPrice) -> list[PriceUpdate]:
-    """The quotes of ``price``'s sharp books on its market, as the matrix holds them now."""
-    market: MarketKey = price.market
-    row = matrix.row(market)
-    if row is None:
-        return []
-    sharp = {book_id(book) for book in price.close.sharp_books}
-    columns = [column for column, book in enumerate(matrix.book_ids) if book in sharp]
-    if not columns:
-        return []
-    block = matrix.block(np.array([row], dtype=np.intp))
-    books = matrix.books
-    return [
-        PriceUpdate(market, slot, books[column], float(quoted), float(at))
-        for column in columns
-        for slot in range(market.outcome_count)
-        if (quoted := block.prices[column, 0, slot]) > 0.0
-        and not np.isnan(at := block.quoted_at[column, 0, slot])
-    ]

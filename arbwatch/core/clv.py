@@ -35,6 +35,11 @@ markets with a tracked price whose game has not started. A price with no sharp c
 sharp book quoted every outcome before the start, or none of their prices devig) settles
 "no close" with the reason; so, at once, does one alerted after its game started (in play:
 the close was before the alert) or whose start is unknown. Time is always passed in.
+
+Whoever runs the engine (the daemon, through `arbwatch.clv_recorder`; a backtest) does per
+step: ``tracker.observe(updates)``; for each alert, ``tracker.track(price,
+sharp_quotes(matrix, price))`` for every price of ``alerted_prices(alert, rules)``; then
+``tracker.settle(now)``. `arbwatch.core.clv_summary.summary_lines` prints the records.
 """
 
 from __future__ import annotations
@@ -43,18 +48,22 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 
 from arbwatch.core.books import book_id
+from arbwatch.core.dedup import Alert, AlertReason
 from arbwatch.core.devig import DevigMethod, DevigStatus, fair_probabilities
 from arbwatch.core.markets import MarketKey, PriceUpdate
+from arbwatch.core.matrix import PriceMatrix
 
 #: Why a price has no CLV, as history and summaries say it.
 NO_SHARP_PRICE = "no sharp price before the start"
 IN_PLAY = "alerted after the start"
 START_UNKNOWN = "start time unknown"
+#: The alerts whose prices are tracked: those a bettor acts on (see above).
+TRACKED_REASONS: Final = frozenset({AlertReason.NEW, AlertReason.IMPROVED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +200,59 @@ class _Market:
         last = slots[slot]
         if last is None or quoted_at >= last[1]:
             slots[slot] = (price, quoted_at)
+
+
+def alerted_prices(alert: Alert, rules: Sequence[RuleLike]) -> list[AlertedPrice]:
+    """The prices ``alert`` tells a bettor to take, one per leg, if they are tracked.
+
+    None for a REPEAT or GONE alert, or a rule with no close (`close_for` among ``rules``,
+    the rules in force).
+    """
+    opportunity = alert.opportunity
+    if alert.reason not in TRACKED_REASONS or opportunity is None:
+        return []
+    close = close_for(alert.rule, rules)
+    if close is None:
+        return []
+    return [
+        AlertedPrice(
+            key=alert.key,
+            rule=alert.rule.name,
+            kind=opportunity.kind,
+            book=leg.book,
+            market=opportunity.market,
+            outcome=leg.outcome,
+            label=leg.label,
+            price=leg.effective_price,
+            alerted_at=alert.at,
+            starts_at=opportunity.event.starts_at,
+            close=close,
+        )
+        for leg in opportunity.legs
+    ]
+
+
+def sharp_quotes(matrix: PriceMatrix, price: AlertedPrice) -> list[PriceUpdate]:
+    """The quotes of ``price``'s sharp books on its market, as ``matrix`` holds them now.
+
+    What `ClvTracker.track` is given with a price just alerted: the sharp prices that came
+    before the alert.
+    """
+    market = price.market
+    row = matrix.row(market)
+    sharp = {book_id(book) for book in price.close.sharp_books}
+    columns = [column for column, book in enumerate(matrix.book_ids) if book in sharp]
+    if row is None or not columns:
+        return []
+    block = matrix.block(np.array([row], dtype=np.intp))
+    books = matrix.books
+    return [
+        PriceUpdate(market, slot, books[column], float(quoted), float(at))
+        for column in columns
+        for slot in range(market.outcome_count)
+        if (quoted := block.prices[column, 0, slot]) > 0.0
+        and not np.isnan(at := block.quoted_at[column, 0, slot])
+    ]
 
 
 class ClvTracker:

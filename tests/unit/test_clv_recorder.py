@@ -6,6 +6,7 @@ DraftKings' 2.10 there has CLV 2.10 · 2/3.9 - 1 = 1/13.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from arbwatch.clv_recorder import ClvRecorder
 from arbwatch.config.model import RuleConfig
 from arbwatch.core.clv import IN_PLAY
-from arbwatch.core.dedup import Lifecycle
+from arbwatch.core.dedup import AlertReason, Lifecycle
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import AWAY, HOME, Event, PriceUpdate, moneyline
 from arbwatch.core.matrix import PriceMatrix
@@ -148,6 +149,17 @@ def test_arbitrage_legs_are_measured_against_the_ev_rules_sharp_books(tmp_path: 
         },
         abs=1e-12,
     )
+
+
+def test_a_repeat_alert_is_not_another_price(tmp_path: Path) -> None:
+    stage = Stage(tmp_path, rules=(replace(EV, repeat=60.0),))
+    with stage.guard:
+        stage.step(*sharp(1.90, 2.00, NOW), PriceUpdate(ML, HOME, "DraftKings", 2.10, NOW), now=NOW)
+        later = NOW + 61
+        observation = stage.lifecycle.expire(later)
+        assert [alert.reason for alert in observation.alerts] == [AlertReason.REPEAT]
+        stage.recorder.alerted(observation.alerts, stage.matrix, stage.rules, later)
+        assert stage.recorder.tracker.tracked == 1
 
 
 def test_without_a_sharp_book_arbitrage_alerts_are_not_tracked(tmp_path: Path) -> None:

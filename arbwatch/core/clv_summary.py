@@ -37,7 +37,7 @@ class _Group:
         """NAME, PRICES, WITH CLOSE, MEAN CLV, BEAT CLOSE, NO CLOSE."""
         count = len(self.clvs)
         if count:
-            mean = f"{sum(self.clvs) / count:+.2%}"
+            mean = _percent(sum(self.clvs) / count)
             beat = sum(1 for clv in self.clvs if clv > 0.0)
             share = f"{beat / count:.0%} ({beat}/{count})"
         else:
@@ -81,7 +81,7 @@ def clv_cell(records: Sequence[ClvRecord], pending: int = 0) -> str:
     """
     alerts: dict[float, list[str]] = {}
     for record in sorted(records, key=lambda r: (r.alerted.alerted_at, r.alerted.outcome)):
-        text = "no close" if record.clv is None else f"{record.clv:+.2%}"
+        text = "no close" if record.clv is None else _percent(record.clv)
         alerts.setdefault(record.alerted.alerted_at, []).append(text)
     cells = ["/".join(legs) for legs in alerts.values()]
     if len(cells) > CELL_ALERTS:
@@ -89,6 +89,11 @@ def clv_cell(records: Sequence[ClvRecord], pending: int = 0) -> str:
     if pending:
         cells.append("pending")
     return " ".join(cells) or "-"
+
+
+def _percent(value: float) -> str:
+    """``+2.10%``; a value that rounds to zero is ``+0.00%``, never ``-0.00%``."""
+    return f"{round(value, 4) + 0.0:+.2%}"
 
 
 def _book(record: ClvRecord) -> str:

@@ -295,6 +295,12 @@ def test_the_summary_per_rule_and_per_book() -> None:
     ]
 
 
+def test_a_mean_that_rounds_to_zero_has_no_minus_sign() -> None:
+    lines = summary_lines([record(0.01), record(-0.01 - 1e-9)])
+    assert lines[-2].split()[:4] == ["ALL", "2", "2", "+0.00%"]
+    assert clv_cell([record(-1e-7)]) == "+0.00%"
+
+
 def test_a_summary_with_nothing_settled_says_so() -> None:
     assert summary_lines([], pending=3) == [
         "No closing-line value yet: no alerted game has started; "

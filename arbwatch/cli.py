@@ -248,6 +248,12 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     commands.add_config_argument(history)
     history.add_argument("--limit", type=int, default=50, help="how many, newest first (50)")
     history.add_argument("--rule", help="only this rule's")
+    history.add_argument(
+        "--clv",
+        action="store_true",
+        help="closing-line value per rule and per book: how the alerted prices did against "
+        "the sharp books' price at the start",
+    )
 
 
 #: Subcommands whose function in `arbwatch.commands` returns the exit status.

@@ -24,7 +24,7 @@ import anyio
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import redact
 from arbwatch.logs import configure_logging
-from arbwatch.store import history_lines
+from arbwatch.store import clv_lines, history_lines
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def history(args: argparse.Namespace) -> int:
-    """``arbwatch history``: the opportunities seen, newest first."""
+    """``arbwatch history``: the opportunities seen, newest first; ``--clv``: their CLV summary."""
     from arbwatch.config import load_config  # noqa: PLC0415
 
     try:
@@ -273,6 +273,9 @@ def history(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    lines = history_lines(config.state_dir, args.limit, args.rule, time.time(), config.timezone)
+    if args.clv:
+        lines = clv_lines(config.state_dir, args.rule)
+    else:
+        lines = history_lines(config.state_dir, args.limit, args.rule, time.time(), config.timezone)
     print("\n".join(lines))
     return 0

@@ -57,6 +57,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from arbwatch import __version__
+from arbwatch.clv_recorder import ClvRecorder
 from arbwatch.config import load_config
 from arbwatch.config.model import Config
 from arbwatch.core.conditions import HealthAlert, HealthLifecycle, HealthReason
@@ -217,6 +218,8 @@ class Daemon:
         self._suspended_markets: set[MarketKey] = set()
         #: The state database, whose failures are counted and never stop alerting.
         self.store_guard = StoreGuard(config.state_dir / STATE_FILE, clock)
+        #: The closing-line value of every alerted price (`arbwatch.core.clv`).
+        self.clv = ClvRecorder(self.store_guard)
         self._stop = anyio.Event()
         self._reload_requested = anyio.Event()
         #: Set by each step of the lifecycle, to re-time `_expire_regularly`.
@@ -336,6 +339,7 @@ class Daemon:
         matrix = self.matrix
         by_feed = self.counters.updates_by_feed
         books = self.books_by_feed
+        self.clv.observe(batches)
         for batch in batches:
             for event in batch.events:
                 matrix.set_event(event)
@@ -472,6 +476,7 @@ class Daemon:
             logger.info(
                 "alert %s: %s -> %s", alert.reason.value, message.title, ", ".join(accepted)
             )
+        self.clv.alerted(observation.alerts, self.matrix, self.config.rules, self._clock())
 
     def _message(self, alert: Alert) -> Message:
         """The text of one alert, in the running config's format."""

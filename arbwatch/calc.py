@@ -129,14 +129,14 @@ def answer_ev(question: EvQuestion) -> list[str]:
         lines.append(
             f"  outcome {index + 1}: {format_odds(price, question.show):>8}  "
             f"fair {probability:.2%}  "
-            f"fair odds {format_odds(fair_price, question.show)} ({fair_price:.3f})"
+            f"fair odds {_odds_and_decimal(fair_price, question.show)}"
         )
     probability = probabilities[question.side - 1]
     ev = probability * question.price - 1.0
     verdict = "+EV" if ev > 0.0 else "no edge"
     lines.append(
-        f"Bet outcome {question.side} at {format_odds(question.price, question.show)} "
-        f"({question.price:.3f}): EV {ev:+.2%} per unit staked ({verdict})."
+        f"Bet outcome {question.side} at {_odds_and_decimal(question.price, question.show)}"
+        f": EV {ev:+.2%} per unit staked ({verdict})."
     )
     full = kelly_fraction(probability, question.price)
     stake = kelly_stake(
@@ -150,6 +150,12 @@ def answer_ev(question: EvQuestion) -> list[str]:
     else:
         lines.append("Kelly says do not bet: the price is below the fair price.")
     return lines
+
+
+def _odds_and_decimal(price: float, show: OddsFormat) -> str:
+    """``+115 (2.150)``: the price as written, with its decimal where that is another figure."""
+    shown = format_odds(price, show)
+    return shown if show is OddsFormat.DECIMAL else f"{shown} ({price:.3f})"
 
 
 def _money(amount: float) -> str:

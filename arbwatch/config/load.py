@@ -690,8 +690,8 @@ class _Reader:
         name = self._unique_name(rule, seen, "rule")
         notify = self._notify(rule, channel_names)
         min_key, max_key = _THRESHOLD_KEYS[kind or "arbitrage"]
-        min_value = rule.get(min_key, values.percentage, 0.0)
-        max_value = rule.get(max_key, values.percentage, float("inf"))
+        min_value = rule.get(min_key, values.threshold, 0.0)
+        max_value = rule.get(max_key, values.threshold, float("inf"))
         if max_value < min_value:
             rule.report(max_key, f"must not be below {min_key}")
         min_odds, max_odds = self._odds_range(rule)

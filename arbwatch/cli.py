@@ -22,6 +22,7 @@ from arbwatch.core.devig import DevigMethod
 from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
 from arbwatch.core.odds import OddsFormat, parse_prices
 from arbwatch.errors import ArbwatchError
+from arbwatch.pipes import EXIT_BROKEN_PIPE, silence_stdout
 
 #: Exit status for bad input, as argparse uses.
 EXIT_USAGE = 2
@@ -46,11 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Arbitrage and positive-EV alerts from live bookmaker odds.",
     )
     parser.add_argument("--version", action="version", version=f"arbwatch {__version__}")
-    subcommands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    subcommands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
     _add_daemon_commands(subcommands)
 
     calc = subcommands.add_parser("calc", help="arbitrage and EV calculator")
-    calc_kinds = calc.add_subparsers(dest="calc_kind", required=True, parser_class=_Parser)
+    calc_kinds = calc.add_subparsers(
+        dest="calc_kind", metavar="arb|ev", required=True, parser_class=_Parser
+    )
     odds_help = "odds as decimal (2.10), American with its sign (+110, -105) or fractional (11/10)"
 
     arb = calc_kinds.add_parser(
@@ -241,8 +246,12 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     demo.add_argument("--log-level", choices=levels, help="log level (warning)")
 
     check = subcommands.add_parser(
-        "check-config", help="check a config: exit 0 with a summary, or 1 with every problem"
+        "check-config",
+        help="check a config: exit 0 with a summary, or 78 with every problem",
+        description="Check a config: exit 0 with a summary, or 78 (EX_CONFIG) with every "
+        "problem. The file is given as -c FILE or as the argument.",
     )
+    check.add_argument("file", nargs="?", type=Path, help="the YAML config (as -c FILE)")
     commands.add_config_argument(check)
     check.add_argument(
         "--online",
@@ -309,6 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
 
             run_engine_bench(events=args.events, books=args.books, seed=args.seed)
+    except BrokenPipeError:
+        # What read our output is gone (`arbwatch demo | head -3`): end quietly.
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except BaseExceptionGroup as group:
+        # The same, met inside the daemon's task groups.
+        if group.split(BrokenPipeError)[1] is not None:
+            raise
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (_UsageError, ArbwatchError) as error:
         # An error may quote what was typed (a URL with its password): redacted, as every
         # error is. Imported here: httpx comes with it, and `calc` is to start quickly.

@@ -3,7 +3,6 @@
 ``--min-ev 300`` is refused as ``min_ev: 300`` is, ``--stake-round -5`` as ``stake_round: -5``:
 each type here hands the typed text to a parser of `arbwatch.config.values` and turns its
 reason into argparse's ``argument --min-ev: ...`` message, so one rule has one wording.
-Also here: `plural`, for counts in what the commands print.
 """
 
 from __future__ import annotations
@@ -79,8 +78,3 @@ threshold = config_type(values.threshold)
 duration = config_type(values.duration)
 #: A commission rate: a percentage like 2% or 0.02, below 100%.
 rate = config_type(partial(values.percentage, below=1.0))
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 alert``, ``2 alerts``, ``1,234 alerts``; ``many`` where adding an s is wrong."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"

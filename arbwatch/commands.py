@@ -21,9 +21,12 @@ from arbwatch.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-#: Exit status of ``run`` when the config cannot be used: EX_CONFIG from sysexits.h, which
-#: the systemd unit lists in RestartPreventExitStatus so a broken config is not retried.
+#: Exit status of every command when the config cannot be used: EX_CONFIG from sysexits.h,
+#: which the systemd unit lists in RestartPreventExitStatus so a broken config is not retried.
 EXIT_CONFIG: Final = 78
+#: Exit status for a mistake in the arguments (a channel the config does not have), as
+#: argparse uses.
+EXIT_USAGE: Final = 2
 #: Where ``-c`` points unless told otherwise.
 DEFAULT_CONFIG: Final = "config.yaml"
 
@@ -46,9 +49,15 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    """The config file the user asked for."""
-    path: Path | None = args.config
+    """The config file the user asked for: ``-c FILE``, or ``check-config FILE``."""
+    path: Path | None = args.config or getattr(args, "file", None)
     return path if path is not None else default_config_path()
+
+
+def _config_refused(error: ConfigError) -> int:
+    """Say why the config cannot be used, every problem on its line; return `EXIT_CONFIG`."""
+    print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(_config_path(args))
     except ConfigError as error:
-        print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _config_refused(error)
     configure_logging(args.log_level or config.log_level)
     # Names no provider documents are used as written: said once at start, not silently.
     for warning in config.names.warnings:
@@ -146,7 +154,7 @@ def _how_long(seconds: float | None) -> str:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    """``arbwatch check-config [--online]``: 0 and a summary, or 1 and every problem.
+    """``arbwatch check-config [FILE] [--online]``: 0 and a summary, or 78 and every problem.
 
     ``--online`` asks the providers too, once the config passes offline; a provider that
     cannot be reached fails the check, since nothing was settled.
@@ -154,6 +162,13 @@ def check_config(args: argparse.Namespace) -> int:
     from arbwatch.config.online import check_online  # noqa: PLC0415
     from arbwatch.config.show import check_config as check  # noqa: PLC0415
 
+    if args.file is not None and args.config is not None:
+        print(
+            f"arbwatch: error: check-config: two configs given, {args.file} and -c "
+            f"{args.config}; give one",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     path = _config_path(args)
     ok, lines = check(path)
     if ok and args.online:
@@ -162,7 +177,7 @@ def check_config(args: argparse.Namespace) -> int:
     elif args.online:
         lines.append("check-config --online: the providers were not asked; fix the above first")
     print("\n".join(lines), file=sys.stdout if ok else sys.stderr)
-    return 0 if ok else 1
+    return 0 if ok else EXIT_CONFIG
 
 
 def show_config(args: argparse.Namespace) -> int:
@@ -173,8 +188,7 @@ def show_config(args: argparse.Namespace) -> int:
     try:
         config = load_config(_config_path(args))
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
+        return _config_refused(error)
     print(show(config), end="")
     return 0
 
@@ -188,13 +202,12 @@ def test_notify(args: argparse.Namespace) -> int:
     try:
         config = load_config(_config_path(args))
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
+        return _config_refused(error)
     channel = config.channels.get(args.channel)
     if channel is None:
         known = ", ".join(sorted(config.channels)) or "none"
         print(f"arbwatch: no channel {args.channel!r} (channels: {known})", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     message = render_sample(
         now=time.time(),
         odds_format=channel.odds_format or config.odds_format,
@@ -230,15 +243,14 @@ def status(args: argparse.Namespace) -> int:
             # The listener's address is all it needs: not the feeds' keys.
             config = load_config(path, secrets=False)
         except ConfigError as error:
-            print(error, file=sys.stderr)
-            return 1
+            return _config_refused(error)
         if config.status_listen is None:
             print(
                 f"arbwatch status: {path} sets no status.listen: add "
                 "status: {listen: 127.0.0.1:9464} and restart the daemon, or give --url",
                 file=sys.stderr,
             )
-            return 1
+            return EXIT_CONFIG
         url, timezone = status_url(config.status_listen), config.timezone
         expected_state_dir = config.state_dir
     try:
@@ -270,8 +282,7 @@ def history(args: argparse.Namespace) -> int:
         # The state directory is all it needs: not the feeds' keys.
         config = load_config(_config_path(args), secrets=False)
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
+        return _config_refused(error)
     lines = history_lines(config.state_dir, args.limit, args.rule, time.time(), config.timezone)
     print("\n".join(lines))
     return 0

@@ -691,6 +691,39 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "a web address for a channel",
+        channel("hook: https://example.com/hook"),
+        [
+            "config.yaml:10: channels.hook: unknown apprise scheme 'https': a web address is "
+            "not an apprise URL; for a webhook that takes JSON write json://HOST/PATH "
+            "(jsons:// for https), or the service's own scheme (tgram://, discord://, mailto://)"
+        ],
+    ),
+    (
+        "a scheme misspelled by a letter",
+        channel("team: discrod://1/2"),
+        [
+            "config.yaml:10: channels.team: unknown apprise scheme 'discrod', "
+            "did you mean 'discord'?"
+        ],
+    ),
+    (
+        "an arbitrage of 150%",
+        rule("min_profit: 150%"),
+        [
+            'config.yaml:14: rules[0].min_profit: expected a percentage below 100%, got "150%" '
+            "(an arbitrage or an edge of 100% or more is a wrong price, never a bet)"
+        ],
+    ),
+    (
+        "odds bounds that are not what they seem",
+        rule("odds: {min: 1.5, max: 400}"),
+        [
+            "config.yaml:14: rules[0].odds.max: 400 looks like American odds; write +400 "
+            "(or 400.0 if you mean decimal odds)"
+        ],
+    ),
+    (
         "notify names a channel with problems",
         channel("mail: nosuch://x").replace("[phone]", "[phone, mail]"),
         ["config.yaml:10: channels.mail: unknown apprise scheme 'nosuch'"],

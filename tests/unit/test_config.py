@@ -1386,6 +1386,10 @@ def test_show_config_redacts_and_reloads() -> None:
     assert document["channels"]["phone"]["urls"] == [REDACTED]
     assert document["rules"][0]["min_profit"] == "1%"
     assert document["rules"][0]["repeat"] == "10m"
+    # An American config's odds bounds in American, as written (not 5.0)...
+    assert document["odds_format"] == "american"
+    assert document["rules"][0]["odds"] == {"min": "-200", "max": "+400"}
+    assert "odds: {min: '-200', max: '+400'}" in shown
     # With the secrets put back, the output is the same config.
     for feed_entry in document["feeds"]:
         feed_entry["api_key"] = (
@@ -1407,6 +1411,11 @@ def test_show_config_positive_ev_and_defaults() -> None:
     assert document["history_retention"] == "90d"
     assert document["timezone"] == "UTC"
     forever = parse(FEED + CHANNELS + EV_RULES + "history_retention: 0\n", env={"HOME": "/h"})
+    # ... and decimal where American would round the price: the output reads back the same.
+    rounded = parse(
+        FEED + CHANNELS + RULES + "    odds: {min: 1.45}\nodds_format: american\n", env={}
+    )
+    assert yaml.safe_load(show_config(rounded))["rules"][0]["odds"] == {"min": 1.45}
     assert yaml.safe_load(show_config(forever))["history_retention"] == "0s"
 
 

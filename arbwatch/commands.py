@@ -17,6 +17,7 @@ from typing import Final
 
 import anyio
 
+from arbwatch.core.words import plural
 from arbwatch.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def demo(args: argparse.Namespace) -> int:
         stats = daemon.stats
         print(
             f"\narbwatch demo: {stats.updates:,} price updates in {stats.evaluations:,} "
-            f"evaluations, {stats.alerts} alerts.",
+            f"evaluations, {plural(stats.alerts, 'alert')}.",
             flush=True,
         )
 
@@ -276,6 +277,7 @@ def status(args: argparse.Namespace) -> int:
 def history(args: argparse.Namespace) -> int:
     """``arbwatch history``: the opportunities seen, newest first."""
     from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.config.values import did_you_mean  # noqa: PLC0415
     from arbwatch.store import history_lines  # noqa: PLC0415
 
     try:
@@ -284,5 +286,16 @@ def history(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return _config_refused(error)
     lines = history_lines(config.state_dir, args.limit, args.rule, time.time(), config.timezone)
+    rules = [rule.name for rule in config.rules]
+    # A rule since taken out of the config may still have history: refused only if not.
+    if args.rule is not None and args.rule not in rules and lines[0].startswith("No "):
+        hint = did_you_mean(args.rule, rules)
+        print(
+            f"arbwatch history: no rule named {args.rule!r}"
+            + (f", {hint}" if hint else "")
+            + f" (rules: {', '.join(rules)})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     print("\n".join(lines))
     return 0

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from arbwatch.core.words import plural
+
 #: Upper bounds (seconds) of the evaluation-latency histogram's buckets; +Inf is implied.
 LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 #: The window (seconds) over which "per second" rates are measured.
@@ -230,7 +232,8 @@ class Health:
         return (
             f"feeds {self.feeds_up}/{len(self.feeds)} up · "
             f"{self.updates_per_second:,.0f} updates/s · "
-            f"{len(self.live)} live opportunities · {self.alerts} alerts sent"
+            f"{plural(len(self.live), 'live opportunity', 'live opportunities')} · "
+            f"{plural(self.alerts, 'alert')} sent"
         )
 
 

@@ -24,6 +24,7 @@ from arbwatch.config.model import (
 )
 from arbwatch.config.names import name_lines
 from arbwatch.core.odds import OddsFormat, format_odds, parse_odds
+from arbwatch.core.words import plural
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import MIN_REMEMBERED_LENGTH, REDACTED, redact
 from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
@@ -59,7 +60,7 @@ def _feed_line(feed: FeedSettings) -> str:
     """``feed NAME (PROVIDER): what it watches``."""
     if isinstance(feed, RapidOddsSettings):
         watches = (
-            f"sports {', '.join(feed.sports)}; {len(feed.bookmakers)} bookmakers; "
+            f"sports {', '.join(feed.sports)}; {plural(len(feed.bookmakers), 'bookmaker')}; "
             f"markets {', '.join(feed.market_types)}"
         )
     else:

@@ -126,6 +126,19 @@ async def test_history_lists_what_a_daemon_run_alerted(tmp_path: Path) -> None:
         assert len(lines) == 2  # the arbitrage and Bovada's +EV price, one row each
         assert any("arbs" in line and "+5.00%" in line for line in lines)
 
+        # A filter: one rule's rows; a rule that is not there is named, with the rules.
+        status, out, _ = await arbwatch("history", "-c", str(path), "--rule", "arbs")
+        assert status == 0
+        only = [line for line in out.splitlines() if game in line]
+        assert len(only) == 1
+        assert "  arbs  ARB   +5.00%" in only[0]
+        status, out, err = await arbwatch("history", "-c", str(path), "--rule", "arb")
+        assert (status, out) == (EXIT_USAGE, "")
+        assert err == (
+            "arbwatch history: no rule named 'arb', did you mean 'arbs'? "
+            "(rules: arbs, bovada-ev)\n"
+        )
+
 
 async def test_history_needs_no_secrets_but_run_and_check_config_do(tmp_path: Path) -> None:
     async with stage(tmp_path) as s:

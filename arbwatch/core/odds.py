@@ -271,21 +271,32 @@ def parse_odds(text: str, odds_format: OddsFormat | None = None) -> float:
         top, slash, bottom = cleaned.partition("/")
         if not slash:
             raise InvalidOddsError(f"fractional odds look like 11/10, got {text!r}")
-        return fractional_to_decimal(_number(top, text), _number(bottom, text))
+        decimal = fractional_to_decimal(_number(top, text), _number(bottom, text))
+        return _within_reason(decimal, cleaned, odds_format)
     number = _number(cleaned, text)
     if odds_format == OddsFormat.AMERICAN:
-        return american_to_decimal(number)
+        return _within_reason(american_to_decimal(number), cleaned, odds_format)
     if not forced and number >= _BARE_AMERICAN_FROM and cleaned.isdigit():
         raise ImplausibleOddsError(
             f"{cleaned} looks like American odds; write +{cleaned} "
             f"(or {cleaned}.0 if you mean decimal odds)"
         )
-    if number > MAX_WRITTEN_DECIMAL:
-        raise ImplausibleOddsError(
-            f"decimal odds of {cleaned} are beyond any bookmaker's (at most "
-            f"{MAX_WRITTEN_DECIMAL:g}); for American odds write {number:+g}"
-        )
-    return validate_decimal(number)
+    return _within_reason(validate_decimal(number), cleaned, odds_format)
+
+
+def _within_reason(decimal: float, written: str, odds_format: OddsFormat) -> float:
+    """``decimal`` if no longer than `MAX_WRITTEN_DECIMAL`, else refuse what was written."""
+    if decimal <= MAX_WRITTEN_DECIMAL:
+        return decimal
+    longest = format_odds(MAX_WRITTEN_DECIMAL, odds_format)
+    why = (
+        f"{_FORMAT_NAMES[odds_format]} odds of {written} are beyond any bookmaker's "
+        f"(the longest is {longest})"
+    )
+    # 5000.0 was perhaps meant as +5000: said when that is itself a price there can be.
+    if odds_format is OddsFormat.DECIMAL and decimal <= (MAX_WRITTEN_DECIMAL - 1.0) * 100.0:
+        why += f"; for American odds write {decimal:+g}"
+    raise ImplausibleOddsError(why)
 
 
 def parse_prices(

@@ -135,8 +135,7 @@ async def test_history_lists_what_a_daemon_run_alerted(tmp_path: Path) -> None:
         status, out, err = await arbwatch("history", "-c", str(path), "--rule", "arb")
         assert (status, out) == (EXIT_USAGE, "")
         assert err == (
-            "arbwatch history: no rule named 'arb', did you mean 'arbs'? "
-            "(rules: arbs, bovada-ev)\n"
+            "arbwatch history: no rule named 'arb', did you mean 'arbs'? (rules: arbs, bovada-ev)\n"
         )
 
 

@@ -107,6 +107,8 @@ def test_ev_without_edge_and_with_an_inapplicable_method(
         (["calc", "arb", "150", "-170"], "150 looks like American odds; write +150"),
         (["calc", "arb", "2.1", "-105"], "2.1 is decimal, -105 is American"),
         (["calc", "arb", "1500.0", "1.5"], "decimal odds of 1500.0 are beyond any bookmaker's"),
+        (["calc", "arb", "2.5", "2.5", "--stake-round", "2000"], "more than the bankroll"),
+        (["calc", "ev", "--fair", "2", "2", "--price", "3", "--stake-round", "1e9"], "round down"),
         (["calc", "ev", "--fair", "-110", "-110", "--price", "2.2"], "different formats"),
         # Numbers read as the config reads them, under the config's names and the old ones.
         (["calc", "arb", "2.1", "2.1", "--round", "-5"], "--stake-round/--round: expected a"),

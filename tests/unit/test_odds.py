@@ -591,8 +591,11 @@ def test_parse_odds_rejects_garbage(text: str, problem: str) -> None:
         ("110", r"110 looks like American odds; write \+110 \(or 110\.0"),
         ("100", r"write \+100"),
         (" 5000 ", r"5000 looks like American odds"),
-        ("1001.5", r"beyond any bookmaker's \(at most 1001\); for American odds write \+1001\.5"),
-        ("5000.0", r"write \+5000$"),
+        ("1001.5", r"decimal odds of 1001\.5 are beyond any bookmaker's \(the longest is 1001"),
+        ("5000.0", r"; for American odds write \+5000$"),
+        ("1e308", r"the longest is 1001\.00\)$"),
+        ("+1e9", r"American odds of \+1e9 are beyond any bookmaker's \(the longest is \+100000\)"),
+        ("2000/1", r"fractional odds of 2000/1 are beyond any bookmaker's \(the longest is 1000/1"),
     ],
 )
 def test_parse_odds_refuses_odds_that_are_surely_not_what_they_seem(

@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--sharp",
         action="append",
+        type=cliargs.book_name,
         default=[],
         metavar="BOOK",
         help="a sharp book for +EV (repeatable; default Pinnacle)",
@@ -262,6 +263,7 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     show = subcommands.add_parser(
         "show-config", help="print the effective config, secrets redacted"
     )
+    show.add_argument("file", nargs="?", type=Path, help="the YAML config (as -c FILE)")
     commands.add_config_argument(show)
 
     test_notify = subcommands.add_parser("test-notify", help="send a sample alert to one channel")
@@ -276,7 +278,9 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     )
     commands.add_config_argument(status)
     status.add_argument(
-        "--url", help="the status listener's base URL, e.g. http://127.0.0.1:9464 (no config read)"
+        "--url",
+        type=cliargs.base_url,
+        help="the status listener's base URL, e.g. http://127.0.0.1:9464 (no config read)",
     )
     status.add_argument("--json", action="store_true", help="print the /status document as is")
 

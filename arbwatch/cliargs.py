@@ -8,6 +8,7 @@ reason into argparse's ``argument --min-ev: ...`` message, so one rule has one w
 from __future__ import annotations
 
 import argparse
+import urllib.parse
 from collections.abc import Callable
 from functools import partial
 from typing import Final, TypeVar
@@ -78,3 +79,15 @@ threshold = config_type(values.threshold)
 duration = config_type(values.duration)
 #: A commission rate: a percentage like 2% or 0.02, below 100%.
 rate = config_type(partial(values.percentage, below=1.0))
+
+
+#: A book's name (``--sharp Pinnacle``): non-blank text.
+book_name = config_type(values.text)
+
+
+def base_url(text: str) -> str:
+    """An http(s) base URL with a host, e.g. ``http://127.0.0.1:9464``."""
+    parts = urllib.parse.urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected a URL like http://127.0.0.1:9464, got {text!r}")
+    return text.strip()

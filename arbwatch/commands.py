@@ -55,9 +55,23 @@ def _config_path(args: argparse.Namespace) -> Path:
     return path if path is not None else default_config_path()
 
 
+def _given_twice(args: argparse.Namespace) -> bool:
+    """Whether both ``-c FILE`` and the FILE argument were given (and say so)."""
+    if args.file is None or args.config is None:
+        return False
+    print(
+        f"arbwatch: error: {args.command}: two configs given, {args.file} and -c "
+        f"{args.config}; give one",
+        file=sys.stderr,
+    )
+    return True
+
+
 def _config_refused(error: ConfigError) -> int:
     """Say why the config cannot be used, every problem on its line; return `EXIT_CONFIG`."""
-    print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
+    # One problem fits the heading's line; more go one per line below it.
+    gap = "\n" if len(error.problems) > 1 else " "
+    print(f"arbwatch: the config cannot be used:{gap}{error}", file=sys.stderr)
     return EXIT_CONFIG
 
 
@@ -163,12 +177,7 @@ def check_config(args: argparse.Namespace) -> int:
     from arbwatch.config.online import check_online  # noqa: PLC0415
     from arbwatch.config.show import check_config as check  # noqa: PLC0415
 
-    if args.file is not None and args.config is not None:
-        print(
-            f"arbwatch: error: check-config: two configs given, {args.file} and -c "
-            f"{args.config}; give one",
-            file=sys.stderr,
-        )
+    if _given_twice(args):
         return EXIT_USAGE
     path = _config_path(args)
     ok, lines = check(path)
@@ -182,10 +191,12 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def show_config(args: argparse.Namespace) -> int:
-    """``arbwatch show-config``: the effective config, secrets redacted."""
+    """``arbwatch show-config [FILE]``: the effective config, secrets redacted."""
     from arbwatch.config import load_config  # noqa: PLC0415
     from arbwatch.config.show import show_config as show  # noqa: PLC0415
 
+    if _given_twice(args):
+        return EXIT_USAGE
     try:
         config = load_config(_config_path(args))
     except ConfigError as error:

@@ -245,10 +245,17 @@ def read_config_text(path: Path) -> str:
             f"{path}: the file is over {MAX_CONFIG_BYTES // 1024} KB, too large for a config"
         )
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise ConfigError(f"{path}:{line}: the file is not UTF-8 text") from None
+    if not text.strip():
+        # Not three "missing" lines for feeds, channels and rules: one that says why.
+        raise ConfigError(
+            f"{path}: the file is empty; a config needs feeds, channels and rules "
+            "(see config.example.yaml)"
+        )
+    return text
 
 
 def parse_config(

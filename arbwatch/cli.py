@@ -5,7 +5,12 @@ Subcommands: ``run`` (the daemon), ``demo`` (the daemon against the simulators),
 `arbwatch.commands`), ``calc arb``, ``calc ev`` (a bettor's calculator), ``replay``
 (recorded frames through the engine) and ``bench`` (engine figures). Errors arbwatch raises on
 purpose (`ArbwatchError`) and argument mistakes print ``arbwatch: error: ...`` on one line
-and exit 2; they never show a traceback.
+and exit 2; they never show a traceback. A config that cannot be used exits 78 from every
+command (`arbwatch.commands`); output whose reader went away ends quietly with 141.
+
+Flags are named as the config's keys (``--odds-format``, ``--stake-round``,
+``--kelly-fraction``, ``--max-quote-age``) and read by its parsers (`arbwatch.cliargs`);
+the names they had before are kept as aliases.
 """
 
 from __future__ import annotations

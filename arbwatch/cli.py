@@ -324,9 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "replay":
             _replay(args)
         elif args.command == "bench":
-            from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
-
-            run_engine_bench(events=args.events, books=args.books, seed=args.seed)
+            _bench(args)
     except BrokenPipeError:
         # What read our output is gone (`arbwatch demo | head -3`): end quietly.
         silence_stdout()
@@ -381,6 +379,18 @@ def _calc(args: argparse.Namespace) -> list[str]:
             show=shown,
         )
     )
+
+
+def _bench(args: argparse.Namespace) -> None:
+    """Run ``arbwatch bench`` on a board that fits in memory."""
+    from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
+
+    if args.events * args.books > cliargs.MAX_BENCH_BOARD:
+        raise _UsageError(
+            f"--events {args.events:,} x --books {args.books} is more than the "
+            f"{cliargs.MAX_BENCH_BOARD:,} quotes the bench builds (about 2.4 GB)"
+        )
+    run_engine_bench(events=args.events, books=args.books, seed=args.seed)
 
 
 def _replay(args: argparse.Namespace) -> None:

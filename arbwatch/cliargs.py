@@ -18,10 +18,12 @@ from arbwatch.config.yamlsource import ScalarValue
 
 T = TypeVar("T")
 
-#: The most events ``arbwatch bench`` builds a board of: 200,000 events and 30 books are
-#: about 2 GB of quotes; more only runs the machine out of memory (a traceback, before).
-MAX_BENCH_EVENTS: Final = 200_000
-#: The most books ``arbwatch bench`` prices: more than any feed offers.
+#: The largest board ``arbwatch bench`` builds, in events x books: 20,000 events of 30 books
+#: peaked at 964 MiB resident, so this is about 2.4 GB; beyond, a machine runs out of memory
+#: (a traceback, before).
+MAX_BENCH_BOARD: Final = 50_000 * 30
+#: The most events and books ``arbwatch bench`` takes, each within `MAX_BENCH_BOARD` too.
+MAX_BENCH_EVENTS: Final = 50_000
 MAX_BENCH_BOOKS: Final = 500
 
 

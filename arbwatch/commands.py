@@ -131,7 +131,7 @@ def demo(args: argparse.Namespace) -> int:
     listen = status_listen(args.status)
     # Warnings only by default: the console is for the alerts.
     configure_logging(args.log_level or "warning")
-    seconds = args.seconds if args.seconds and args.seconds > 0 else None
+    seconds: float | None = args.seconds  # above 0 when given (see `arbwatch.cliargs`)
     print(
         "arbwatch demo: simulated RapidOddsAPI and TheRundown on 127.0.0.1, no API key needed."
         f"\nAlerts print below as they would reach a phone. {_how_long(seconds)}",

@@ -21,16 +21,21 @@ from typing import Final
 
 import anyio
 
+from arbwatch.core.words import plural
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import redact
 from arbwatch.logs import configure_logging
+from arbwatch.spelling import did_you_mean
 from arbwatch.store import clv_lines, history_lines
 
 logger = logging.getLogger(__name__)
 
-#: Exit status of ``run`` when the config cannot be used: EX_CONFIG from sysexits.h, which
-#: the systemd unit lists in RestartPreventExitStatus so a broken config is not retried.
+#: Exit status of every command when the config cannot be used: EX_CONFIG from sysexits.h,
+#: which the systemd unit lists in RestartPreventExitStatus so a broken config is not retried.
 EXIT_CONFIG: Final = 78
+#: Exit status for a mistake in the arguments (a channel the config does not have), as
+#: argparse uses.
+EXIT_USAGE: Final = 2
 #: Where ``-c`` points unless told otherwise.
 DEFAULT_CONFIG: Final = "config.yaml"
 
@@ -53,9 +58,29 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_path(args: argparse.Namespace) -> Path:
-    """The config file the user asked for."""
-    path: Path | None = args.config
+    """The config file the user asked for: ``-c FILE``, or ``check-config FILE``."""
+    path: Path | None = args.config or getattr(args, "file", None)
     return path if path is not None else default_config_path()
+
+
+def _given_twice(args: argparse.Namespace) -> bool:
+    """Whether both ``-c FILE`` and the FILE argument were given (and say so)."""
+    if args.file is None or args.config is None:
+        return False
+    print(
+        f"arbwatch: error: {args.command}: two configs given, {args.file} and -c "
+        f"{args.config}; give one",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _config_refused(error: ConfigError) -> int:
+    """Say why the config cannot be used, every problem on its line; return `EXIT_CONFIG`."""
+    # One problem fits the heading's line; more go one per line below it.
+    gap = "\n" if len(error.problems) > 1 else " "
+    print(f"arbwatch: the config cannot be used:{gap}{error}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(_config_path(args))
     except ConfigError as error:
-        print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _config_refused(error)
     configure_logging(args.log_level or config.log_level)
     # Names no provider documents are used as written: said once at start, not silently.
     for warning in config.names.warnings:
@@ -113,7 +137,7 @@ def demo(args: argparse.Namespace) -> int:
     listen = status_listen(args.status)
     # Warnings only by default: the console is for the alerts.
     configure_logging(args.log_level or "warning")
-    seconds = args.seconds if args.seconds and args.seconds > 0 else None
+    seconds: float | None = args.seconds  # above 0 when given (see `arbwatch.cliargs`)
     print(
         "arbwatch demo: simulated RapidOddsAPI and TheRundown on 127.0.0.1, no API key needed."
         f"\nAlerts print below as they would reach a phone. {_how_long(seconds)}",
@@ -132,7 +156,7 @@ def demo(args: argparse.Namespace) -> int:
         stats = daemon.stats
         print(
             f"\narbwatch demo: {stats.updates:,} price updates in {stats.evaluations:,} "
-            f"evaluations, {stats.alerts} alerts.",
+            f"evaluations, {plural(stats.alerts, 'alert')}.",
             flush=True,
         )
 
@@ -151,7 +175,7 @@ def _how_long(seconds: float | None) -> str:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    """``arbwatch check-config [--online]``: 0 and a summary, or 1 and every problem.
+    """``arbwatch check-config [FILE] [--online]``: 0 and a summary, or 78 and every problem.
 
     ``--online`` asks the providers too, once the config passes offline; a provider that
     cannot be reached fails the check, since nothing was settled.
@@ -159,6 +183,8 @@ def check_config(args: argparse.Namespace) -> int:
     from arbwatch.config.online import check_online  # noqa: PLC0415
     from arbwatch.config.show import check_config as check  # noqa: PLC0415
 
+    if _given_twice(args):
+        return EXIT_USAGE
     path = _config_path(args)
     ok, lines = check(path)
     if ok and args.online:
@@ -167,19 +193,20 @@ def check_config(args: argparse.Namespace) -> int:
     elif args.online:
         lines.append("check-config --online: the providers were not asked; fix the above first")
     print("\n".join(lines), file=sys.stdout if ok else sys.stderr)
-    return 0 if ok else 1
+    return 0 if ok else EXIT_CONFIG
 
 
 def show_config(args: argparse.Namespace) -> int:
-    """``arbwatch show-config``: the effective config, secrets redacted."""
+    """``arbwatch show-config [FILE]``: the effective config, secrets redacted."""
     from arbwatch.config import load_config  # noqa: PLC0415
     from arbwatch.config.show import show_config as show  # noqa: PLC0415
 
+    if _given_twice(args):
+        return EXIT_USAGE
     try:
         config = load_config(_config_path(args))
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
+        return _config_refused(error)
     print(show(config), end="")
     return 0
 
@@ -193,13 +220,12 @@ def test_notify(args: argparse.Namespace) -> int:
     try:
         config = load_config(_config_path(args))
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
+        return _config_refused(error)
     channel = config.channels.get(args.channel)
     if channel is None:
         known = ", ".join(sorted(config.channels)) or "none"
         print(f"arbwatch: no channel {args.channel!r} (channels: {known})", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     message = render_sample(
         now=time.time(),
         odds_format=channel.odds_format or config.odds_format,
@@ -232,15 +258,14 @@ def status(args: argparse.Namespace) -> int:
             # The listener's address is all it needs: not the feeds' keys.
             config = load_config(path, secrets=False)
         except ConfigError as error:
-            print(error, file=sys.stderr)
-            return 1
+            return _config_refused(error)
         if config.status_listen is None:
             print(
                 f"arbwatch status: {path} sets no status.listen: add "
                 "status: {listen: 127.0.0.1:9464} and restart the daemon, or give --url",
                 file=sys.stderr,
             )
-            return 1
+            return EXIT_CONFIG
         url, timezone = status_url(config.status_listen), config.timezone
         expected_state_dir = config.state_dir
     try:
@@ -271,8 +296,20 @@ def history(args: argparse.Namespace) -> int:
         # The state directory is all it needs: not the feeds' keys.
         config = load_config(_config_path(args), secrets=False)
     except ConfigError as error:
-        print(error, file=sys.stderr)
-        return 1
+        return _config_refused(error)
+    rules = [rule.name for rule in config.rules]
+    if args.rule is not None and args.rule not in rules:
+        # A rule since taken out of the config may still have history: refused only if not.
+        kept = history_lines(config.state_dir, 1, args.rule, time.time(), config.timezone)
+        if kept[0].startswith("No "):
+            hint = did_you_mean(args.rule, rules)
+            print(
+                f"arbwatch history: no rule named {args.rule!r}"
+                + (f", {hint}" if hint else "")
+                + f" (rules: {', '.join(rules)})",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     if args.clv:
         lines = clv_lines(config.state_dir, args.rule)
     else:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from arbwatch.core.words import plural
 from arbwatch.feeds.registry import PROVIDERS, THERUNDOWN
 
 #: Upper bounds (seconds) of the evaluation-latency histogram's buckets; +Inf is implied.
@@ -229,7 +230,8 @@ class Health:
         return (
             f"feeds {self.feeds_up}/{len(self.feeds)} up · "
             f"{self.updates_per_second:,.0f} updates/s · "
-            f"{len(self.live)} live opportunities · {self.alerts} alerts sent"
+            f"{plural(len(self.live), 'live opportunity', 'live opportunities')} · "
+            f"{plural(self.alerts, 'alert')} sent"
         )
 
 

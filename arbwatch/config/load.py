@@ -216,10 +216,17 @@ def read_config_text(path: Path) -> str:
             f"{path}: the file is over {MAX_CONFIG_BYTES // 1024} KB, too large for a config"
         )
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise ConfigError(f"{path}:{line}: the file is not UTF-8 text") from None
+    if not text.strip():
+        # Not three "missing" lines for feeds, channels and rules: one that says why.
+        raise ConfigError(
+            f"{path}: the file is empty; a config needs feeds, channels and rules "
+            "(see config.example.yaml)"
+        )
+    return text
 
 
 def parse_config(
@@ -669,8 +676,8 @@ class _Reader:
         name = self._unique_name(rule, seen, "rule")
         notify = self._notify(rule, channel_names)
         min_key, max_key = _THRESHOLD_KEYS[kind or "arbitrage"]
-        min_value = rule.get(min_key, values.percentage, 0.0)
-        max_value = rule.get(max_key, values.percentage, float("inf"))
+        min_value = rule.get(min_key, values.threshold, 0.0)
+        max_value = rule.get(max_key, values.threshold, float("inf"))
         if max_value < min_value:
             rule.report(max_key, f"must not be below {min_key}")
         min_odds, max_odds = self._odds_range(rule)

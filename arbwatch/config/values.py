@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arbwatch.config.yamlsource import ListValue, MapValue, Problems, ScalarValue, Value, child_path
 from arbwatch.core.odds import OddsFormat, detect_format, parse_odds
-from arbwatch.errors import InvalidOddsError
+from arbwatch.errors import ImplausibleOddsError, InvalidOddsError
 from arbwatch.spelling import did_you_mean
 
 T = TypeVar("T")
@@ -171,10 +171,11 @@ def number(
     return real
 
 
-def percentage(value: Value, *, below: float | None = None) -> float:
+def percentage(value: Value, *, below: float | None = None, reason: str = "") -> float:
     """A fraction from ``3%``, ``"0.5%"`` or ``0.03``; never negative; under ``below`` if given.
 
-    A bare number above 1 is refused: ``3`` could mean 3% or 300%.
+    A bare number above 1 is refused: ``3`` could mean 3% or 300%. ``reason`` says why
+    ``below`` is the limit.
     """
     data = _data(value)
     real = _real(data)
@@ -195,8 +196,17 @@ def percentage(value: Value, *, below: float | None = None) -> float:
     if real < 0.0:
         raise expected("a percentage >= 0%", value)
     if below is not None and real >= below:
-        raise expected(f"a percentage below {below * 100:g}%", value)
+        raise expected(f"a percentage below {below * 100:g}%", value, reason)
     return real
+
+
+def threshold(value: Value) -> float:
+    """``min_profit``, ``max_profit``, ``min_ev``, ``max_ev``: a percentage below 100%."""
+    return percentage(
+        value,
+        below=1.0,
+        reason="an arbitrage or an edge of 100% or more is a wrong price, never a bet",
+    )
 
 
 def duration(value: Value, *, positive: bool = True) -> float:
@@ -232,6 +242,8 @@ def odds(value: Value) -> float:
     written = value.text
     try:
         return parse_odds(written)
+    except ImplausibleOddsError as error:
+        raise InvalidValueError(str(error), at=value) from None
     except InvalidOddsError:
         raise expected("odds like 2.10, +110 or 11/10", value, _odds_rule(written)) from None
 

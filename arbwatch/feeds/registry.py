@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
+from arbwatch.core.words import plural
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.rapidodds.replayer import RapidOddsReplayer
 from arbwatch.feeds.rapidodds.session import RapidOddsSession
@@ -101,7 +102,7 @@ def _ids(numbers: tuple[int, ...]) -> str:
 
 def _rapidodds_watches(feed: RapidOddsSettings) -> str:
     return (
-        f"sports {', '.join(feed.sports)}; {len(feed.bookmakers)} bookmakers; "
+        f"sports {', '.join(feed.sports)}; {plural(len(feed.bookmakers), 'bookmaker')}; "
         f"markets {', '.join(feed.market_types)}"
     )
 

@@ -27,6 +27,7 @@ from arbwatch.core.fair import FairCache
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.core.odds import OddsFormat, format_odds
 from arbwatch.core.rules import Identity, opportunity_identity
+from arbwatch.core.words import plural
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError
 from arbwatch.feeds.recording import FrameReplayer, read_recording
@@ -121,10 +122,12 @@ def describe(opportunity: Opportunity, now: float, odds_format: OddsFormat) -> s
 def _summary(result: ReplayResult) -> str:
     """The closing line of a replay."""
     arbitrages = sum(1 for o in result.found if o.kind == "arbitrage")
+    if result.frames == 0:
+        return "replayed nothing: the recording holds no frames"
     text = (
-        f"replayed {result.frames} frames: {result.batches} batches, {result.updates} updates, "
-        f"{result.malformed} malformed; found {arbitrages} arbitrage and "
-        f"{len(result.found) - arbitrages} +EV"
+        f"replayed {plural(result.frames, 'frame')}: {plural(result.batches, 'batch', 'batches')}"
+        f", {plural(result.updates, 'update')}, {result.malformed:,} malformed; found "
+        f"{plural(arbitrages, 'arbitrage')} and {len(result.found) - arbitrages:,} +EV"
     )
     if result.unknown_providers:
         skipped = ", ".join(f"{n} of {p}" for p, n in sorted(result.unknown_providers.items()))

@@ -114,6 +114,7 @@ async def test_a_positive_ev_alerts_clv_is_settled_at_the_start_and_shown(
             line.split() for line in lines
         ]
 
-        status, out, _ = await arbwatch("history", "--clv", "--rule", "nosuch", "-c", str(path))
-        assert status == 0
-        assert out.splitlines()[1] == "No closing-line value yet: no alerted game has started."
+        # A rule the config does not name and the history never saw is a mistake, not a summary.
+        status, _, err = await arbwatch("history", "--clv", "--rule", "nosuch", "-c", str(path))
+        assert status == 2
+        assert "no rule named 'nosuch'" in err

@@ -267,7 +267,7 @@ def test_status_without_a_listener_in_the_config(
 ) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(WITHOUT_STATUS, encoding="utf-8")
-    assert main(["status", "-c", str(path)]) == 1
+    assert main(["status", "-c", str(path)]) == EXIT_CONFIG
     assert capsys.readouterr().err == (
         f"arbwatch status: {path} sets no status.listen: add status: {{listen: "
         "127.0.0.1:9464} and restart the daemon, or give --url\n"

@@ -692,6 +692,39 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "a web address for a channel",
+        channel("hook: https://example.com/hook"),
+        [
+            "config.yaml:10: channels.hook: unknown apprise scheme 'https': a web address is "
+            "not an apprise URL; for a webhook that takes JSON write json://HOST/PATH "
+            "(jsons:// for https), or the service's own scheme (tgram://, discord://, mailto://)"
+        ],
+    ),
+    (
+        "a scheme misspelled by a letter",
+        channel("team: discrod://1/2"),
+        [
+            "config.yaml:10: channels.team: unknown apprise scheme 'discrod', "
+            "did you mean 'discord'?"
+        ],
+    ),
+    (
+        "an arbitrage of 150%",
+        rule("min_profit: 150%"),
+        [
+            'config.yaml:14: rules[0].min_profit: expected a percentage below 100%, got "150%" '
+            "(an arbitrage or an edge of 100% or more is a wrong price, never a bet)"
+        ],
+    ),
+    (
+        "odds bounds that are not what they seem",
+        rule("odds: {min: 1.5, max: 400}"),
+        [
+            "config.yaml:14: rules[0].odds.max: 400 looks like American odds; write +400 "
+            "(or 400.0 if you mean decimal odds)"
+        ],
+    ),
+    (
         "notify names a channel with problems",
         channel("mail: nosuch://x").replace("[phone]", "[phone, mail]"),
         ["config.yaml:10: channels.mail: unknown apprise scheme 'nosuch'"],
@@ -1354,6 +1387,10 @@ def test_show_config_redacts_and_reloads() -> None:
     assert document["channels"]["phone"]["urls"] == [REDACTED]
     assert document["rules"][0]["min_profit"] == "1%"
     assert document["rules"][0]["repeat"] == "10m"
+    # An American config's odds bounds in American, as written (not 5.0)...
+    assert document["odds_format"] == "american"
+    assert document["rules"][0]["odds"] == {"min": "-200", "max": "+400"}
+    assert "odds: {min: '-200', max: '+400'}" in shown
     # With the secrets put back, the output is the same config.
     for feed_entry in document["feeds"]:
         feed_entry["api_key"] = (
@@ -1375,6 +1412,11 @@ def test_show_config_positive_ev_and_defaults() -> None:
     assert document["history_retention"] == "90d"
     assert document["timezone"] == "UTC"
     forever = parse(FEED + CHANNELS + EV_RULES + "history_retention: 0\n", env={"HOME": "/h"})
+    # ... and decimal where American would round the price: the output reads back the same.
+    rounded = parse(
+        FEED + CHANNELS + RULES + "    odds: {min: 1.45}\nodds_format: american\n", env={}
+    )
+    assert yaml.safe_load(show_config(rounded))["rules"][0]["odds"] == {"min": 1.45}
     assert yaml.safe_load(show_config(forever))["history_retention"] == "0s"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from arbwatch import __version__, commands
+from arbwatch.bench.e2e_settings import add_e2e_arguments, e2e_settings
 from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
@@ -169,9 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench = subcommands.add_parser("bench", help="measure the engine's speed and memory")
-    bench.add_argument("--events", type=int, default=2000, help="events on the board (2000)")
-    bench.add_argument("--books", type=int, default=30, help="bookmakers (30)")
+    bench.add_argument(
+        "--events", type=int, default=None, help="events on the board (2000; --e2e 1000)"
+    )
+    bench.add_argument("--books", type=int, default=None, help="bookmakers (30; --e2e 20)")
     bench.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    add_e2e_arguments(bench)
     return parser
 
 
@@ -274,10 +278,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(lines))
         elif args.command == "replay":
             _replay(args)
+        elif args.command == "bench" and args.e2e:
+            from arbwatch.bench.e2e import run_e2e_bench  # noqa: PLC0415 - heavy, rare
+
+            run_e2e_bench(e2e_settings(args))
         elif args.command == "bench":
             from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
 
-            run_engine_bench(events=args.events, books=args.books, seed=args.seed)
+            run_engine_bench(
+                events=2000 if args.events is None else args.events,
+                books=30 if args.books is None else args.books,
+                seed=args.seed,
+            )
     except (_UsageError, ArbwatchError) as error:
         # An error may quote what was typed (a URL with its password): redacted, as every
         # error is. Imported here: httpx comes with it, and `calc` is to start quickly.

@@ -1077,7 +1077,17 @@ class RapidOddsFeed:
     def _read(self, frame: str, read: Callable[[], SessionResult]) -> SessionResult | None:
         """What ``read()`` makes of ``frame``, or None (counted) when it is unreadable."""
         try:
-            return read()
+            started = time.perf_counter()
+            result = read()
+            # Decoding a full snapshot and finding what changed is this feed's cost per
+            # push; `arbwatch bench --e2e` reads it from this line.
+            log.debug(
+                "feed %s: %d characters decoded and applied in %.1f ms",
+                self.settings.name,
+                len(frame),
+                (time.perf_counter() - started) * 1000,
+            )
+            return result
         except OversizedFrameError as error:
             self.stats.extra["oversized_frames"] = self.stats.extra.get("oversized_frames", 0) + 1
             # Only a REST body gets here: a WebSocket message over the limit is refused

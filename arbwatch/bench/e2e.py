@@ -1,0 +1,815 @@
+"""``arbwatch bench --e2e``: the real daemon against the simulators, from the socket to the alert.
+
+Everything runs on 127.0.0.1. This process serves TheRundown's and RapidOddsAPI's
+simulators over one big, quiet board (`arbwatch.sim.board`: by default 1,000 games x
+moneyline, spread and total x 20 books, 120,000 prices) and a ``json://`` receiver for
+the alerts; the daemon is a process of its own (``python -m arbwatch run -c CONFIG``), so
+the CPU and memory read from ``/proc/<pid>`` are its own. In order:
+
+1. **The transport**: a bare httpx-ws client (`arbwatch.bench.bare_ws`, a process too)
+   reads TheRundown's V2 socket as fast as the simulator sends, before the daemon starts;
+   the simulator's own CPU per frame is measured beside it, to show it is not the limit.
+2. **Start-up**: the daemon is started with one TheRundown feed; the time to its WebSocket
+   open (the events pages are the snapshot's size, printed) and to the feed being up.
+3. **Rates**: for each rate (frames a second, or ``max``: every socket buffer kept full)
+   ``market_price`` frames rendered ahead (`RundownSimulator.render_v2`) are offered for
+   ``seconds``, and every ``plant_every`` seconds an arbitrage is planted on a fresh game.
+   Frames a client's 256-frame buffer cannot take are dropped, as TheRundown drops them.
+   Reported: frames offered and taken a second (taken: the daemon's
+   ``arbwatch_feed_frames_total``), its CPU and CPU per frame (``/proc/<pid>/stat``), the
+   planted arbitrages matched and their latency, from the second leg's frame handed to
+   the socket to the alert received (p50, p99, max), its peak RSS (``VmHWM``), and the
+   load average, since the machine may be shared.
+4. **Memory** (``duration`` > 0): the daemon at full speed for that long, its RSS sampled
+   every few seconds; growth from the end of warm-up to the end.
+5. **Big push** (``push``): a second daemon with one RapidOddsAPI feed subscribed to the
+   whole board: every push is the full board (about 10 MB, 120,000 outcomes); between two
+   pushes six prices change, two of them a planted arbitrage. Reported per push: its size,
+   the daemon's decode and apply time (its debug line), its CPU, and push -> alert.
+
+Benchmarks are figures, not assertions: nothing here fails for being slow. Every wait is
+bounded and every process started is ended on the way out, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import re
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, TextIO
+
+import anyio
+import httpx
+from anyio.abc import Process
+
+from arbwatch.asgi import Receive, Scope, Send
+from arbwatch.bench.e2e_settings import E2eSettings
+from arbwatch.sim.board import (
+    GAME_NUMBER,
+    Change,
+    bench_world,
+    planted_arbitrage,
+    price_walk,
+    restored,
+)
+from arbwatch.sim.rapidodds import RapidOddsSimulator
+from arbwatch.sim.rundown import DEFAULT_KEY, V2_MARKETS_PATH, RundownSimulator
+from arbwatch.sim.server import LOOPBACK, serve
+from arbwatch.sim.world import World
+
+#: How often the stream tops up the sockets' buffers or offers what its rate has due.
+TICK: Final = 0.002
+#: Buffer kept free for planted frames at full speed, so that they are never the dropped.
+PLANT_ROOM: Final = 8
+#: A planted arbitrage is put back this long after it was planted.
+PLANT_LIFE: Final = 1.5
+#: Frames rendered ahead and sent over and over.
+WALK_FRAMES: Final = 40_000
+#: How long the daemon may take to open its socket, and to be up, after it starts.
+START_TIMEOUT: Final = 180.0
+#: After a phase: the daemon's frame count still this long means it has caught up.
+SETTLE_QUIET: Final = 1.0
+SETTLE_TIMEOUT: Final = 60.0
+#: How long a stopping daemon gets after SIGTERM before it is killed.
+STOP_TIMEOUT: Final = 20.0
+#: RSS samples during the memory run, and the share of it that is warm-up.
+RSS_SAMPLE: Final = 5.0
+WARM_UP_SHARE: Final = 0.2
+#: Seconds between big pushes: room for the slowest daemon to finish one.
+PUSH_INTERVAL: Final = 8.0
+#: Prices changed between two pushes: a planted arbitrage (two) and four others.
+PUSH_CHANGES: Final = 6
+#: Seconds a planted arbitrage's alert may take before it counts as unmatched.
+ALERT_TIMEOUT: Final = 30.0
+#: Seconds between two looks at a condition nothing signals (a counter of another process).
+POLL: Final = 0.05
+RAPID_KEY: Final = "oa_sim_elite"
+RAPID_MARKETS: Final = ("head_to_head", "alternate_lines", "alternate_total_points")
+_DEBUG_APPLY: Final = re.compile(r"(\d+) characters decoded and applied in ([\d.]+) ms")
+_METRIC: Final = re.compile(r'^arbwatch_(\w+)\{feed="[^"]*"[^}]*\} (\S+)$', re.MULTILINE)
+_CONFIG: Final = """\
+odds_format: american
+bankroll: 1000
+state_dir: {state}
+status:
+  listen: {status}
+feeds:
+{feed}
+channels:
+  bench: {hook}/bench
+rules:
+  - name: bench-arbitrage
+    kind: arbitrage
+    min_profit: 1%
+    max_profit: 15%
+    max_quote_age: 10m
+    notify: [bench]
+    repeat: 10m
+"""
+_RUNDOWN_FEED: Final = """\
+  - name: rundown
+    provider: therundown
+    api_key: {key}
+    base_url: {url}
+    sport_ids: [4]
+    market_ids: [1, 2, 3]
+"""
+_RAPID_FEED: Final = """\
+  - name: rapid
+    provider: rapidoddsapi
+    api_key: {key}
+    base_url: {url}
+    sports: [NBA]
+    bookmakers: [{books}]
+    market_types: [{markets}]
+"""
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (``share`` in 0..1) of ``values``; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+@dataclass
+class RateFigures:
+    """One rate's phase: what was offered, what the daemon took, and at what cost."""
+
+    rate: int | None
+    seconds: float
+    offered: int
+    dropped: int
+    taken: int
+    cpu_seconds: float
+    planted: int
+    latencies: list[float]
+    peak_rss_mb: float
+    load: float
+
+    @property
+    def label(self) -> str:
+        """The rate as the table shows it."""
+        return "max" if self.rate is None else f"{self.rate:,}"
+
+    @property
+    def taken_per_second(self) -> float:
+        """Frames the daemon read a second."""
+        return self.taken / self.seconds
+
+    @property
+    def cpu_per_frame_us(self) -> float:
+        """The daemon's CPU per frame taken, in microseconds."""
+        return self.cpu_seconds / self.taken * 1e6 if self.taken else math.nan
+
+
+@dataclass
+class StartFigures:
+    """How long the daemon took to open its socket and to be up, and the snapshot's size."""
+
+    page_bytes: int
+    pages: int
+    ws_open: float
+    up: float
+
+
+@dataclass
+class BareFigures:
+    """The bare client's frames a second, and the simulator's CPU meanwhile."""
+
+    frames: int
+    seconds: float
+    simulator_cpu: float
+
+    @property
+    def per_second(self) -> float:
+        """Frames the bare client read a second."""
+        return self.frames / self.seconds if self.seconds else math.nan
+
+    @property
+    def simulator_capacity(self) -> float:
+        """Frames a second the simulator could send with a core of its own."""
+        return self.frames / self.simulator_cpu if self.simulator_cpu else math.inf
+
+
+@dataclass
+class MemoryFigures:
+    """The daemon's resident memory over a long run at full speed: (seconds, MB) samples."""
+
+    samples: list[tuple[float, float]]
+    warm_up: float
+
+    @property
+    def growth(self) -> float:
+        """Growth from the first sample after warm-up to the last, in percent."""
+        after = [mb for at, mb in self.samples if at >= self.warm_up]
+        if len(after) < 2:
+            return math.nan
+        return (after[-1] / after[0] - 1.0) * 100.0
+
+
+@dataclass
+class PushFigures:
+    """One big push: its size, the daemon's decode and apply time, CPU and push -> alert."""
+
+    characters: int
+    apply_ms: float
+    cpu_seconds: float
+    latency: float | None
+
+
+@dataclass
+class E2eReport:
+    """Everything one ``bench --e2e`` measured."""
+
+    settings: E2eSettings
+    bare: BareFigures | None = None
+    start: StartFigures | None = None
+    rates: list[RateFigures] = field(default_factory=list)
+    memory: MemoryFigures | None = None
+    pushes: list[PushFigures] = field(default_factory=list)
+    push_ws_open: float = math.nan
+
+    @property
+    def full_speed(self) -> RateFigures | None:
+        """The phase at full speed, if one ran."""
+        return next((rate for rate in self.rates if rate.rate is None), None)
+
+
+def _ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:,.0f}"
+
+
+def format_report(report: E2eReport) -> list[str]:
+    """The report as plain lines: a table per part, ready for the README."""
+    settings = report.settings
+    lines = [
+        f"board: {settings.events:,} games x moneyline, spread, total x {settings.books} books "
+        f"= {settings.events * settings.books * 6:,} prices; cpus {os.cpu_count()}",
+    ]
+    if report.bare is not None:
+        bare = report.bare
+        lines.append(
+            f"bare httpx-ws client: {bare.per_second:,.0f} frames/s "
+            f"({bare.frames:,} in {bare.seconds:.1f} s); simulator {bare.simulator_cpu:.2f} s "
+            f"CPU for them, so it could send {bare.simulator_capacity:,.0f} frames/s"
+        )
+    if report.start is not None:
+        start = report.start
+        lines.append(
+            f"start-up: events pages {start.page_bytes / 1e6:.1f} MB in {start.pages}; "
+            f"WebSocket open {start.ws_open:.2f} s after start, feed up {start.up:.2f} s"
+        )
+    if report.rates:
+        header = (
+            "rate/s", "offered/s", "taken/s", "dropped", "CPU", "CPU/frame",
+            "planted", "p50 ms", "p99 ms", "max ms", "peak RSS", "load",
+        )  # fmt: skip
+        rows = [header]
+        for rate in report.rates:
+            rows.append(
+                (
+                    rate.label,
+                    f"{rate.offered / rate.seconds:,.0f}",
+                    f"{rate.taken_per_second:,.0f}",
+                    f"{rate.dropped:,}",
+                    f"{rate.cpu_seconds / rate.seconds * 100:.0f} %",
+                    f"{rate.cpu_per_frame_us:,.0f} µs",
+                    f"{len(rate.latencies)}/{rate.planted}",
+                    _ms(percentile(rate.latencies, 0.5)),
+                    _ms(percentile(rate.latencies, 0.99)),
+                    _ms(max(rate.latencies, default=math.nan)),
+                    f"{rate.peak_rss_mb:.0f} MB",
+                    f"{rate.load:.2f}",
+                )
+            )
+        widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+        lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+                  for row in rows]  # fmt: skip
+    full = report.full_speed
+    if full is not None and report.bare is not None and report.bare.per_second:
+        ratio = full.taken_per_second / report.bare.per_second
+        lines.append(f"daemon / bare client at full speed: {ratio:.2f}")
+    if report.memory is not None:
+        memory = report.memory
+        shown = ", ".join(f"{mb:.0f}" for _, mb in memory.samples)
+        lines.append(
+            f"memory at full speed: RSS {shown} MB every {RSS_SAMPLE:g} s; growth after "
+            f"{memory.warm_up:.0f} s warm-up {memory.growth:+.1f} %"
+        )
+    for number, push in enumerate(report.pushes, 1):
+        latency = "no alert" if push.latency is None else f"alert {_ms(push.latency)} ms after"
+        lines.append(
+            f"big push {number}: {push.characters / 1e6:.2f} MB, decoded and applied in "
+            f"{push.apply_ms:,.0f} ms, daemon CPU {push.cpu_seconds:.2f} s, {latency} it was sent"
+        )
+    if report.pushes:
+        lines.append(f"RapidOddsAPI start-up: WebSocket open {report.push_ws_open:.2f} s")
+    return lines
+
+
+# --- the daemon as a process ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int, key: str) -> float:
+    """A ``/proc/<pid>/status`` memory line (``VmRSS``, ``VmHWM``) in MB; NaN once gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return math.nan
+    for line in text.splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+class DaemonProcess:
+    """``python -m arbwatch run`` on a generated config, and its status listener."""
+
+    def __init__(self, process: Process, status_url: str, log: Path) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.status_url = status_url
+        self.log = log
+        self.client = httpx.AsyncClient(timeout=5.0)
+
+    async def metrics(self) -> dict[str, float]:
+        """``/metrics`` per-feed samples by family (one feed runs); empty while it is down."""
+        try:
+            response = await self.client.get(f"{self.status_url}/metrics")
+        except httpx.HTTPError:
+            return {}
+        return {name: float(value) for name, value in _METRIC.findall(response.text)}
+
+    async def frames(self) -> int:
+        """Frames the daemon's feed has read so far."""
+        return int((await self.metrics()).get("feed_frames_total", 0))
+
+    def exited(self) -> str | None:
+        """Why the daemon is gone (its log's tail), or None while it runs."""
+        if self.process.returncode is None:
+            return None
+        tail = self.log.read_text(errors="replace").strip().splitlines()[-5:]
+        return f"the daemon exited ({self.process.returncode}): " + " | ".join(tail)
+
+
+@contextlib.asynccontextmanager
+async def daemon(
+    feed: str, hook: str, workdir: Path, log_level: str
+) -> AsyncIterator[DaemonProcess]:
+    """The daemon running on ``feed`` (a YAML list item), alerting to ``hook``."""
+    port = free_port()
+    state = workdir / f"state-{port}"
+    config = workdir / f"config-{port}.yaml"
+    config.write_text(
+        _CONFIG.format(state=state, status=f"{LOOPBACK}:{port}", feed=feed, hook=hook)
+    )
+    log = workdir / f"daemon-{port}.log"
+    command = [sys.executable, "-m", "arbwatch", "run", "-c", str(config), "--log-level", log_level]
+    with log.open("wb") as stderr:
+        process = await anyio.open_process(command, stdin=None, stdout=stderr, stderr=stderr)
+    running = DaemonProcess(process, f"http://{LOOPBACK}:{port}", log)
+    try:
+        yield running
+    finally:
+        with anyio.CancelScope(shield=True):
+            await running.client.aclose()
+            await end_process(process)
+
+
+async def end_process(process: Process) -> None:
+    """SIGTERM, then SIGKILL after `STOP_TIMEOUT`."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        with anyio.move_on_after(STOP_TIMEOUT):
+            await process.wait()
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+async def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, running: DaemonProcess | None = None
+) -> None:
+    """Wait, bounded, for ``condition()``; a clear error naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if running is not None and (why := running.exited()) is not None:
+            raise RuntimeError(f"{what}: {why}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s")
+        await anyio.sleep(POLL)
+
+
+# --- the alert receiver --------------------------------------------------------------------
+
+
+class AlertReceiver:
+    """An ASGI app taking apprise ``json://`` posts: when each arbitrage alert came, by game."""
+
+    def __init__(self) -> None:
+        self.first_alert: dict[int, float] = {}
+        self.posts = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Take one post; answer 200."""
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        arrived = time.monotonic()
+        self.posts += 1
+        try:
+            post = json.loads(body)
+            title = str(post.get("title", ""))
+            text = f"{title}\n{post.get('message', '')}"
+        except (ValueError, AttributeError):
+            title = text = ""
+        match = GAME_NUMBER.search(text)
+        if title.startswith("ARB") and match is not None:
+            self.first_alert.setdefault(int(match[1]), arrived)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+# --- streaming and planting ----------------------------------------------------------------
+
+
+@dataclass
+class Plant:
+    """A planted arbitrage: its game, and when its second leg was handed to the socket."""
+
+    game: int
+    sent_at: float | None = None
+
+
+class Planter:
+    """Plants an arbitrage on the next game every ``every`` seconds and puts it back later."""
+
+    def __init__(self, sim: RundownSimulator, world: World, every: float) -> None:
+        self.sim = sim
+        self.world = world
+        self.every = every
+        self.plants: list[Plant] = []
+        self._next_game = 0
+        self._next_at = math.inf
+        self._restores: deque[tuple[float, list[Change]]] = deque()
+
+    def start(self, now: float) -> None:
+        """Plant the first one half a period from ``now``."""
+        self._next_at = now + self.every / 2
+
+    def stop(self) -> None:
+        """Plant no more (what is planted is still put back)."""
+        self._next_at = math.inf
+
+    def tick(self, now: float) -> None:
+        """Plant and put back what is due at ``now``."""
+        if now >= self._next_at:
+            self._next_at += self.every
+            self._plant()
+        while self._restores and self._restores[0][0] <= now:
+            _, changes = self._restores.popleft()
+            self.sim.offer_v2(self.sim.render_v2(c.quote, c.previous) for c in changes)
+
+    def _plant(self) -> None:
+        # Games in turn, so every alert is new to the daemon's dedup (wrapping after
+        # `events` plants, which the dedup's 10-minute repeat may then hold back).
+        plant = Plant(self._next_game % len(self.world.events))
+        self._next_game += 1
+        changes = planted_arbitrage(self.world, plant.game, time.time())
+        first, second = (self.sim.render_v2(c.quote, c.previous) for c in changes)
+
+        def sent(_: str) -> None:
+            plant.sent_at = time.monotonic()
+
+        self.sim.offer_v2([first])
+        self.sim.offer_v2([second], on_sent=sent)
+        self.plants.append(plant)
+        self._restores.append((time.monotonic() + PLANT_LIFE, restored(self.world, changes, 0.0)))
+
+
+async def stream(
+    sim: RundownSimulator, frames: Iterator[str], rate: int | None, seconds: float,
+    planter: Planter | None,
+) -> int:  # fmt: skip
+    """Offer ``frames`` at ``rate`` a second (None: keep every buffer full); how many."""
+    start = time.monotonic()
+    offered = 0
+    while (now := time.monotonic()) - start < seconds:
+        if planter is not None:
+            planter.tick(now)
+        if rate is None:
+            due = sim.v2_room() - PLANT_ROOM
+        else:
+            due = int(rate * (now - start)) - offered
+        if due > 0:
+            offered += sim.offer_v2(itertools.islice(frames, due))
+        await anyio.sleep(TICK)
+    return offered
+
+
+# --- the parts -----------------------------------------------------------------------------
+
+
+async def measure_bare(
+    sim: RundownSimulator, url: str, frames: Iterator[str], seconds: float
+) -> BareFigures:
+    """The bare client reading the simulator's full-speed stream, in a process of its own."""
+    ws_url = url.replace("http://", "ws://", 1) + f"{V2_MARKETS_PATH}?key={DEFAULT_KEY}"
+    command = [sys.executable, "-m", "arbwatch.bench.bare_ws", ws_url, str(seconds)]
+    process = await anyio.open_process(command, stdin=None, stderr=None)
+    output = b""
+    try:
+        await wait_for(lambda: sim.connection_count > 0, START_TIMEOUT, "the bare client")
+        cpu_before = time.process_time()
+        async with anyio.create_task_group() as group:
+
+            async def feed() -> None:
+                await stream(sim, frames, None, math.inf, None)
+
+            group.start_soon(feed)
+            assert process.stdout is not None
+            with anyio.fail_after(seconds + START_TIMEOUT):
+                async for chunk in process.stdout:
+                    output += chunk
+            group.cancel_scope.cancel()
+        simulator_cpu = time.process_time() - cpu_before
+    finally:
+        with anyio.CancelScope(shield=True):
+            await end_process(process)
+    result = json.loads(output)
+    # The simulator ran for the bare client's first frame and its seconds: its CPU over
+    # the same span is within a few percent of what those frames cost it.
+    return BareFigures(int(result["frames"]), float(result["seconds"]), simulator_cpu)
+
+
+async def events_pages(url: str, now: float) -> tuple[int, int]:
+    """The bytes and count of the events pages a TheRundown client bootstraps from."""
+    today = datetime.fromtimestamp(now, UTC).date()
+    size = pages = 0
+    async with httpx.AsyncClient(timeout=60.0, headers={"X-TheRundown-Key": DEFAULT_KEY}) as client:
+        for offset in range(3):
+            day = (today + timedelta(days=offset)).isoformat()
+            response = await client.get(f"{url}/api/v2/sports/4/events/{day}")
+            size += len(response.content)
+            pages += 1
+            await anyio.sleep(0.2)  # the simulator's burst limit is per second
+    return size, pages
+
+
+async def measure_rate(
+    running: DaemonProcess, sim: RundownSimulator, receiver: AlertReceiver, planter: Planter,
+    frames: Iterator[str], rate: int | None, seconds: float,
+) -> RateFigures:  # fmt: skip
+    """One rate for ``seconds``; then wait until the daemon has caught up."""
+    first_plant = len(planter.plants)
+    taken_before, cpu_before = await running.frames(), cpu_seconds(running.pid)
+    dropped_before = sim.dropped_frames
+    started = time.monotonic()
+    planter.start(started)
+    offered = await stream(sim, frames, rate, seconds, planter)
+    planter.stop()
+    taken_after, cpu_after = await running.frames(), cpu_seconds(running.pid)
+    elapsed = time.monotonic() - started
+    dropped = sim.dropped_frames - dropped_before
+    plants = planter.plants[first_plant:]
+    await settle(running, sim, receiver, planter, plants)
+    latencies = [
+        receiver.first_alert[plant.game] - plant.sent_at
+        for plant in plants
+        if plant.sent_at is not None and plant.game in receiver.first_alert
+    ]
+    return RateFigures(
+        rate=rate,
+        seconds=elapsed,
+        offered=offered,
+        dropped=dropped,
+        taken=taken_after - taken_before,
+        cpu_seconds=cpu_after - cpu_before,
+        planted=len(plants),
+        latencies=latencies,
+        peak_rss_mb=memory_mb(running.pid, "VmHWM"),
+        load=os.getloadavg()[0],
+    )
+
+
+async def settle(
+    running: DaemonProcess, sim: RundownSimulator, receiver: AlertReceiver, planter: Planter,
+    plants: Sequence[Plant],
+) -> None:  # fmt: skip
+    """Wait (bounded) for every plant's alert and for the daemon's frame count to stand still."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    last, still_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        planter.tick(time.monotonic())
+        frames = await running.frames()
+        if frames != last:
+            last, still_since = frames, time.monotonic()
+        alerted = all(plant.game in receiver.first_alert for plant in plants)
+        if time.monotonic() - still_since >= SETTLE_QUIET and (
+            alerted or time.monotonic() - still_since >= ALERT_TIMEOUT
+        ):
+            return
+        await anyio.sleep(POLL)
+
+
+async def measure_memory(
+    running: DaemonProcess, sim: RundownSimulator, planter: Planter, frames: Iterator[str],
+    duration: float,
+) -> MemoryFigures:  # fmt: skip
+    """The daemon at full speed for ``duration``, its RSS sampled every `RSS_SAMPLE` s."""
+    samples: list[tuple[float, float]] = []
+    started = time.monotonic()
+    async with anyio.create_task_group() as group:
+
+        async def sample() -> None:
+            while True:
+                samples.append((time.monotonic() - started, memory_mb(running.pid, "VmRSS")))
+                await anyio.sleep(RSS_SAMPLE)
+
+        group.start_soon(sample)
+        planter.start(started)
+        await stream(sim, frames, None, duration, planter)
+        planter.stop()
+        group.cancel_scope.cancel()
+    samples.append((time.monotonic() - started, memory_mb(running.pid, "VmRSS")))
+    return MemoryFigures(samples, duration * WARM_UP_SHARE)
+
+
+async def run_rundown(
+    settings: E2eSettings, report: E2eReport, world: World, hook: str, receiver: AlertReceiver,
+    workdir: Path, out: TextIO,
+) -> None:  # fmt: skip
+    """Parts 1 to 4: the bare client, start-up, the rates and the memory run."""
+    sim = RundownSimulator(world, clock=time.time, heartbeat_interval=5.0)
+    walk = price_walk(world, WALK_FRAMES, seed=settings.seed, now=time.time())
+    frames = itertools.cycle([sim.render_v2(change.quote, change.previous) for change in walk])
+    async with serve(sim) as url:
+        report.bare = await measure_bare(sim, url, frames, settings.bare_seconds)
+        print(format_report(E2eReport(settings, bare=report.bare))[-1], file=out, flush=True)
+        await wait_for(lambda: sim.connection_count == 0, STOP_TIMEOUT, "the bare client leaving")
+        page_bytes, pages = await events_pages(url, time.time())
+        feed = _RUNDOWN_FEED.format(key=DEFAULT_KEY, url=url)
+        started = time.monotonic()
+        async with daemon(feed, hook, workdir, "warning") as running:
+            await wait_for(lambda: sim.connection_count > 0, START_TIMEOUT, "WebSocket", running)
+            ws_open = time.monotonic() - started
+            up = False
+
+            async def is_up() -> None:
+                nonlocal up
+                up = (await running.metrics()).get("feed_up") == 1.0
+
+            deadline = time.monotonic() + START_TIMEOUT
+            while not up:
+                if time.monotonic() > deadline or running.exited():
+                    raise RuntimeError(running.exited() or "the feed was not up in time")
+                await is_up()
+                await anyio.sleep(POLL)
+            report.start = StartFigures(page_bytes, pages, ws_open, time.monotonic() - started)
+            print(format_report(E2eReport(settings, start=report.start))[-1], file=out, flush=True)
+            planter = Planter(sim, world, settings.plant_every)
+            for rate in settings.rates:
+                figures = await measure_rate(
+                    running, sim, receiver, planter, frames, rate, settings.seconds
+                )
+                report.rates.append(figures)
+                print(format_report(E2eReport(settings, rates=[figures]))[-1], file=out, flush=True)
+            if settings.duration > 0:
+                report.memory = await measure_memory(
+                    running, sim, planter, frames, settings.duration
+                )
+
+
+async def run_push(
+    settings: E2eSettings, report: E2eReport, world: World, hook: str, receiver: AlertReceiver,
+    workdir: Path, out: TextIO,
+) -> None:  # fmt: skip
+    """Part 5: the whole board in every RapidOddsAPI push, six prices changed in between."""
+    sim = RapidOddsSimulator(world, push_interval=PUSH_INTERVAL, rate_limit=None)
+    books = ", ".join(book.name for book in world.books)
+    changes = iter(price_walk(world, settings.pushes * PUSH_CHANGES, seed=settings.seed + 1, now=0))
+    # Games counted from the end of the board: the rates' plants took them from the start.
+    games = iter(range(len(world.events) - 1, -1, -1))
+    async with serve(sim) as url:
+        feed = _RAPID_FEED.format(
+            key=RAPID_KEY, url=url, books=books, markets=", ".join(RAPID_MARKETS)
+        )
+        started = time.monotonic()
+        async with daemon(feed, hook, workdir, "debug") as running:
+            await wait_for(lambda: sim.live_connections > 0, START_TIMEOUT, "WebSocket", running)
+            report.push_ws_open = time.monotonic() - started
+            # The first push carries the whole board; the second nothing new. Measured from
+            # the third on, each with a planted arbitrage and four other changes.
+            await wait_for(lambda: len(sim.pushes_sent) >= 2, START_TIMEOUT, "pushes", running)
+            for _ in range(settings.pushes):
+                pushes = len(sim.pushes_sent)
+                await wait_for(
+                    lambda: len(sim.pushes_sent) > pushes, 2 * PUSH_INTERVAL + 30, "a push"
+                )
+                await anyio.sleep(PUSH_INTERVAL / 2)  # the last push is taken in
+                game = next(games)
+                now = time.time()
+                for change in [
+                    *planted_arbitrage(world, game, now),
+                    *itertools.islice(changes, PUSH_CHANGES - 2),
+                ]:
+                    quote = change.quote
+                    key = (quote.event_id, quote.market_index, quote.side, quote.book)
+                    world.quotes[key] = type(quote)(*key, price=quote.price, updated_at=now)
+                log_size = running.log.stat().st_size
+                cpu_before = cpu_seconds(running.pid)
+                pushes = len(sim.pushes_sent)
+                await wait_for(
+                    lambda: len(sim.pushes_sent) > pushes, 2 * PUSH_INTERVAL + 30, "a push"
+                )
+                push = sim.pushes_sent[-1]
+                with contextlib.suppress(TimeoutError):
+                    await wait_for(lambda: game in receiver.first_alert, ALERT_TIMEOUT, "an alert")
+                await anyio.sleep(PUSH_INTERVAL / 4)  # the rest of its work (dedup, store)
+                alerted = receiver.first_alert.get(game)
+                report.pushes.append(
+                    PushFigures(
+                        characters=push.characters,
+                        apply_ms=_apply_ms(running.log, log_size, push.characters),
+                        cpu_seconds=cpu_seconds(running.pid) - cpu_before,
+                        latency=None if alerted is None else alerted - push.at,
+                    )
+                )
+                print(
+                    format_report(E2eReport(settings, pushes=report.pushes[-1:]))[-2],
+                    file=out,
+                    flush=True,
+                )
+
+
+def _apply_ms(log: Path, since: int, characters: int) -> float:
+    """The daemon's decode and apply time of the push of ``characters`` logged after ``since``."""
+    with log.open("rb") as file:
+        file.seek(since)
+        text = file.read().decode(errors="replace")
+    times = [float(ms) for size, ms in _DEBUG_APPLY.findall(text) if int(size) == characters]
+    return times[-1] if times else math.nan
+
+
+async def run_e2e(settings: E2eSettings, out: TextIO = sys.stdout) -> E2eReport:
+    """Measure everything ``settings`` asks for, printing figures as they come."""
+    report = E2eReport(settings)
+    now = time.time()
+    world = bench_world(settings.events, settings.books, seed=settings.seed, now=now)
+    receiver = AlertReceiver()
+    with tempfile.TemporaryDirectory(prefix="arbwatch-e2e-") as tmp:
+        async with serve(receiver) as base:
+            hook = base.replace("http://", "json://", 1)
+            print(format_report(report)[0], file=out, flush=True)
+            await run_rundown(settings, report, world, hook, receiver, Path(tmp), out)
+            if settings.push:
+                await run_push(settings, report, world, hook, receiver, Path(tmp), out)
+    return report
+
+
+def run_e2e_bench(settings: E2eSettings, out: TextIO = sys.stdout) -> E2eReport:
+    """``arbwatch bench --e2e``: run everything, then print the whole report."""
+    report = anyio.run(run_e2e, settings, out)
+    print("", file=out)
+    print("\n".join(format_report(report)), file=out, flush=True)
+    return report

@@ -16,7 +16,7 @@ from typing import Final
 
 import anyio
 import httpx
-from httpx_ws import aconnect_ws
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 #: The largest message read (the bench's frames are a few hundred bytes).
 MAX_MESSAGE: Final = 16 * 1024 * 1024
@@ -26,6 +26,7 @@ FIRST_FRAME_TIMEOUT: Final = 30.0
 
 async def read_for(url: str, seconds: float) -> tuple[int, float]:
     """Messages read in ``seconds`` after the first one, and the seconds it really took."""
+    ws: AsyncWebSocketSession
     async with (
         httpx.AsyncClient() as client,
         aconnect_ws(url, client, max_message_size_bytes=MAX_MESSAGE) as ws,

@@ -36,6 +36,8 @@ class E2eSettings:
     duration: float = 0.0
     push: bool = True
     pushes: int = 3
+    #: Seconds between RapidOddsAPI pushes: room for the slowest daemon to take one in.
+    push_interval: float = 8.0
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -46,6 +48,8 @@ class E2eSettings:
             raise BenchSettingsError("--rates: positive frames a second, or max")
         if min(self.seconds, self.plant_every, self.bare_seconds) <= 0:
             raise BenchSettingsError("--seconds, --plant-every and --bare-seconds must be positive")
+        if self.push_interval <= 0:
+            raise BenchSettingsError("--push-interval must be positive")
         if self.duration < 0 or self.pushes < 1:
             raise BenchSettingsError("--duration must be 0 or more and --pushes 1 or more")
 
@@ -95,6 +99,9 @@ def add_e2e_arguments(bench: argparse.ArgumentParser) -> None:
     )
     e2e.add_argument("--pushes", type=int, default=3, help="RapidOddsAPI big pushes timed (3)")
     e2e.add_argument(
+        "--push-interval", type=float, default=8.0, help="seconds between those pushes (8)"
+    )
+    e2e.add_argument(
         "--no-push", action="store_true", help="leave out the RapidOddsAPI big-push part"
     )
 
@@ -111,5 +118,6 @@ def e2e_settings(args: argparse.Namespace) -> E2eSettings:
         duration=args.duration,
         push=not args.no_push,
         pushes=args.pushes,
+        push_interval=args.push_interval,
         seed=args.seed,
     )

@@ -1076,9 +1076,17 @@ class RapidOddsFeed:
 
     def _read(self, frame: str, read: Callable[[], SessionResult]) -> SessionResult | None:
         """What ``read()`` makes of ``frame``, or None (counted) when it is unreadable."""
+        started = time.perf_counter()
         try:
-            started = time.perf_counter()
             result = read()
+        except OversizedFrameError as error:
+            self.stats.extra["oversized_frames"] = self.stats.extra.get("oversized_frames", 0) + 1
+            # Only a REST body gets here: a WebSocket message over the limit is refused
+            # while it arrives (`arbwatch.feeds.bounded_ws`).
+            self._malformed(error, frame)
+        except ParseError as error:
+            self._malformed(error, frame)
+        else:
             # Decoding a full snapshot and finding what changed is this feed's cost per
             # push; `arbwatch bench --e2e` reads it from this line.
             log.debug(
@@ -1088,13 +1096,6 @@ class RapidOddsFeed:
                 (time.perf_counter() - started) * 1000,
             )
             return result
-        except OversizedFrameError as error:
-            self.stats.extra["oversized_frames"] = self.stats.extra.get("oversized_frames", 0) + 1
-            # Only a REST body gets here: a WebSocket message over the limit is refused
-            # while it arrives (`arbwatch.feeds.bounded_ws`).
-            self._malformed(error, frame)
-        except ParseError as error:
-            self._malformed(error, frame)
         return None
 
     def _malformed(self, error: ParseError, frame: str) -> None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from arbwatch.core.markets import AWAY, HOME, MarketKind
@@ -137,8 +136,10 @@ def restored(world: World, planted: list[Change], now: float) -> list[Change]:
     """The changes that put a planted arbitrage's prices back where they rest."""
     return [
         Change(
-            Quote(
-                *_key(change.quote), price=world.quotes[_key(change.quote)].price, updated_at=now
+            replace(
+                change.quote,
+                price=world.quotes[board_key(change.quote)].price,
+                updated_at=now,
             ),
             change.quote.price,
         )
@@ -146,11 +147,6 @@ def restored(world: World, planted: list[Change], now: float) -> list[Change]:
     ]
 
 
-def _key(quote: Quote) -> tuple[str, int, int, str]:
+def board_key(quote: Quote) -> tuple[str, int, int, str]:
+    """Where a quote sits in `World.quotes`."""
     return (quote.event_id, quote.market_index, quote.side, quote.book)
-
-
-def cycle(frames: list[str]) -> Iterator[str]:
-    """The rendered frames over and over, for a stream longer than what was rendered."""
-    while True:
-        yield from frames

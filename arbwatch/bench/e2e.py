@@ -97,7 +97,9 @@ ALERT_TIMEOUT: Final = 30.0
 POLL: Final = 0.05
 RAPID_KEY: Final = "oa_sim_elite"
 RAPID_MARKETS: Final = ("head_to_head", "alternate_lines", "alternate_total_points")
-_DEBUG_APPLY: Final = re.compile(r"(\d+) characters decoded and applied in ([\d.]+) ms")
+_DEBUG_APPLY: Final = re.compile(
+    r"(\d+) characters decoded and applied in ([\d.]+) ms \(([\d.]+) ms CPU\)"
+)
 _METRIC: Final = re.compile(r'^arbwatch_(\w+)\{feed="[^"]*"[^}]*\} (\S+)$', re.MULTILINE)
 _CONFIG: Final = """\
 odds_format: american
@@ -230,7 +232,9 @@ class PushFigures:
     """One big push: its size, the daemon's decode and apply time, CPU and push -> alert."""
 
     characters: int
+    #: The daemon's decode and apply of the push: wall and CPU milliseconds.
     apply_ms: float
+    apply_cpu_ms: float
     cpu_seconds: float
     latency: float | None
 
@@ -336,7 +340,8 @@ def push_line(number: int, push: PushFigures) -> str:
     latency = "no alert" if push.latency is None else f"alert {_ms(push.latency)} ms after"
     return (
         f"big push {number}: {push.characters / 1e6:.2f} MB, decoded and applied in "
-        f"{push.apply_ms:,.0f} ms, daemon CPU {push.cpu_seconds:.2f} s, {latency} it was sent"
+        f"{push.apply_ms:,.0f} ms ({push.apply_cpu_ms:,.0f} ms CPU), daemon CPU "
+        f"{push.cpu_seconds:.2f} s in all, {latency} it was sent"
     )
 
 
@@ -827,9 +832,11 @@ async def run_push(stage: Stage) -> None:
                 # The rest of its work (dedup, store) counts in its CPU too.
                 await anyio.sleep(min(interval / 4, 1.0))
                 alert_at = stage.receiver.first_alert.get(game)
+                apply = _apply_ms(running.log, log_size, push.characters)
                 figures = PushFigures(
                     characters=push.characters,
-                    apply_ms=_apply_ms(running.log, log_size, push.characters),
+                    apply_ms=apply[0],
+                    apply_cpu_ms=apply[1],
                     cpu_seconds=cpu_seconds(running.pid) - cpu_before,
                     latency=None if alert_at is None else alert_at - push.at,
                 )
@@ -841,13 +848,17 @@ def _say(out: TextIO, line: str) -> None:
     print(line, file=out, flush=True)
 
 
-def _apply_ms(log: Path, since: int, characters: int) -> float:
-    """The daemon's decode and apply time of the push of ``characters`` logged after ``since``."""
+def _apply_ms(log: Path, since: int, characters: int) -> tuple[float, float]:
+    """The decode and apply (wall, CPU ms) the daemon logged after ``since`` for that push."""
     with log.open("rb") as file:
         file.seek(since)
         text = file.read().decode(errors="replace")
-    times = [float(ms) for size, ms in _DEBUG_APPLY.findall(text) if int(size) == characters]
-    return times[-1] if times else math.nan
+    times = [
+        (float(wall), float(cpu))
+        for size, wall, cpu in _DEBUG_APPLY.findall(text)
+        if int(size) == characters
+    ]
+    return times[-1] if times else (math.nan, math.nan)
 
 
 async def run_e2e(settings: E2eSettings, out: TextIO = sys.stdout) -> E2eReport:

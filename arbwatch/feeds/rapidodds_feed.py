@@ -1076,7 +1076,7 @@ class RapidOddsFeed:
 
     def _read(self, frame: str, read: Callable[[], SessionResult]) -> SessionResult | None:
         """What ``read()`` makes of ``frame``, or None (counted) when it is unreadable."""
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             result = read()
         except OversizedFrameError as error:
@@ -1090,10 +1090,11 @@ class RapidOddsFeed:
             # Decoding a full snapshot and finding what changed is this feed's cost per
             # push; `arbwatch bench --e2e` reads it from this line.
             log.debug(
-                "feed %s: %d characters decoded and applied in %.1f ms",
+                "feed %s: %d characters decoded and applied in %.1f ms (%.1f ms CPU)",
                 self.settings.name,
                 len(frame),
                 (time.perf_counter() - started) * 1000,
+                (time.process_time() - cpu_started) * 1000,
             )
             return result
         return None

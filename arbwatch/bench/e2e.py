@@ -100,7 +100,8 @@ RAPID_MARKETS: Final = ("head_to_head", "alternate_lines", "alternate_total_poin
 _DEBUG_APPLY: Final = re.compile(
     r"(\d+) characters decoded and applied in ([\d.]+) ms \(([\d.]+) ms CPU\)"
 )
-_METRIC: Final = re.compile(r'^arbwatch_(\w+)\{feed="[^"]*"[^}]*\} (\S+)$', re.MULTILINE)
+#: A sample of /metrics, per feed (one feed runs) or of the daemon (no labels).
+_METRIC: Final = re.compile(r'^arbwatch_(\w+)(?:\{feed="[^"]*"[^}]*\})? (\S+)$', re.MULTILINE)
 _CONFIG: Final = """\
 odds_format: american
 bankroll: 1000
@@ -159,6 +160,8 @@ class RateFigures:
     offered: int
     dropped: int
     taken: int
+    #: The engine's evaluations meanwhile: one a frame is no batching at all.
+    evaluations: int
     cpu_seconds: float
     planted: int
     latencies: list[float]
@@ -174,6 +177,11 @@ class RateFigures:
     def taken_per_second(self) -> float:
         """Frames the daemon read a second."""
         return self.taken / self.seconds
+
+    @property
+    def frames_per_evaluation(self) -> float:
+        """Frames taken per evaluation of the engine."""
+        return self.taken / self.evaluations if self.evaluations else math.nan
 
     @property
     def cpu_per_frame_us(self) -> float:
@@ -264,8 +272,8 @@ def _ms(seconds: float) -> str:
 #: The rate table's columns and their widths (fixed, so rows printed one by one line up).
 RATE_COLUMNS: Final = (
     ("rate/s", 7), ("offered/s", 10), ("taken/s", 8), ("dropped", 8), ("CPU", 5),
-    ("CPU/frame", 10), ("planted", 8), ("p50 ms", 7), ("p99 ms", 7), ("max ms", 7),
-    ("peak RSS", 9), ("load", 5),
+    ("CPU/frame", 10), ("frames/eval", 11), ("planted", 8), ("p50 ms", 7), ("p99 ms", 7),
+    ("max ms", 7), ("peak RSS", 9), ("load", 5),
 )  # fmt: skip
 
 
@@ -316,6 +324,7 @@ def rate_row(rate: RateFigures) -> str:
             f"{rate.dropped:,}",
             f"{rate.cpu_seconds / rate.seconds * 100:.0f} %",
             f"{rate.cpu_per_frame_us:,.0f} µs",
+            f"{rate.frames_per_evaluation:,.2f}",
             f"{len(rate.latencies)}/{rate.planted}",
             _ms(percentile(rate.latencies, 0.5)),
             _ms(percentile(rate.latencies, 0.99)),
@@ -408,7 +417,7 @@ class DaemonProcess:
         self.client = httpx.AsyncClient(timeout=5.0)
 
     async def metrics(self) -> dict[str, float]:
-        """``/metrics`` per-feed samples by family (one feed runs); empty while it is down."""
+        """``/metrics`` samples by family (one feed runs); empty while it is down."""
         try:
             response = await self.client.get(f"{self.status_url}/metrics")
         except httpx.HTTPError:
@@ -417,7 +426,13 @@ class DaemonProcess:
 
     async def frames(self) -> int:
         """Frames the daemon's feed has read so far."""
-        return int((await self.metrics()).get("feed_frames_total", 0))
+        return (await self.counts())[0]
+
+    async def counts(self) -> tuple[int, int]:
+        """Frames the daemon's feed has read, and evaluations of its engine, so far."""
+        metrics = await self.metrics()
+        frames = metrics.get("feed_frames_total", 0.0)
+        return int(frames), int(metrics.get("engine_evaluations_total", 0.0))
 
     def exited(self) -> str | None:
         """Why the daemon is gone (its log's tail), or None while it runs."""
@@ -646,13 +661,16 @@ async def measure_rate(
 ) -> RateFigures:  # fmt: skip
     """One rate for ``seconds``; then wait until the daemon has caught up."""
     first_plant = len(planter.plants)
-    taken_before, cpu_before = await running.frames(), cpu_seconds(running.pid)
+    (taken_before, evaluations_before), cpu_before = (
+        await running.counts(),
+        cpu_seconds(running.pid),
+    )
     dropped_before = sim.dropped_frames
     started = time.monotonic()
     planter.start(started)
     offered = await stream(sim, frames, rate, seconds, planter)
     planter.stop()
-    taken_after, cpu_after = await running.frames(), cpu_seconds(running.pid)
+    (taken_after, evaluations_after), cpu_after = await running.counts(), cpu_seconds(running.pid)
     elapsed = time.monotonic() - started
     dropped = sim.dropped_frames - dropped_before
     plants = planter.plants[first_plant:]
@@ -668,6 +686,7 @@ async def measure_rate(
         offered=offered,
         dropped=dropped,
         taken=taken_after - taken_before,
+        evaluations=evaluations_after - evaluations_before,
         cpu_seconds=cpu_after - cpu_before,
         planted=len(plants),
         latencies=latencies,

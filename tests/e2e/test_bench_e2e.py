@@ -19,7 +19,9 @@ pytestmark = pytest.mark.anyio
 
 #: The whole run takes about 20 s on a quiet machine.
 BENCH_TIMEOUT = 240.0
-_ROW = re.compile(r"^\s*(\S+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+(\d+) %.*\s(\d+)/(\d+)\s")
+_ROW = re.compile(
+    r"^\s*(\S+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+(\d+) %\s+[\d,]+ µs\s+([\d.,]+)\s+(\d+)/(\d+)\s"
+)
 _PUSH = re.compile(
     r"^big push (\d): ([\d.]+) MB, decoded and applied in ([\d,]+) ms \(([\d,]+) ms CPU\), "
     r".* alert "
@@ -39,15 +41,16 @@ async def test_bench_e2e_prints_a_whole_table_with_every_planted_arbitrage_match
     assert re.match(r"bare httpx-ws client: [\d,]+ frames/s", report[1])
     assert re.match(r"TheRundown start-up: events pages [\d.]+ MB in 3; WebSocket open", report[2])
     assert report[3].split() == [
-        "rate/s", "offered/s", "taken/s", "dropped", "CPU", "CPU/frame", "planted",
+        "rate/s", "offered/s", "taken/s", "dropped", "CPU", "CPU/frame", "frames/eval", "planted",
         "p50", "ms", "p99", "ms", "max", "ms", "peak", "RSS", "load",
     ]  # fmt: skip
     rows = [_ROW.match(line) for line in report[4:6]]
     assert [row[1] for row in rows if row] == ["400", "max"]
     for row in rows:
         assert row is not None
-        taken, matched, planted = int(row[3].replace(",", "")), int(row[6]), int(row[7])
+        taken, matched, planted = int(row[3].replace(",", "")), int(row[7]), int(row[8])
         assert taken > 0
+        assert float(row[6].replace(",", "")) >= 1.0  # an evaluation takes one frame or more
         assert planted >= 3
         assert matched == planted, f"planted arbitrages without an alert: {row[0]}"
     assert re.match(r"daemon / bare client at full speed: [\d.]+$", report[6])

@@ -337,10 +337,14 @@ def rate_row(rate: RateFigures) -> str:
 
 def memory_line(memory: MemoryFigures) -> str:
     """RSS over the long run, and its growth after warm-up."""
-    shown = ", ".join(f"{mb:.0f}" for _, mb in memory.samples)
+    after = [mb for at, mb in memory.samples if at >= memory.warm_up]
+    first = after[0] if after else math.nan
+    highest = max((mb for _, mb in memory.samples), default=math.nan)
     return (
-        f"memory at full speed: RSS {shown} MB (every {RSS_SAMPLE:g} s); growth after "
-        f"{memory.warm_up:.0f} s of warm-up {memory.growth:+.1f} %"
+        f"memory at full speed, {memory.samples[-1][0]:.0f} s: RSS {memory.samples[0][1]:.0f} MB"
+        f" at start, {first:.0f} MB after {memory.warm_up:.0f} s of warm-up, "
+        f"{memory.samples[-1][1]:.0f} MB at the end, {highest:.0f} MB at most "
+        f"({len(memory.samples)} samples); growth after warm-up {memory.growth:+.1f} %"
     )
 
 
@@ -727,7 +731,8 @@ async def measure_memory(
         async def sample() -> None:
             while True:
                 samples.append((time.monotonic() - started, memory_mb(running.pid, "VmRSS")))
-                await anyio.sleep(RSS_SAMPLE)
+                # A short run is sampled more often, so that it has a growth to show.
+                await anyio.sleep(min(RSS_SAMPLE, duration / 10))
 
         group.start_soon(sample)
         planter.start(started)

@@ -37,7 +37,7 @@ class E2eSettings:
     push: bool = True
     pushes: int = 3
     #: Seconds between RapidOddsAPI pushes: room for the slowest daemon to take one in.
-    push_interval: float = 8.0
+    push_interval: float = 15.0
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -99,7 +99,7 @@ def add_e2e_arguments(bench: argparse.ArgumentParser) -> None:
     )
     e2e.add_argument("--pushes", type=int, default=3, help="RapidOddsAPI big pushes timed (3)")
     e2e.add_argument(
-        "--push-interval", type=float, default=8.0, help="seconds between those pushes (8)"
+        "--push-interval", type=float, default=15.0, help="seconds between those pushes (15)"
     )
     e2e.add_argument(
         "--no-push", action="store_true", help="leave out the RapidOddsAPI big-push part"

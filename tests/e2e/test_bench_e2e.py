@@ -33,7 +33,7 @@ async def test_bench_e2e_prints_a_whole_table_with_every_planted_arbitrage_match
         status, out, err = await arbwatch(
             "bench", "--e2e", "--events", "12", "--books", "3", "--rates", "400,max",
             "--seconds", "2", "--plant-every", "0.5", "--bare-seconds", "0.5",
-            "--pushes", "2", "--push-interval", "0.5",
+            "--duration", "2", "--pushes", "2", "--push-interval", "0.5",
         )  # fmt: skip
     assert status == 0, err
     report = out[out.rindex("\nboard: ") + 1 :].splitlines()
@@ -54,8 +54,12 @@ async def test_bench_e2e_prints_a_whole_table_with_every_planted_arbitrage_match
         assert planted >= 3
         assert matched == planted, f"planted arbitrages without an alert: {row[0]}"
     assert re.match(r"daemon / bare client at full speed: [\d.]+$", report[6])
-    assert report[7].startswith("RapidOddsAPI start-up: WebSocket open ")
-    pushes = [_PUSH.match(line) for line in report[8:]]
+    assert re.match(
+        r"memory at full speed, 2 s: RSS \d+ MB at start, .* growth after warm-up [+-][\d.]+ %$",
+        report[7],
+    )
+    assert report[8].startswith("RapidOddsAPI start-up: WebSocket open ")
+    pushes = [_PUSH.match(line) for line in report[9:]]
     assert [push[1] for push in pushes if push] == ["1", "2"]
 
 

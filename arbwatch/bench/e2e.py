@@ -39,23 +39,45 @@ import json
 import math
 import os
 import re
-import signal
-import socket
 import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TextIO
 
 import anyio
 import httpx
-from anyio.abc import Process
 
 from arbwatch.asgi import Receive, Scope, Send
+from arbwatch.bench.e2e_figures import (
+    BareFigures,
+    E2eReport,
+    MemoryFigures,
+    PushFigures,
+    RateFigures,
+    StartFigures,
+    bare_line,
+    board_line,
+    format_report,
+    memory_line,
+    push_line,
+    rate_header,
+    rate_row,
+    start_line,
+)
+from arbwatch.bench.e2e_process import (
+    POLL,
+    STOP_TIMEOUT,
+    DaemonProcess,
+    cpu_seconds,
+    daemon,
+    memory_mb,
+    wait_for,
+)
 from arbwatch.bench.e2e_settings import E2eSettings
 from arbwatch.sim.board import (
     GAME_NUMBER,
@@ -68,7 +90,7 @@ from arbwatch.sim.board import (
 )
 from arbwatch.sim.rapidodds import RapidOddsSimulator
 from arbwatch.sim.rundown import DEFAULT_KEY, V2_MARKETS_PATH, RundownSimulator
-from arbwatch.sim.server import LOOPBACK, serve
+from arbwatch.sim.server import serve
 from arbwatch.sim.world import World
 
 #: How often the stream tops up the sockets' buffers or offers what its rate has due.
@@ -84,8 +106,6 @@ START_TIMEOUT: Final = 180.0
 #: After a phase: the daemon's frame count still this long means it has caught up.
 SETTLE_QUIET: Final = 1.0
 SETTLE_TIMEOUT: Final = 60.0
-#: How long a stopping daemon gets after SIGTERM before it is killed.
-STOP_TIMEOUT: Final = 20.0
 #: RSS samples during the memory run, and the share of it that is warm-up.
 RSS_SAMPLE: Final = 5.0
 WARM_UP_SHARE: Final = 0.2
@@ -93,34 +113,11 @@ WARM_UP_SHARE: Final = 0.2
 PUSH_CHANGES: Final = 6
 #: Seconds a planted arbitrage's alert may take before it counts as unmatched.
 ALERT_TIMEOUT: Final = 30.0
-#: Seconds between two looks at a condition nothing signals (a counter of another process).
-POLL: Final = 0.05
 RAPID_KEY: Final = "oa_sim_elite"
 RAPID_MARKETS: Final = ("head_to_head", "alternate_lines", "alternate_total_points")
 _DEBUG_APPLY: Final = re.compile(
     r"(\d+) characters decoded and applied in ([\d.]+) ms \(([\d.]+) ms CPU\)"
 )
-#: A sample of /metrics, per feed (one feed runs) or of the daemon (no labels).
-_METRIC: Final = re.compile(r'^arbwatch_(\w+)(?:\{feed="[^"]*"[^}]*\})? (\S+)$', re.MULTILINE)
-_CONFIG: Final = """\
-odds_format: american
-bankroll: 1000
-state_dir: {state}
-status:
-  listen: {status}
-feeds:
-{feed}
-channels:
-  bench: {hook}/bench
-rules:
-  - name: bench-arbitrage
-    kind: arbitrage
-    min_profit: 1%
-    max_profit: 15%
-    max_quote_age: 10m
-    notify: [bench]
-    repeat: 10m
-"""
 _RUNDOWN_FEED: Final = """\
   - name: rundown
     provider: therundown
@@ -138,362 +135,6 @@ _RAPID_FEED: Final = """\
     bookmakers: [{books}]
     market_types: [{markets}]
 """
-
-
-# --- figures ---------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """The nearest-rank percentile (``share`` in 0..1) of ``values``; NaN when empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
-
-
-@dataclass
-class RateFigures:
-    """One rate's phase: what was offered, what the daemon took, and at what cost."""
-
-    rate: int | None
-    seconds: float
-    offered: int
-    dropped: int
-    taken: int
-    #: The engine's evaluations meanwhile: one a frame is no batching at all.
-    evaluations: int
-    cpu_seconds: float
-    planted: int
-    latencies: list[float]
-    peak_rss_mb: float
-    load: float
-
-    @property
-    def label(self) -> str:
-        """The rate as the table shows it."""
-        return "max" if self.rate is None else f"{self.rate:,}"
-
-    @property
-    def taken_per_second(self) -> float:
-        """Frames the daemon read a second."""
-        return self.taken / self.seconds
-
-    @property
-    def frames_per_evaluation(self) -> float:
-        """Frames taken per evaluation of the engine."""
-        return self.taken / self.evaluations if self.evaluations else math.nan
-
-    @property
-    def cpu_per_frame_us(self) -> float:
-        """The daemon's CPU per frame taken, in microseconds."""
-        return self.cpu_seconds / self.taken * 1e6 if self.taken else math.nan
-
-
-@dataclass
-class StartFigures:
-    """How long the daemon took to open its socket and to take the board in; the pages' size."""
-
-    page_bytes: int
-    pages: int
-    ws_open: float
-    #: Until the feed had passed every price of the board to the engine.
-    applied: float
-
-
-@dataclass
-class BareFigures:
-    """The bare client's frames a second, and the simulator's CPU meanwhile."""
-
-    frames: int
-    seconds: float
-    simulator_cpu: float
-
-    @property
-    def per_second(self) -> float:
-        """Frames the bare client read a second."""
-        return self.frames / self.seconds if self.seconds else math.nan
-
-    @property
-    def simulator_capacity(self) -> float:
-        """Frames a second the simulator could send with a core of its own."""
-        return self.frames / self.simulator_cpu if self.simulator_cpu else math.inf
-
-
-@dataclass
-class MemoryFigures:
-    """The daemon's resident memory over a long run at full speed: (seconds, MB) samples."""
-
-    samples: list[tuple[float, float]]
-    warm_up: float
-
-    @property
-    def growth(self) -> float:
-        """Growth from the first sample after warm-up to the last, in percent."""
-        after = [mb for at, mb in self.samples if at >= self.warm_up]
-        if len(after) < 2:
-            return math.nan
-        return (after[-1] / after[0] - 1.0) * 100.0
-
-
-@dataclass
-class PushFigures:
-    """One big push: its size, the daemon's decode and apply time, CPU and push -> alert."""
-
-    characters: int
-    #: The daemon's decode and apply of the push: wall and CPU milliseconds.
-    apply_ms: float
-    apply_cpu_ms: float
-    cpu_seconds: float
-    latency: float | None
-
-
-@dataclass
-class E2eReport:
-    """Everything one ``bench --e2e`` measured."""
-
-    settings: E2eSettings
-    bare: BareFigures | None = None
-    start: StartFigures | None = None
-    rates: list[RateFigures] = field(default_factory=list)
-    memory: MemoryFigures | None = None
-    pushes: list[PushFigures] = field(default_factory=list)
-    push_ws_open: float = math.nan
-
-    @property
-    def full_speed(self) -> RateFigures | None:
-        """The phase at full speed, if one ran."""
-        return next((rate for rate in self.rates if rate.rate is None), None)
-
-
-def _ms(seconds: float) -> str:
-    return "-" if math.isnan(seconds) else f"{seconds * 1000:,.0f}"
-
-
-#: The rate table's columns and their widths (fixed, so rows printed one by one line up).
-RATE_COLUMNS: Final = (
-    ("rate/s", 7), ("offered/s", 10), ("taken/s", 8), ("dropped", 8), ("CPU", 5),
-    ("CPU/frame", 10), ("frames/eval", 11), ("planted", 8), ("p50 ms", 7), ("p99 ms", 7),
-    ("max ms", 7), ("peak RSS", 9), ("load", 5),
-)  # fmt: skip
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "  ".join(
-        cell.rjust(width) for cell, (_, width) in zip(cells, RATE_COLUMNS, strict=True)
-    )
-
-
-def board_line(settings: E2eSettings) -> str:
-    """The board measured, and the machine."""
-    prices = settings.events * settings.books * 6
-    return (
-        f"board: {settings.events:,} games x moneyline, spread, total x {settings.books} books"
-        f" = {prices:,} prices; {os.cpu_count()} CPUs"
-    )
-
-
-def bare_line(bare: BareFigures) -> str:
-    """The bare client's speed, and what the simulator could do."""
-    return (
-        f"bare httpx-ws client: {bare.per_second:,.0f} frames/s ({bare.frames:,} in "
-        f"{bare.seconds:.1f} s); the simulator spent {bare.simulator_cpu:.2f} s CPU on them: "
-        f"it could send {bare.simulator_capacity:,.0f} frames/s"
-    )
-
-
-def start_line(start: StartFigures) -> str:
-    """TheRundown start-up."""
-    return (
-        f"TheRundown start-up: events pages {start.page_bytes / 1e6:.1f} MB in {start.pages}; "
-        f"WebSocket open {start.ws_open:.2f} s after start, board applied {start.applied:.2f} s"
-    )
-
-
-def rate_header() -> str:
-    """The rate table's header."""
-    return _row([name for name, _ in RATE_COLUMNS])
-
-
-def rate_row(rate: RateFigures) -> str:
-    """One rate's row."""
-    return _row(
-        (
-            rate.label,
-            f"{rate.offered / rate.seconds:,.0f}",
-            f"{rate.taken_per_second:,.0f}",
-            f"{rate.dropped:,}",
-            f"{rate.cpu_seconds / rate.seconds * 100:.0f} %",
-            f"{rate.cpu_per_frame_us:,.0f} µs",
-            f"{rate.frames_per_evaluation:,.2f}",
-            f"{len(rate.latencies)}/{rate.planted}",
-            _ms(percentile(rate.latencies, 0.5)),
-            _ms(percentile(rate.latencies, 0.99)),
-            _ms(max(rate.latencies, default=math.nan)),
-            f"{rate.peak_rss_mb:.0f} MB",
-            f"{rate.load:.2f}",
-        )
-    )
-
-
-def memory_line(memory: MemoryFigures) -> str:
-    """RSS over the long run, and its growth after warm-up."""
-    after = [mb for at, mb in memory.samples if at >= memory.warm_up]
-    first = after[0] if after else math.nan
-    highest = max((mb for _, mb in memory.samples), default=math.nan)
-    return (
-        f"memory at full speed, {memory.samples[-1][0]:.0f} s: RSS {memory.samples[0][1]:.0f} MB"
-        f" at start, {first:.0f} MB after {memory.warm_up:.0f} s of warm-up, "
-        f"{memory.samples[-1][1]:.0f} MB at the end, {highest:.0f} MB at most "
-        f"({len(memory.samples)} samples); growth after warm-up {memory.growth:+.1f} %"
-    )
-
-
-def push_line(number: int, push: PushFigures) -> str:
-    """One big push."""
-    latency = "no alert" if push.latency is None else f"alert {_ms(push.latency)} ms after"
-    return (
-        f"big push {number}: {push.characters / 1e6:.2f} MB, decoded and applied in "
-        f"{push.apply_ms:,.0f} ms ({push.apply_cpu_ms:,.0f} ms CPU), daemon CPU "
-        f"{push.cpu_seconds:.2f} s in all, {latency} it was sent"
-    )
-
-
-def format_report(report: E2eReport) -> list[str]:
-    """The whole report as plain lines, ready for the README."""
-    lines = [board_line(report.settings)]
-    if report.bare is not None:
-        lines.append(bare_line(report.bare))
-    if report.start is not None:
-        lines.append(start_line(report.start))
-    if report.rates:
-        lines += [rate_header(), *map(rate_row, report.rates)]
-    full = report.full_speed
-    if full is not None and report.bare is not None and report.bare.per_second:
-        ratio = full.taken_per_second / report.bare.per_second
-        lines.append(f"daemon / bare client at full speed: {ratio:.2f}")
-    if report.memory is not None:
-        lines.append(memory_line(report.memory))
-    if report.pushes:
-        lines.append(f"RapidOddsAPI start-up: WebSocket open {report.push_ws_open:.2f} s")
-    lines += [push_line(number, push) for number, push in enumerate(report.pushes, 1)]
-    return lines
-
-
-# --- the daemon as a process ---------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port nothing listens on now, on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of ``pid`` so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    # After the command's closing parenthesis: state is field 3, utime 14, stime 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def memory_mb(pid: int, key: str) -> float:
-    """A ``/proc/<pid>/status`` memory line (``VmRSS``, ``VmHWM``) in MB; NaN once gone."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return math.nan
-    for line in text.splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
-
-
-class DaemonProcess:
-    """``python -m arbwatch run`` on a generated config, and its status listener."""
-
-    def __init__(self, process: Process, status_url: str, log: Path) -> None:
-        """Watch ``process``, whose status listener is ``status_url`` and log ``log``."""
-        self.process = process
-        self.pid = process.pid
-        self.status_url = status_url
-        self.log = log
-        self.client = httpx.AsyncClient(timeout=5.0)
-
-    async def metrics(self) -> dict[str, float]:
-        """``/metrics`` samples by family (one feed runs); empty while it is down."""
-        try:
-            response = await self.client.get(f"{self.status_url}/metrics")
-        except httpx.HTTPError:
-            return {}
-        return {name: float(value) for name, value in _METRIC.findall(response.text)}
-
-    async def frames(self) -> int:
-        """Frames the daemon's feed has read so far."""
-        return (await self.counts())[0]
-
-    async def counts(self) -> tuple[int, int]:
-        """Frames the daemon's feed has read, and evaluations of its engine, so far."""
-        metrics = await self.metrics()
-        frames = metrics.get("feed_frames_total", 0.0)
-        return int(frames), int(metrics.get("engine_evaluations_total", 0.0))
-
-    def exited(self) -> str | None:
-        """Why the daemon is gone (its log's tail), or None while it runs."""
-        if self.process.returncode is None:
-            return None
-        tail = self.log.read_text(errors="replace").strip().splitlines()[-5:]
-        return f"the daemon exited ({self.process.returncode}): " + " | ".join(tail)
-
-
-@contextlib.asynccontextmanager
-async def daemon(
-    feed: str, hook: str, workdir: Path, log_level: str
-) -> AsyncIterator[DaemonProcess]:
-    """The daemon running on ``feed`` (a YAML list item), alerting to ``hook``."""
-    port = free_port()
-    state = workdir / f"state-{port}"
-    config = workdir / f"config-{port}.yaml"
-    config.write_text(
-        _CONFIG.format(state=state, status=f"{LOOPBACK}:{port}", feed=feed, hook=hook)
-    )
-    log = workdir / f"daemon-{port}.log"
-    command = [sys.executable, "-m", "arbwatch", "run", "-c", str(config), "--log-level", log_level]
-    with log.open("wb") as stderr:
-        process = await anyio.open_process(command, stdin=None, stdout=stderr, stderr=stderr)
-    running = DaemonProcess(process, f"http://{LOOPBACK}:{port}", log)
-    try:
-        yield running
-    finally:
-        with anyio.CancelScope(shield=True):
-            await running.client.aclose()
-            await end_process(process)
-
-
-async def end_process(process: Process) -> None:
-    """SIGTERM, then SIGKILL after `STOP_TIMEOUT`."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        with anyio.move_on_after(STOP_TIMEOUT):
-            await process.wait()
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-
-
-async def wait_for(
-    condition: Callable[[], bool], timeout: float, what: str, running: DaemonProcess | None = None
-) -> None:
-    """Wait, bounded, for ``condition()``; a clear error naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if running is not None and (why := running.exited()) is not None:
-            raise RuntimeError(f"{what}: {why}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
-        await anyio.sleep(POLL)
 
 
 # --- the alert receiver --------------------------------------------------------------------

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from arbwatch.bench.e2e import MemoryFigures, percentile
+from arbwatch.bench.e2e_figures import MemoryFigures, percentile
 from arbwatch.bench.e2e_settings import BenchSettingsError, E2eSettings, parse_rates
 from arbwatch.sim.board import (
     PLANT_BOOKS,

@@ -140,17 +140,28 @@ async def daemon(
             await end_process(process)
 
 
-async def end_process(process: Process) -> None:
-    """SIGTERM, then SIGKILL after `STOP_TIMEOUT`."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
-        with anyio.move_on_after(STOP_TIMEOUT):
-            await process.wait()
+async def end_process(
+    process: Process, first: signal.Signals = signal.SIGTERM, grace: float = STOP_TIMEOUT
+) -> int | None:
+    """End ``process``: ``first``, then SIGKILL after ``grace`` seconds; its exit status.
+
+    Shielded, so that it ends the process even while its caller is being cancelled.
+    """
+    with anyio.CancelScope(shield=True):
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+                process.send_signal(first)
+            with anyio.move_on_after(grace):
+                await process.wait()
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+    return process.returncode
 
 
 async def wait_for(

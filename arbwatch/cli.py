@@ -3,7 +3,8 @@
 Subcommands: ``run`` (the daemon), ``demo`` (the daemon against the simulators),
 ``check-config``, ``show-config``, ``test-notify``, ``status``, ``history`` (see
 `arbwatch.commands`), ``calc arb``, ``calc ev`` (a bettor's calculator), ``replay``
-(recorded frames through the engine) and ``bench`` (engine figures). Errors arbwatch raises on
+(recorded frames through the engine), ``backtest`` (recordings under a config's rules, see
+`arbwatch.backtest`) and ``bench`` (engine figures). Errors arbwatch raises on
 purpose (`ArbwatchError`) and argument mistakes print ``arbwatch: error: ...`` on one line
 and exit 2; they never show a traceback.
 """
@@ -14,14 +15,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from arbwatch import __version__, commands
 from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
 from arbwatch.core.odds import OddsFormat, detect_format, parse_odds
-from arbwatch.errors import ArbwatchError
+from arbwatch.errors import ArbwatchError, ConfigError
+
+if TYPE_CHECKING:
+    from arbwatch.config.model import Config
 
 #: Exit status for bad input, as argparse uses.
 EXIT_USAGE = 2
@@ -124,9 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
     replay = subcommands.add_parser(
         "replay",
         help="run recorded provider frames through the engine and print what it finds",
-        description="Replay a JSONL recording of feed frames, deterministically.",
+        description="Replay JSONL recordings of feed frames (merged in receive order), "
+        "deterministically: with -c, what the config's rules would have alerted; without, "
+        "each opportunity the options below find, once.",
     )
-    replay.add_argument("file", type=Path, help="the recording (.jsonl)")
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a recording (.jsonl)")
+    replay.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="use this config's rules and odds format (the options below are then ignored)",
+    )
     replay.add_argument(
         "--sharp",
         action="append",
@@ -168,11 +181,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to print prices (decimal)",
     )
 
+    _add_backtest_command(subcommands)
+
     bench = subcommands.add_parser("bench", help="measure the engine's speed and memory")
     bench.add_argument("--events", type=int, default=2000, help="events on the board (2000)")
     bench.add_argument("--books", type=int, default=30, help="bookmakers (30)")
     bench.add_argument("--seed", type=int, default=1, help="random seed (1)")
     return parser
+
+
+def _add_backtest_command(subcommands: argparse._SubParsersAction[_Parser]) -> None:
+    """``arbwatch backtest``; `arbwatch.backtest` runs it."""
+    backtest = subcommands.add_parser(
+        "backtest",
+        help="run recordings through the config's rules and print the alerts that would "
+        "have gone out",
+        description="Run recordings (merged in receive order) through the daemon's engine, "
+        "rules, quiet hours and alert lifecycle on the recorded clock; print each alert as "
+        "sent, the alerts per rule, and the figures. Exits 78 on a config that cannot be used.",
+    )
+    commands.add_config_argument(backtest)
+    backtest.add_argument(
+        "recordings", nargs="+", type=Path, metavar="RECORDING", help="a recording (.jsonl)"
+    )
 
 
 def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> None:
@@ -273,7 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines = _calc(args)
             print("\n".join(lines))
         elif args.command == "replay":
-            _replay(args)
+            return _replay(args)
+        elif args.command == "backtest":
+            return _backtest(args)
         elif args.command == "bench":
             from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
 
@@ -321,22 +354,59 @@ def _calc(args: argparse.Namespace) -> list[str]:
     )
 
 
-def _replay(args: argparse.Namespace) -> None:
-    """Run ``arbwatch replay``."""
-    from arbwatch.feeds.replay import replay  # noqa: PLC0415 - only this command needs feeds
+def _replay(args: argparse.Namespace) -> int:
+    """Run ``arbwatch replay``: 78 on a config that cannot be used."""
+    from arbwatch.feeds.replay import first_sight_rules, replay  # noqa: PLC0415 - feeds: heavy
 
+    if args.config is not None:
+        config = _load_config(args.config)
+        if config is None:
+            return commands.EXIT_CONFIG
+        replay(
+            args.files,
+            sys.stdout,
+            rules=config.rules,
+            commissions=config.commissions,
+            odds_format=config.odds_format,
+            name_rules=True,
+        )
+        return 0
     replay(
-        args.file,
+        args.files,
         sys.stdout,
-        arbitrage=ArbitrageSettings(max_quote_age=args.max_age, min_profit=args.min_profit),
-        positive_ev=EvSettings(
-            sharp_books=tuple(args.sharp or ["Pinnacle"]),
-            devig=DevigMethod(args.devig),
-            max_quote_age=args.max_age,
+        rules=first_sight_rules(
+            min_profit=args.min_profit,
             min_ev=args.min_ev,
+            max_quote_age=args.max_age,
+            sharp=args.sharp or ["Pinnacle"],
+            devig=DevigMethod(args.devig),
         ),
         odds_format=OddsFormat(args.odds),
     )
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    """Run ``arbwatch backtest``: 78 on a config that cannot be used."""
+    from arbwatch.backtest import backtest  # noqa: PLC0415 - feeds and apprise: heavy
+
+    path = args.config if args.config is not None else commands.default_config_path()
+    config = _load_config(path)
+    if config is None:
+        return commands.EXIT_CONFIG
+    backtest(config, args.recordings, sys.stdout)
+    return 0
+
+
+def _load_config(path: Path) -> Config | None:
+    """The config at ``path``, or None once its problems are printed."""
+    from arbwatch.config import load_config  # noqa: PLC0415 - yaml and apprise: heavy
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
+        return None
 
 
 def _fraction(text: str) -> float:

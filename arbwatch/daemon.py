@@ -61,17 +61,16 @@ from arbwatch import __version__
 from arbwatch.config import load_config
 from arbwatch.config.model import Config, FeedSettings
 from arbwatch.core.conditions import HealthAlert, HealthLifecycle, HealthReason
-from arbwatch.core.dedup import Alert, AlertReason, Lifecycle, Observation
-from arbwatch.core.fair import FairCache
+from arbwatch.core.dedup import Alert, Lifecycle, Observation
+from arbwatch.core.engine import EXPIRY_INTERVAL, Engine
 from arbwatch.core.markets import MarketKey
-from arbwatch.core.matrix import PriceMatrix
-from arbwatch.core.rules import RuleSet
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
 from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
+from arbwatch.feeds.recording import FrameRecorder
 from arbwatch.feeds.rundown_feed import RundownFeed
 from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
 from arbwatch.health import (
@@ -84,8 +83,9 @@ from arbwatch.health import (
     RecentAlert,
 )
 from arbwatch.health_checks import look
+from arbwatch.notify.alert_message import alert_message
 from arbwatch.notify.deliver import DeliveryResult, Notifier
-from arbwatch.notify.message import Message, render, render_gone
+from arbwatch.notify.message import Message
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
 from arbwatch.status import bind_status, serve_status
 from arbwatch.store import STATE_FILE, Decision
@@ -98,8 +98,6 @@ logger = logging.getLogger(__name__)
 STREAM_SIZE = 10_000
 #: The most batches the engine drains into one evaluation, so one pass stays short.
 MAX_DRAIN = 500
-#: Seconds between checks for opportunities whose quotes have all gone stale.
-EXPIRY_INTERVAL = 1.0
 #: Seconds a shutdown may take beyond ``alerts.flush_timeout`` (closing feeds, the state
 #: database and the status listener), told to systemd so it does not kill the flush.
 STOP_MARGIN = 10.0
@@ -163,13 +161,20 @@ def provider_name(feed: Feed) -> str:
     return type(feed).__name__
 
 
-def build_feed(settings: FeedSettings, identity: EventIdentity) -> Feed:
-    """The feed that runs ``settings``, by provider."""
+def build_feed(
+    settings: FeedSettings, identity: EventIdentity, recorder: FrameRecorder | None = None
+) -> Feed:
+    """The feed that runs ``settings``, by provider, recording to ``recorder`` if given."""
     if isinstance(settings, RapidOddsSettings):
-        return RapidOddsFeed(settings, identity)
+        return RapidOddsFeed(settings, identity, recorder=recorder)
     if isinstance(settings, RundownV1Settings):
-        return RundownV1Feed(settings, identity)
-    return RundownFeed(settings, identity)
+        return RundownV1Feed(settings, identity, recorder=recorder)
+    return RundownFeed(settings, identity, recorder=recorder)
+
+
+def recording_path(directory: Path, feed: str) -> Path:
+    """Where a feed's frames are recorded in ``directory``: one JSONL file per feed."""
+    return directory / f"{feed}.jsonl"
 
 
 @dataclass
@@ -200,6 +205,7 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         feeds: Sequence[Feed] | None = None,
         load: Callable[[Path], Config] = load_config,
+        record_dir: Path | None = None,
     ) -> None:
         """Prepare everything; nothing connects or opens until `run`.
 
@@ -209,6 +215,9 @@ class Daemon:
             feeds: feeds to run instead of those the config names (the demo and tests
                 pass their own; None builds them from ``config.feeds``).
             load: reads a config file on reload (tests may count calls).
+            record_dir: record every frame and REST body the config's feeds receive to
+                `recording_path` files in this directory, for ``arbwatch backtest``
+                (appended to; secrets redacted). Ignored with ``feeds``.
         """
         # Known before anything logs: every line and error from here on is scrubbed of them.
         remember_secrets(config.secrets())
@@ -221,14 +230,21 @@ class Daemon:
         #: Seconds a reload may read before it is given up (`RELOAD_TIMEOUT`).
         self.reload_timeout = RELOAD_TIMEOUT
         self.identity = EventIdentity(config.aliases)
-        self.feeds: list[Feed] = (
-            list(feeds)
-            if feeds is not None
-            else [build_feed(settings, self.identity) for settings in config.feeds]
-        )
-        self.matrix = PriceMatrix()
-        self._fair = FairCache(self.matrix)
-        self._rules = RuleSet(config.rules, config.commissions)
+        #: The recorders of the feeds' traffic (with ``record_dir``), closed when `run` ends.
+        self.recorders: list[FrameRecorder] = []
+        self.feeds: list[Feed] = list(feeds) if feeds is not None else []
+        if feeds is None and record_dir is not None:
+            record_dir.mkdir(parents=True, exist_ok=True)
+        for settings in config.feeds if feeds is None else ():
+            recorder = None
+            if record_dir is not None:
+                path = recording_path(record_dir, settings.name)
+                recorder = FrameRecorder(path, config.secrets())
+                self.recorders.append(recorder)
+            self.feeds.append(build_feed(settings, self.identity, recorder))
+        #: The one engine step (`arbwatch.core.engine`); the daemon acts on its decisions.
+        self.engine = Engine(config.rules, config.commissions)
+        self.matrix = self.engine.matrix
         self.notifier = Notifier(
             config.channels,
             clock=clock,
@@ -281,10 +297,10 @@ class Daemon:
         with listener or nullcontext(), self.store_guard as guard:
             now = self._clock()
             horizon = _dedup_horizon(self.config)
-            self.lifecycle = Lifecycle(
-                self.config.rules,
-                guard.use("read the alert states", lambda s: s.load_states(now, horizon)) or [],
+            self.engine.restore(
+                guard.use("read the alert states", lambda s: s.load_states(now, horizon)) or []
             )
+            self.lifecycle = self.engine.lifecycle
             self.conditions = HealthLifecycle(
                 recovery=self.config.health.recovery,
                 repeat=self.config.health.repeat,
@@ -333,6 +349,8 @@ class Daemon:
                 outer.cancel_scope.cancel()
         if self._systemd is not None:
             self._systemd.close()
+        for recorder in self.recorders:
+            recorder.close()
         logger.info("arbwatch stopped")
 
     async def _run_feed(self, feed: Feed, out: MemoryObjectSendStream[FeedBatch]) -> None:
@@ -357,30 +375,32 @@ class Daemon:
                 self.process(batches)
 
     def process(self, batches: Sequence[FeedBatch]) -> Observation:
-        """Apply ``batches`` to the matrix and act on what the rules find (synchronous)."""
+        """Run one engine step on ``batches`` and act on its decisions (synchronous).
+
+        The step decides at the newest batch's receive time, the time its prices were
+        true, not when the engine got to them: so a replay of the recording, which has
+        only receive times, decides the same (quote ages, quiet hours, repeats). A step
+        with no batch (markets touched again) decides at the clock's time.
+        """
         started = time.monotonic()
-        matrix = self.matrix
+        self._require_lifecycle()
+        now = max((batch.received_at for batch in batches), default=None)
+        step = self.engine.step(batches, self._clock() if now is None else now)
         by_feed = self.counters.updates_by_feed
         books = self.books_by_feed
         for batch in batches:
-            for event in batch.events:
-                matrix.set_event(event)
-            self.stats.refused += matrix.apply(batch.updates)
             self.stats.updates += len(batch.updates)
             by_feed[batch.feed] = by_feed.get(batch.feed, 0) + len(batch.updates)
             if batch.updates:
                 # map(attrgetter) costs ~30 ns an update; a set comprehension twice that.
                 books.setdefault(batch.feed, set()).update(map(_BOOK, batch.updates))
+        self.stats.refused += step.refused
         self.stats.batches += len(batches)
-        rows = matrix.take_dirty()
-        now = self._clock()
-        matches = self._rules.evaluate(matrix.block(rows), now, self._fair)
-        evaluated = {matrix.market(int(row)) for row in rows}
-        observation = self._require_lifecycle().observe(matches, evaluated, now)
+        observation = step.observation
         self._act(observation)
         self.stats.evaluations += 1
         found = self.counters.found_by_kind
-        for match in matches:
+        for match in step.matches:
             found[match.opportunity.kind] = found.get(match.opportunity.kind, 0) + 1
         finished = time.monotonic()
         self.stats.last_evaluation = finished
@@ -393,7 +413,8 @@ class Daemon:
         """End opportunities whose quotes have gone stale without any new price."""
         while True:
             await anyio.sleep(EXPIRY_INTERVAL)
-            self._act(self._require_lifecycle().expire(self._clock()))
+            self._require_lifecycle()
+            self._act(self.engine.expire(self._clock()))
 
     async def _retire_regularly(self) -> None:
         """Keep the price matrix to the live board: see `retire_idle`."""
@@ -487,25 +508,8 @@ class Daemon:
     def _message(self, alert: Alert) -> Message:
         """The text of one alert, in the running config's format."""
         config = self.config
-        if alert.reason is AlertReason.GONE:
-            return render_gone(
-                alert.opportunity,
-                summary=alert.state.summary,
-                rule=alert.rule.name,
-                key=alert.key,
-                first_seen=alert.state.first_seen,
-                now=alert.at,
-                best_value=alert.state.best_value,
-                kind=alert.state.kind,
-            )
-        if alert.opportunity is None:  # only a GONE alert may lack its opportunity
-            raise AssertionError(f"alert {alert.key} has no opportunity")
-        return render(
-            alert.opportunity,
-            reason=alert.reason.value,
-            rule=alert.rule.name,
-            key=alert.key,
-            now=alert.at,
+        return alert_message(
+            alert,
             odds_format=config.odds_format,
             currency=config.currency,
             timezone=config.timezone,
@@ -580,7 +584,7 @@ class Daemon:
         came_back = bool(self._down - down)
         self._down = down
         if came_back and self._suspended_markets:
-            self.matrix.touch(self._suspended_markets)
+            self.engine.touch(self._suspended_markets)
             self._suspended_markets = set()
             self.process([])
         if not down:
@@ -589,7 +593,8 @@ class Daemon:
         books = set().union(*(self.books_by_feed.get(name, set()) for name in down)) - live
         if not books:
             return
-        observation = self._require_lifecycle().suspend(books, now)
+        self._require_lifecycle()
+        observation = self.engine.suspend(books, now)
         self._suspended_markets.update(state.market for state in observation.suspended)
         if observation.suspended:
             logger.warning(
@@ -752,9 +757,8 @@ class Daemon:
             return False
         remember_secrets(new.secrets())
         old = self.config
-        rules = RuleSet(new.rules, new.commissions)
-        self._rules = rules
-        self._require_lifecycle().replace_rules(new.rules)
+        self._require_lifecycle()
+        self.engine.replace_rules(new.rules, new.commissions)
         if self.conditions is not None:
             self.conditions.recovery = new.health.recovery
             self.conditions.repeat = new.health.repeat

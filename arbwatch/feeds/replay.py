@@ -1,35 +1,36 @@
 """``arbwatch replay FILE``: run a recording through the engine again, deterministically.
 
 Each recorded frame goes to the same pure session its live feed used (chosen by the
-frame's provider), each batch into a price matrix, and the touched markets are evaluated
-with the frame's receive time as ``now``. Nothing is read from the clock, so a replay gives
-the same answers every time: a recording of a bad night is a test case.
+frame's provider), and each batch through the daemon's own engine step
+(`arbwatch.core.engine`): the price matrix, the rules and the alert lifecycle, with the
+frame's receive time as ``now``, and the lifecycle's expiry every `EXPIRY_INTERVAL` of
+recorded time, as the daemon runs it every second. Nothing is read from the clock, so a
+replay gives the same answers every time: a recording of a bad night is a test case.
 
-An opportunity is printed when it first appears (kind, market, and each leg's outcome and
-book), not again while it lasts.
+Several recordings (one per feed, say) are merged in receive-time order. With a config's
+rules, what is printed is what the daemon would have alerted; without, `first_sight_rules`
+print each opportunity when it first appears, not again while it lasts.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from arbwatch.core.evaluate import (
-    ArbitrageSettings,
-    EvSettings,
-    Opportunity,
-    find_arbitrage,
-    find_positive_ev,
-)
-from arbwatch.core.fair import FairCache
-from arbwatch.core.matrix import PriceMatrix
+from arbwatch.config.model import RuleConfig
+from arbwatch.core.dedup import Alert, AlertReason
+from arbwatch.core.devig import DevigMethod
+from arbwatch.core.engine import EXPIRY_INTERVAL, Engine
+from arbwatch.core.evaluate import Opportunity
 from arbwatch.core.odds import OddsFormat, format_odds
-from arbwatch.core.rules import Identity, opportunity_identity
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError
@@ -127,7 +128,7 @@ REPLAYERS: dict[str, Callable[[EventIdentity, str], FrameReplayer]] = {
 
 @dataclass
 class ReplayResult:
-    """What a replay saw and found."""
+    """What a replay saw and decided."""
 
     frames: int = 0
     batches: int = 0
@@ -135,30 +136,72 @@ class ReplayResult:
     malformed: int = 0
     #: Frames of providers this version cannot replay, by provider.
     unknown_providers: dict[str, int] = field(default_factory=dict)
-    found: list[Opportunity] = field(default_factory=list)
+    #: Receive times of the first and last frame read (None before any).
+    first_at: float | None = None
+    last_at: float | None = None
+    #: Every alert the lifecycle decided, in order.
+    alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def found(self) -> list[Opportunity]:
+        """The opportunities alerted (GONE alerts left out), in order."""
+        return [
+            alert.opportunity
+            for alert in self.alerts
+            if alert.opportunity is not None and alert.reason is not AlertReason.GONE
+        ]
+
+    @property
+    def span(self) -> float:
+        """Recorded seconds from the first frame to the last."""
+        if self.first_at is None or self.last_at is None:
+            return 0.0
+        return self.last_at - self.first_at
 
 
-def replay(
-    path: Path,
-    out: TextIO,
-    *,
-    arbitrage: ArbitrageSettings,
-    positive_ev: EvSettings | None,
-    odds_format: OddsFormat = OddsFormat.DECIMAL,
-) -> ReplayResult:
-    """Replay the recording at ``path``, printing each opportunity as it first appears.
+_RECEIVED_AT = attrgetter("received_at")
+
+
+def merged(paths: Sequence[Path]) -> Iterator[RecordedFrame]:
+    """The frames of every recording in ``paths``, in receive-time order.
+
+    Each file is in receive order already; ties keep the order of ``paths``.
 
     Raises:
-        RecordingError: the file cannot be read.
+        RecordingError: a file cannot be read.
+    """
+    return heapq.merge(*(read_recording(path) for path in paths), key=_RECEIVED_AT)
+
+
+def run_frames(
+    frames: Iterable[RecordedFrame],
+    engine: Engine,
+    on_alert: Callable[[Alert], None] | None = None,
+) -> ReplayResult:
+    """Run ``frames`` through ``engine`` on their recorded clock; ``on_alert`` sees each alert.
+
+    A frame's batch is one engine step at its receive time. Before it, the lifecycle's
+    expiry runs at each `EXPIRY_INTERVAL` tick of recorded time since the last, as the
+    daemon's timer would have: repeats come due, stale opportunities end.
     """
     identity = EventIdentity()
     replayers: dict[str, FrameReplayer] = {}
-    matrix = PriceMatrix()
-    fair_cache = FairCache(matrix)
     result = ReplayResult()
-    seen: set[Identity] = set()
-    for frame in read_recording(path):
+    next_expiry = math.inf
+
+    def decided(alerts: Iterable[Alert]) -> None:
+        for alert in alerts:
+            result.alerts.append(alert)
+            if on_alert is not None:
+                on_alert(alert)
+
+    for frame in frames:
         result.frames += 1
+        now = frame.received_at
+        if result.first_at is None:
+            result.first_at = now
+            next_expiry = now + EXPIRY_INTERVAL
+        result.last_at = now
         replayer = replayers.get(frame.feed)
         if replayer is None:
             make = REPLAYERS.get(frame.provider)
@@ -175,30 +218,90 @@ def replay(
             continue
         if batch is None:
             continue
+        # Every tick while something is open, as the daemon's timer; with nothing open a
+        # tick changes nothing, so a gap of hours (or a stray early frame) is skipped.
+        while next_expiry <= now and engine.lifecycle.active_count:
+            decided(engine.expire(next_expiry).alerts)
+            next_expiry += EXPIRY_INTERVAL
+        if next_expiry <= now:
+            next_expiry += math.floor((now - next_expiry) / EXPIRY_INTERVAL + 1) * EXPIRY_INTERVAL
         result.batches += 1
         result.updates += len(batch.updates)
-        for event in batch.events:
-            matrix.set_event(event)
-        matrix.apply(batch.updates)
-        block = matrix.block(matrix.take_dirty())
-        now = frame.received_at
-        found: list[Opportunity] = list(find_arbitrage(block, now, arbitrage))
-        if positive_ev is not None:
-            found += find_positive_ev(block, now, positive_ev, fair_cache)
-        for opportunity in found:
-            key = opportunity_identity(opportunity)
-            if key not in seen:
-                seen.add(key)
-                result.found.append(opportunity)
-                print(describe(opportunity, now, odds_format), file=out)
+        decided(engine.step((batch,), now).observation.alerts)
+    return result
+
+
+def first_sight_rules(
+    *,
+    min_profit: float,
+    min_ev: float,
+    max_quote_age: float,
+    sharp: Sequence[str],
+    devig: DevigMethod,
+) -> tuple[RuleConfig, RuleConfig]:
+    """Rules for a replay without a config: every arbitrage and +EV price, once each.
+
+    An infinite repeat and no improvement step make the lifecycle alert an opportunity the
+    first time it is seen and never again, whatever its price does later.
+    """
+    return (
+        RuleConfig(
+            name="arbitrage",
+            kind="arbitrage",
+            notify=(),
+            min_value=min_profit,
+            max_quote_age=max_quote_age,
+            repeat=math.inf,
+            improve_by=0.0,
+        ),
+        RuleConfig(
+            name="positive_ev",
+            kind="positive_ev",
+            notify=(),
+            min_value=min_ev,
+            sharp=tuple(sharp),
+            devig=devig,
+            max_quote_age=max_quote_age,
+            repeat=math.inf,
+            improve_by=0.0,
+        ),
+    )
+
+
+def replay(
+    paths: Sequence[Path],
+    out: TextIO,
+    *,
+    rules: Sequence[RuleConfig],
+    commissions: Mapping[str, float] | None = None,
+    odds_format: OddsFormat = OddsFormat.DECIMAL,
+    name_rules: bool = False,
+) -> ReplayResult:
+    """Replay the recordings at ``paths`` under ``rules``, printing each alert as decided.
+
+    ``name_rules`` adds each alert's rule and reason to its line (a config's rules).
+
+    Raises:
+        RecordingError: a file cannot be read.
+    """
+    engine = Engine(rules, commissions or {})
+
+    def show(alert: Alert) -> None:
+        print(describe(alert, odds_format, name_rule=name_rules), file=out)
+
+    result = run_frames(merged(paths), engine, show)
     print(_summary(result), file=out)
     return result
 
 
-def describe(opportunity: Opportunity, now: float, odds_format: OddsFormat) -> str:
+def describe(alert: Alert, odds_format: OddsFormat, *, name_rule: bool = False) -> str:
     """One line: when, what, how much, the event and market, and each leg."""
-    when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    kind = "ARB" if opportunity.kind == "arbitrage" else "EV"
+    when = datetime.fromtimestamp(alert.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    kind = "ARB" if alert.state.kind == "arbitrage" else "EV"
+    opportunity = alert.opportunity
+    rule = f"  [{alert.rule.name} {alert.reason.value}]" if name_rule else ""
+    if opportunity is None or alert.reason is AlertReason.GONE:
+        return f"{when}  {kind} gone  {alert.state.summary}{rule}"
     event = opportunity.event
     legs = " / ".join(
         f"{leg.label} {format_odds(leg.price, odds_format)} @ {leg.book}"
@@ -206,17 +309,18 @@ def describe(opportunity: Opportunity, now: float, odds_format: OddsFormat) -> s
     )
     return (
         f"{when}  {kind} {opportunity.value:+.2%}  {event.sport}  {event.name}  "
-        f"{opportunity.market.label()}  {legs}"
+        f"{opportunity.market.label()}  {legs}{rule}"
     )
 
 
 def _summary(result: ReplayResult) -> str:
     """The closing line of a replay."""
-    arbitrages = sum(1 for o in result.found if o.kind == "arbitrage")
+    found = result.found
+    arbitrages = sum(1 for o in found if o.kind == "arbitrage")
     text = (
         f"replayed {result.frames} frames: {result.batches} batches, {result.updates} updates, "
         f"{result.malformed} malformed; found {arbitrages} arbitrage and "
-        f"{len(result.found) - arbitrages} +EV"
+        f"{len(found) - arbitrages} +EV"
     )
     if result.unknown_providers:
         skipped = ", ".join(f"{n} of {p}" for p, n in sorted(result.unknown_providers.items()))

@@ -405,8 +405,13 @@ class _Workload:
         """
         engine = Engine(_RULES)
         board = self.board
+        # A step per chunk, so that the board's updates never all exist at once (the peak
+        # memory is the engine's, not the setup's); then the whole board is evaluated.
         engine.step([_Batch("board", EPOCH, tuple(board.events), [])], EPOCH)
-        engine.step([_Batch("board", EPOCH, (), chunk) for chunk in board.updates()], EPOCH)
+        for chunk in board.updates():
+            engine.step([_Batch("board", EPOCH, (), chunk)], EPOCH)
+        engine.touch(board.markets)
+        engine.step([], EPOCH)
         return engine
 
 

@@ -502,6 +502,7 @@ def run_engine_bench(
     vectorized = _vectorized_stream(engine, work)
     vectorized_rss = _peak_rss_mib()
     del engine
+    gc.collect()
 
     naive = NaiveEngine()
     for event in board.events:

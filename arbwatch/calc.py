@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from arbwatch.core.devig import DevigMethod, DevigStatus, fair_probabilities
 from arbwatch.core.odds import OddsFormat, format_odds
 from arbwatch.core.stakes import arbitrage_stakes, kelly_fraction, kelly_stake, with_commission
 from arbwatch.errors import InvalidStakeError
+
+#: Amounts from here up are written in scientific notation: a bankroll of 1e300 would
+#: otherwise print as a line of 300 digits.
+_LARGEST_MONEY: Final = 1e15
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class EvQuestion:
 
 def answer_arb(question: ArbQuestion) -> list[str]:
     """Say whether the prices form an arbitrage, and how to stake it."""
+    _check_increment(question.increment, question.bankroll)
     for leg in question.commissions:
         if not 0 <= leg < len(question.prices):
             raise InvalidStakeError(
@@ -111,6 +117,7 @@ def _break_even_lines(effective: Sequence[float], show: OddsFormat) -> list[str]
 
 def answer_ev(question: EvQuestion) -> list[str]:
     """Devig the sharp market, then price the offered bet against it."""
+    _check_increment(question.increment, question.bankroll)
     count = len(question.fair_market)
     if not 1 <= question.side <= count:
         raise InvalidStakeError(f"--side must be between 1 and {count}, got {question.side}")
@@ -129,14 +136,14 @@ def answer_ev(question: EvQuestion) -> list[str]:
         lines.append(
             f"  outcome {index + 1}: {format_odds(price, question.show):>8}  "
             f"fair {probability:.2%}  "
-            f"fair odds {format_odds(fair_price, question.show)} ({fair_price:.3f})"
+            f"fair odds {_odds_and_decimal(fair_price, question.show)}"
         )
     probability = probabilities[question.side - 1]
     ev = probability * question.price - 1.0
     verdict = "+EV" if ev > 0.0 else "no edge"
     lines.append(
-        f"Bet outcome {question.side} at {format_odds(question.price, question.show)} "
-        f"({question.price:.3f}): EV {ev:+.2%} per unit staked ({verdict})."
+        f"Bet outcome {question.side} at {_odds_and_decimal(question.price, question.show)}"
+        f": EV {ev:+.2%} per unit staked ({verdict})."
     )
     full = kelly_fraction(probability, question.price)
     stake = kelly_stake(
@@ -152,6 +159,21 @@ def answer_ev(question: EvQuestion) -> list[str]:
     return lines
 
 
+def _odds_and_decimal(price: float, show: OddsFormat) -> str:
+    """``+115 (2.150)``: the price as written, with its decimal where that is another figure."""
+    shown = format_odds(price, show)
+    return shown if show is OddsFormat.DECIMAL else f"{shown} ({price:.3f})"
+
+
+def _check_increment(increment: float, bankroll: float) -> None:
+    """Refuse a stake increment above the bankroll: every stake would round to nothing."""
+    if increment > bankroll:
+        raise InvalidStakeError(
+            f"--stake-round {_money(increment)} is more than the bankroll "
+            f"{_money(bankroll)}: every stake would round down to 0"
+        )
+
+
 def _money(amount: float) -> str:
-    """An amount with thousands separators and cents: 1,011.76."""
-    return f"{amount:,.2f}"
+    """An amount with thousands separators and cents: 1,011.76; absurd ones as 1e+300."""
+    return f"{amount:,.2f}" if abs(amount) < _LARGEST_MONEY else f"{amount:.4g}"

@@ -6,7 +6,12 @@ Subcommands: ``run`` (the daemon), ``demo`` (the daemon against the simulators),
 (recorded frames through the engine), ``backtest`` (recordings under a config's rules, see
 `arbwatch.backtest`) and ``bench`` (engine figures). Errors arbwatch raises on
 purpose (`ArbwatchError`) and argument mistakes print ``arbwatch: error: ...`` on one line
-and exit 2; they never show a traceback.
+and exit 2; they never show a traceback. A config that cannot be used exits 78 from every
+command (`arbwatch.commands`); output whose reader went away ends quietly with 141.
+
+Flags are named as the config's keys (``--odds-format``, ``--stake-round``,
+``--kelly-fraction``, ``--max-quote-age``) and read by its parsers (`arbwatch.cliargs`);
+the names they had before are kept as aliases.
 """
 
 from __future__ import annotations
@@ -15,16 +20,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
-from arbwatch import __version__, commands
+from arbwatch import __version__, cliargs, commands
 from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.odds import OddsFormat, detect_format, parse_odds
-from arbwatch.errors import ArbwatchError, ConfigError
-
-if TYPE_CHECKING:
-    from arbwatch.config.model import Config
+from arbwatch.core.odds import OddsFormat, parse_prices
+from arbwatch.errors import ArbwatchError
+from arbwatch.pipes import EXIT_BROKEN_PIPE, silence_stdout
 
 #: Exit status for bad input, as argparse uses.
 EXIT_USAGE = 2
@@ -49,11 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Arbitrage and positive-EV alerts from live bookmaker odds.",
     )
     parser.add_argument("--version", action="version", version=f"arbwatch {__version__}")
-    subcommands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    subcommands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
     _add_daemon_commands(subcommands)
 
     calc = subcommands.add_parser("calc", help="arbitrage and EV calculator")
-    calc_kinds = calc.add_subparsers(dest="calc_kind", required=True, parser_class=_Parser)
+    calc_kinds = calc.add_subparsers(
+        dest="calc_kind", metavar="arb|ev", required=True, parser_class=_Parser
+    )
     odds_help = "odds as decimal (2.10), American with its sign (+110, -105) or fractional (11/10)"
 
     arb = calc_kinds.add_parser(
@@ -62,28 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check 2 or 3 prices, one per outcome, for an arbitrage and its stakes.",
     )
     arb.add_argument("odds", nargs="+", help=odds_help)
-    arb.add_argument("--bankroll", type=float, default=1000.0, help="total stake (1000)")
-    arb.add_argument(
-        "--round",
-        dest="increment",
-        type=float,
-        default=0.0,
-        metavar="STEP",
-        help="round stakes to multiples of STEP and show the profit that survives",
-    )
+    arb.add_argument("--bankroll", type=cliargs.bankroll, default=1000.0, help="total stake (1000)")
+    _add_stake_round(arb, "round stakes to multiples of STEP and show the profit that survives")
     arb.add_argument(
         "--commission",
         action="append",
         default=[],
         metavar="LEG=RATE",
-        help="an exchange's commission on winnings for a leg, e.g. 2=0.02 (repeatable)",
+        help="an exchange's commission on winnings for a leg, e.g. 2=2%% (repeatable)",
     )
-    arb.add_argument(
-        "--format",
-        dest="odds_format",
-        choices=[f.value for f in OddsFormat],
-        help="read every price in this format instead of guessing",
-    )
+    _add_odds_format(arb, "read and show every price in this format instead of guessing")
 
     ev = calc_kinds.add_parser(
         "ev",
@@ -99,7 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--price", required=True, help="the price offered for the bet")
     ev.add_argument(
-        "--side", type=int, default=1, help="which outcome of --fair the bet is on, from 1 (1)"
+        "--side",
+        type=cliargs.whole_number(1, 3),
+        default=1,
+        help="which outcome of --fair the bet is on, from 1 (1)",
     )
     ev.add_argument(
         "--devig",
@@ -107,22 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=DevigMethod.WORST_CASE.value,
         help="devig method (worst_case)",
     )
-    ev.add_argument("--bankroll", type=float, default=1000.0, help="bankroll (1000)")
-    ev.add_argument("--kelly", type=float, default=0.25, help="Kelly fraction (0.25)")
+    ev.add_argument("--bankroll", type=cliargs.bankroll, default=1000.0, help="bankroll (1000)")
     ev.add_argument(
-        "--round",
-        dest="increment",
-        type=float,
-        default=0.0,
-        metavar="STEP",
-        help="round the stake down to multiples of STEP",
+        "--kelly-fraction",
+        "--kelly",
+        dest="kelly_fraction",
+        type=cliargs.kelly_fraction,
+        default=0.25,
+        help="the share of full Kelly to stake, above 0 and at most 1 (0.25; --kelly is the "
+        "old name)",
     )
-    ev.add_argument(
-        "--format",
-        dest="odds_format",
-        choices=[f.value for f in OddsFormat],
-        help="read every price in this format instead of guessing",
-    )
+    _add_stake_round(ev, "round the stake down to multiples of STEP")
+    _add_odds_format(ev, "read and show every price in this format instead of guessing")
 
     replay = subcommands.add_parser(
         "replay",
@@ -143,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--sharp",
         action="append",
+        type=cliargs.book_name,
         default=[],
         metavar="BOOK",
         help="a sharp book for +EV (repeatable; default Pinnacle)",
@@ -155,38 +150,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--min-profit",
-        type=_fraction,
+        type=cliargs.threshold,
         default=0.0,
         metavar="PCT",
         help="smallest arbitrage to report, e.g. 1%% (0)",
     )
     replay.add_argument(
         "--min-ev",
-        type=_fraction,
+        type=cliargs.threshold,
         default=0.01,
         metavar="PCT",
         help="smallest +EV to report, e.g. 2%% (1%%)",
     )
     replay.add_argument(
+        "--max-quote-age",
         "--max-age",
-        type=float,
+        dest="max_quote_age",
+        type=cliargs.duration,
         default=60.0,
-        metavar="SECONDS",
-        help="oldest quote an opportunity may use (60)",
+        metavar="AGE",
+        help="oldest quote an opportunity may use, e.g. 60s or 2m (60s; --max-age is the old name)",
     )
-    replay.add_argument(
-        "--odds",
-        choices=[f.value for f in OddsFormat],
-        default=OddsFormat.DECIMAL.value,
-        help="how to print prices (decimal)",
+    _add_odds_format(
+        replay, "how to print prices (decimal; --odds is the old name)", "--odds", default="decimal"
     )
 
     _add_backtest_command(subcommands)
 
     bench = subcommands.add_parser("bench", help="measure the engine's speed and memory")
-    bench.add_argument("--events", type=int, default=2000, help="events on the board (2000)")
-    bench.add_argument("--books", type=int, default=30, help="bookmakers (30)")
-    bench.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    bench.add_argument(
+        "--events",
+        type=cliargs.whole_number(1, cliargs.MAX_BENCH_EVENTS),
+        default=2000,
+        help="events on the board (2000)",
+    )
+    bench.add_argument(
+        "--books",
+        type=cliargs.whole_number(2, cliargs.MAX_BENCH_BOOKS),
+        default=30,
+        help="bookmakers, at least 2 for an arbitrage (30)",
+    )
+    bench.add_argument("--seed", type=cliargs.whole_number(0), default=1, help="random seed (1)")
     return parser
 
 
@@ -203,6 +207,34 @@ def _add_backtest_command(subcommands: argparse._SubParsersAction[_Parser]) -> N
     commands.add_config_argument(backtest)
     backtest.add_argument(
         "recordings", nargs="+", type=Path, metavar="RECORDING", help="a recording (.jsonl)"
+    )
+
+
+def _add_stake_round(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--stake-round`` as the config's ``stake_round``; ``--round`` as its old name."""
+    parser.add_argument(
+        "--stake-round",
+        "--round",
+        dest="increment",
+        type=cliargs.stake_round,
+        default=0.0,
+        metavar="STEP",
+        help=f"{help_text} (--round is the old name)",
+    )
+
+
+def _add_odds_format(
+    parser: argparse.ArgumentParser, help_text: str, *old: str, default: str | None = None
+) -> None:
+    """``--odds-format`` as the config's ``odds_format``; ``--format`` and ``old`` as aliases."""
+    parser.add_argument(
+        "--odds-format",
+        "--format",
+        *old,
+        dest="odds_format",
+        choices=[f.value for f in OddsFormat],
+        default=default,
+        help=help_text,
     )
 
 
@@ -225,7 +257,10 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
         "127.0.0.1, alerting to the console. No API key needed.",
     )
     demo.add_argument(
-        "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
+        "--seconds",
+        type=cliargs.duration,
+        default=None,
+        help="stop after this long, e.g. 30 or 2m (default: Ctrl-C)",
     )
     demo.add_argument(
         "--notify",
@@ -234,7 +269,9 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
         metavar="URL",
         help="also alert to this apprise URL, e.g. tgram://TOKEN/CHAT (repeatable)",
     )
-    demo.add_argument("--seed", type=int, default=7, help="the simulated world's seed (7)")
+    demo.add_argument(
+        "--seed", type=cliargs.whole_number(0), default=7, help="the simulated world's seed (7)"
+    )
     demo.add_argument(
         "--status",
         metavar="HOST:PORT",
@@ -243,8 +280,12 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     demo.add_argument("--log-level", choices=levels, help="log level (warning)")
 
     check = subcommands.add_parser(
-        "check-config", help="check a config: exit 0 with a summary, or 1 with every problem"
+        "check-config",
+        help="check a config: exit 0 with a summary, or 78 with every problem",
+        description="Check a config: exit 0 with a summary, or 78 (EX_CONFIG) with every "
+        "problem. The file is given as -c FILE or as the argument.",
     )
+    check.add_argument("file", nargs="?", type=Path, help="the YAML config (as -c FILE)")
     commands.add_config_argument(check)
     check.add_argument(
         "--online",
@@ -255,6 +296,7 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     show = subcommands.add_parser(
         "show-config", help="print the effective config, secrets redacted"
     )
+    show.add_argument("file", nargs="?", type=Path, help="the YAML config (as -c FILE)")
     commands.add_config_argument(show)
 
     test_notify = subcommands.add_parser("test-notify", help="send a sample alert to one channel")
@@ -269,7 +311,9 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     )
     commands.add_config_argument(status)
     status.add_argument(
-        "--url", help="the status listener's base URL, e.g. http://127.0.0.1:9464 (no config read)"
+        "--url",
+        type=cliargs.base_url,
+        help="the status listener's base URL, e.g. http://127.0.0.1:9464 (no config read)",
     )
     status.add_argument("--json", action="store_true", help="print the /status document as is")
 
@@ -277,8 +321,16 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
         "history", help="the opportunities seen: when, how long, how good, alerts sent"
     )
     commands.add_config_argument(history)
-    history.add_argument("--limit", type=int, default=50, help="how many, newest first (50)")
+    history.add_argument(
+        "--limit", type=cliargs.whole_number(1), default=50, help="how many, newest first (50)"
+    )
     history.add_argument("--rule", help="only this rule's")
+    history.add_argument(
+        "--clv",
+        action="store_true",
+        help="closing-line value per rule and per book: how the alerted prices did against "
+        "the sharp books' price at the start",
+    )
 
 
 #: Subcommands whose function in `arbwatch.commands` returns the exit status.
@@ -300,17 +352,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command in _DAEMON_COMMANDS:
             return _DAEMON_COMMANDS[args.command](args)
+        if args.command in _RECORDING_COMMANDS:
+            return _RECORDING_COMMANDS[args.command](args)
         if args.command == "calc":
             lines = _calc(args)
             print("\n".join(lines))
-        elif args.command == "replay":
-            return _replay(args)
-        elif args.command == "backtest":
-            return _backtest(args)
         elif args.command == "bench":
-            from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
-
-            run_engine_bench(events=args.events, books=args.books, seed=args.seed)
+            _bench(args)
+    except BrokenPipeError:
+        # What read our output is gone (`arbwatch demo | head -3`): end quietly.
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except BaseExceptionGroup as group:
+        # The same, met inside the daemon's task groups.
+        if group.split(BrokenPipeError)[1] is not None:
+            raise
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (_UsageError, ArbwatchError) as error:
         # An error may quote what was typed (a URL with its password): redacted, as every
         # error is. Imported here: httpx comes with it, and `calc` is to start quickly.
@@ -329,29 +387,44 @@ def _calc(args: argparse.Namespace) -> list[str]:
             raise _UsageError(
                 f"calc arb takes 2 or 3 prices, one per outcome; got {len(args.odds)}"
             )
+        prices, shown = parse_prices(args.odds, forced)
         return answer_arb(
             ArbQuestion(
-                prices=tuple(parse_odds(text, forced) for text in args.odds),
+                prices=prices,
                 bankroll=args.bankroll,
                 increment=args.increment,
                 commissions=_commissions(args.commission),
-                show=forced or detect_format(args.odds[0]),
+                show=shown,
             )
         )
     if not 2 <= len(args.fair) <= 3:
         raise _UsageError(f"--fair takes 2 or 3 prices, one per outcome; got {len(args.fair)}")
+    # The price offered and the sharp market are read together: one format for all.
+    (price, *fair_market), shown = parse_prices([args.price, *args.fair], forced)
     return answer_ev(
         EvQuestion(
-            fair_market=tuple(parse_odds(text, forced) for text in args.fair),
+            fair_market=tuple(fair_market),
             devig=DevigMethod(args.devig),
-            price=parse_odds(args.price, forced),
+            price=price,
             side=args.side,
             bankroll=args.bankroll,
-            kelly_fraction=args.kelly,
+            kelly_fraction=args.kelly_fraction,
             increment=args.increment,
-            show=forced or detect_format(args.price),
+            show=shown,
         )
     )
+
+
+def _bench(args: argparse.Namespace) -> None:
+    """Run ``arbwatch bench`` on a board that fits in memory."""
+    from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
+
+    if args.events * args.books > cliargs.MAX_BENCH_BOARD:
+        raise _UsageError(
+            f"--events {args.events:,} x --books {args.books} is more than the "
+            f"{cliargs.MAX_BENCH_BOARD:,} quotes the bench builds (about 2.4 GB)"
+        )
+    run_engine_bench(events=args.events, books=args.books, seed=args.seed)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -359,7 +432,7 @@ def _replay(args: argparse.Namespace) -> int:
     from arbwatch.feeds.replay import first_sight_rules, replay  # noqa: PLC0415 - feeds: heavy
 
     if args.config is not None:
-        config = _load_config(args.config)
+        config = commands.usable_config(args.config)
         if config is None:
             return commands.EXIT_CONFIG
         replay(
@@ -377,11 +450,11 @@ def _replay(args: argparse.Namespace) -> int:
         rules=first_sight_rules(
             min_profit=args.min_profit,
             min_ev=args.min_ev,
-            max_quote_age=args.max_age,
+            max_quote_age=args.max_quote_age,
             sharp=args.sharp or ["Pinnacle"],
             devig=DevigMethod(args.devig),
         ),
-        odds_format=OddsFormat(args.odds),
+        odds_format=OddsFormat(args.odds_format),
     )
     return 0
 
@@ -391,41 +464,26 @@ def _backtest(args: argparse.Namespace) -> int:
     from arbwatch.backtest import backtest  # noqa: PLC0415 - feeds and apprise: heavy
 
     path = args.config if args.config is not None else commands.default_config_path()
-    config = _load_config(path)
+    config = commands.usable_config(path)
     if config is None:
         return commands.EXIT_CONFIG
     backtest(config, args.recordings, sys.stdout)
     return 0
 
 
-def _load_config(path: Path) -> Config | None:
-    """The config at ``path``, or None once its problems are printed."""
-    from arbwatch.config import load_config  # noqa: PLC0415 - yaml and apprise: heavy
-
-    try:
-        return load_config(path)
-    except ConfigError as error:
-        print(f"arbwatch: the config cannot be used:\n{error}", file=sys.stderr)
-        return None
-
-
-def _fraction(text: str) -> float:
-    """A share written as ``2%`` or ``0.02``."""
-    try:
-        return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a percentage like 2% or 0.02, got {text!r}"
-        ) from None
+#: Subcommands that read recordings, returning the exit status (78 for a bad config).
+_RECORDING_COMMANDS = {"replay": _replay, "backtest": _backtest}
 
 
 def _commissions(items: Sequence[str]) -> dict[int, float]:
     """Read ``LEG=RATE`` pairs (legs from 1) into 0-based leg -> rate."""
     rates = {}
     for item in items:
-        leg, _, rate = item.partition("=")
+        leg, equals, rate = item.partition("=")
+        if not equals or not leg.strip().isdigit():
+            raise _UsageError(f"--commission takes LEG=RATE, e.g. 2=2%; got {item!r}")
         try:
-            rates[int(leg) - 1] = float(rate)
-        except ValueError:
-            raise _UsageError(f"--commission takes LEG=RATE, e.g. 2=0.02; got {item!r}") from None
+            rates[int(leg) - 1] = cliargs.rate(rate)
+        except argparse.ArgumentTypeError as error:
+            raise _UsageError(f"--commission {item}: {error}") from None
     return rates

@@ -44,6 +44,7 @@ needing a restart.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -51,15 +52,15 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Protocol
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from arbwatch import __version__
+from arbwatch.clv_recorder import ClvRecorder
 from arbwatch.config import load_config
-from arbwatch.config.model import Config, FeedSettings
+from arbwatch.config.model import Config
 from arbwatch.core.conditions import HealthAlert, HealthLifecycle, HealthReason
 from arbwatch.core.dedup import Alert, Lifecycle, Observation
 from arbwatch.core.engine import EXPIRY_INTERVAL, Engine
@@ -69,10 +70,8 @@ from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
-from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
 from arbwatch.feeds.recording import FrameRecorder
-from arbwatch.feeds.rundown_feed import RundownFeed
-from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.feeds.registry import Feed, FeedSettings, provider_of
 from arbwatch.health import (
     ChannelHealth,
     Counters,
@@ -85,6 +84,7 @@ from arbwatch.health import (
 from arbwatch.health_checks import look
 from arbwatch.notify.alert_message import alert_message
 from arbwatch.notify.deliver import DeliveryResult, Notifier
+from arbwatch.notify.grouping import HEALTH_RULE
 from arbwatch.notify.message import Message
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
 from arbwatch.status import bind_status, serve_status
@@ -123,8 +123,6 @@ STATUS_INTERVAL = 5.0
 RATE_INTERVAL = 1.0
 #: Seconds between looks at the daemon's health (feeds, channels, engine, books).
 HEALTH_INTERVAL = 1.0
-#: The rule name health alerts carry in messages, the store and status.
-HEALTH_RULE = "health"
 #: Exit status of `Daemon.run` when every feed's key is refused: EX_NOPERM from sysexits.h.
 #: Not in the unit's RestartPreventExitStatus, so systemd restarts it (RestartSec later) and
 #: the restarts show in `systemctl status`; a renewed key is then read from the
@@ -141,35 +139,11 @@ _NOT_RESENT = "not sent: stale or no such channel at start"
 _BOOK = attrgetter("book")
 
 
-class Feed(Protocol):
-    """What the daemon needs of a feed: its counters, and a run loop into a stream."""
-
-    stats: FeedStats
-
-    async def run(self, out: MemoryObjectSendStream[FeedBatch]) -> None:
-        """Send batches to ``out`` until cancelled or failed for good."""
-
-
-def provider_name(feed: Feed) -> str:
-    """The provider a feed speaks, for status and metrics."""
-    if isinstance(feed, RapidOddsFeed):
-        return "rapidoddsapi"
-    if isinstance(feed, RundownV1Feed):
-        return "therundown_v1"
-    if isinstance(feed, RundownFeed):
-        return "therundown"
-    return type(feed).__name__
-
-
 def build_feed(
     settings: FeedSettings, identity: EventIdentity, recorder: FrameRecorder | None = None
 ) -> Feed:
-    """The feed that runs ``settings``, by provider, recording to ``recorder`` if given."""
-    if isinstance(settings, RapidOddsSettings):
-        return RapidOddsFeed(settings, identity, recorder=recorder)
-    if isinstance(settings, RundownV1Settings):
-        return RundownV1Feed(settings, identity, recorder=recorder)
-    return RundownFeed(settings, identity, recorder=recorder)
+    """The feed that runs ``settings``: its provider's driver, recording to ``recorder``."""
+    return provider_of(settings).driver(settings, identity, recorder)
 
 
 def recording_path(directory: Path, feed: str) -> Path:
@@ -261,8 +235,14 @@ class Daemon:
         self._suspended_markets: set[MarketKey] = set()
         #: The state database, whose failures are counted and never stop alerting.
         self.store_guard = StoreGuard(config.state_dir / STATE_FILE, clock)
+        #: The closing-line value of every alerted price (`arbwatch.core.clv`).
+        self.clv = ClvRecorder(self.store_guard)
         self._stop = anyio.Event()
         self._reload_requested = anyio.Event()
+        #: Set by each step of the lifecycle, to re-time `_expire_regularly`.
+        self._decided = anyio.Event()
+        #: The time the last engine step decided at (`process`).
+        self._stepped_at = -math.inf
         self._config_stamp = _file_stamp(config.source)
         self._systemd: SystemdNotifier | None = None
         self._gate: WatchdogGate | None = None
@@ -386,6 +366,8 @@ class Daemon:
         self._require_lifecycle()
         now = max((batch.received_at for batch in batches), default=None)
         step = self.engine.step(batches, self._clock() if now is None else now)
+        self._stepped_at = step.now
+        self.clv.observe(batches)
         by_feed = self.counters.updates_by_feed
         books = self.books_by_feed
         for batch in batches:
@@ -410,11 +392,30 @@ class Daemon:
         return observation
 
     async def _expire_regularly(self) -> None:
-        """End opportunities whose quotes have gone stale without any new price."""
+        """End opportunities whose quotes have gone stale without any new price.
+
+        Also the timer of a rule's ``min_duration``: an opportunity held back comes due
+        even if no new price re-evaluates it. Each decision wakes this loop to look at
+        when the next one is due (`Lifecycle.next_due`).
+        """
+        expire_at = anyio.current_time() + EXPIRY_INTERVAL
         while True:
-            await anyio.sleep(EXPIRY_INTERVAL)
-            self._require_lifecycle()
-            self._act(self.engine.expire(self._clock()))
+            self._decided = anyio.Event()
+            wait = expire_at - anyio.current_time()
+            due = self._require_lifecycle().next_due()
+            if due is not None:
+                wait = min(wait, due - self._clock())
+            with anyio.move_on_after(max(0.0, wait)) as timer:
+                await self._decided.wait()
+            if timer.cancelled_caught:
+                now = self._clock()
+                if due is not None and due <= now:
+                    # A held alert is decided at the time it came due (never before the last
+                    # step), not when the timer got round to it: a replay of the recording
+                    # decides it then too, so its message (quote ages) is the very same.
+                    now = max(due, self._stepped_at)
+                self._act(self.engine.expire(now))
+                expire_at = anyio.current_time() + EXPIRY_INTERVAL
 
     async def _retire_regularly(self) -> None:
         """Keep the price matrix to the live board: see `retire_idle`."""
@@ -479,6 +480,7 @@ class Daemon:
         unsettled is sent again at start (`resend_unsettled`). A store that cannot be
         written costs the record, never the alert: it goes out unrecorded.
         """
+        self._decided.set()
         routed = [(alert, self._message(alert)) for alert in observation.alerts]
         decided = [self._decisions(message, alert.rule.notify) for alert, message in routed]
         ids: list[dict[str, int]] = [{} for _ in routed]
@@ -504,6 +506,7 @@ class Daemon:
             logger.info(
                 "alert %s: %s -> %s", alert.reason.value, message.title, ", ".join(accepted)
             )
+        self.clv.alerted(observation.alerts, self.matrix, self.config.rules, self._clock())
 
     def _message(self, alert: Alert) -> Message:
         """The text of one alert, in the running config's format."""
@@ -903,19 +906,10 @@ class Daemon:
         """One feed's part of the snapshot."""
         stats = feed.stats
         rate = self.counters.feed_rates.get(stats.name)
-        used = remaining = limit = None
-        out_of_credits = False
-        if isinstance(feed, RapidOddsFeed):
-            used = feed.session.credits_charged_total
-            remaining = feed.session.credits_remaining
-            limit = feed.session.credits_limit
-            out_of_credits = feed.out_of_credits
-        elif "datapoints_remaining" in stats.extra:
-            remaining = int(stats.extra["datapoints_remaining"])
-            limit = int(stats.extra.get("datapoints_limit", 0)) or None
+        allowance = feed.allowance()
         return FeedHealth(
             name=stats.name,
-            provider=provider_name(feed),
+            provider=feed.provider,
             state=stats.state.value,
             updates=self.counters.updates_by_feed.get(stats.name, 0),
             updates_per_second=rate.per_second() if rate is not None else 0.0,
@@ -926,10 +920,10 @@ class Daemon:
             last_message_age=None if stats.last_message_at is None else now - stats.last_message_at,
             last_error=stats.last_error,
             fatal_error=stats.fatal_error,
-            credits_used=used,
-            credits_remaining=remaining,
-            credits_limit=limit,
-            out_of_credits=out_of_credits,
+            credits_used=allowance.used,
+            credits_remaining=allowance.remaining,
+            credits_limit=allowance.limit,
+            out_of_credits=allowance.exhausted,
             last_data_age=None if stats.last_data_at is None else now - stats.last_data_at,
             prices_out_of_range=int(stats.extra.get(PRICES_OUT_OF_RANGE, 0)),
         )

@@ -13,6 +13,10 @@ class InvalidOddsError(ArbwatchError, ValueError):
     """A price that is not valid odds: American in (-100, 100), decimal <= 1.0, NaN, text."""
 
 
+class ImplausibleOddsError(InvalidOddsError):
+    """Odds text that reads as a price but is surely not the one meant (``110`` for +110)."""
+
+
 class InvalidMarketError(ArbwatchError, ValueError):
     """A market or outcome that cannot be priced: wrong outcome count, unknown slot."""
 

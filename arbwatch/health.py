@@ -14,24 +14,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from arbwatch.core.words import plural
+from arbwatch.feeds.registry import PROVIDERS, THERUNDOWN
+
 #: Upper bounds (seconds) of the evaluation-latency histogram's buckets; +Inf is implied.
 LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 #: The window (seconds) over which "per second" rates are measured.
 RATE_WINDOW: Final = 10.0
-#: Each provider's name as texts write it, and what its allowance counts.
-_ALLOWANCES: Final = {
-    "rapidoddsapi": ("RapidOddsAPI", "credits"),
-    "therundown": ("TheRundown", "data points"),
-}
 
 
 def allowance(provider: str) -> tuple[str, str]:
     """How ``provider`` is named in texts, and what its allowance counts.
 
     RapidOddsAPI charges credits; TheRundown counts data points. Status, health alerts and
-    ``arbwatch status`` all take the word from here, so they never disagree.
+    ``arbwatch status`` all take the word from the providers' registry, so they never
+    disagree.
     """
-    return _ALLOWANCES.get(provider, _ALLOWANCES["therundown"])
+    known = PROVIDERS.get(provider, THERUNDOWN)
+    return known.title, known.allowance
 
 
 class Histogram:
@@ -230,7 +230,8 @@ class Health:
         return (
             f"feeds {self.feeds_up}/{len(self.feeds)} up · "
             f"{self.updates_per_second:,.0f} updates/s · "
-            f"{len(self.live)} live opportunities · {self.alerts} alerts sent"
+            f"{plural(len(self.live), 'live opportunity', 'live opportunities')} · "
+            f"{plural(self.alerts, 'alert')} sent"
         )
 
 

@@ -28,9 +28,11 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from arbwatch.config.model import HealthConfig, RuleConfig
+from arbwatch.config.model import HealthConfig
 from arbwatch.core.books import book_id, book_ids
 from arbwatch.core.conditions import Condition, format_duration
+from arbwatch.core.rulemodel import RuleConfig
+from arbwatch.core.words import plural
 from arbwatch.health import ChannelHealth, FeedHealth, Health, allowance
 
 #: Feed states in which the feed is trying to connect (not failed for good).
@@ -139,8 +141,9 @@ def _feed_conditions(feed: FeedHealth, settings: HealthConfig, now: float) -> li
                 subject=subject,
                 delay=settings.feed_down,
                 title=f"arbwatch: feed {name} down for {format_duration(settings.feed_down)}",
-                body=f"{provider} feed {name} is not connected ({feed.reconnects} reconnects)."
-                f"{error} Its opportunities are suspended until it is back.",
+                body=f"{provider} feed {name} is not connected "
+                f"({plural(feed.reconnects, 'reconnect')}).{error} "
+                "Its opportunities are suspended until it is back.",
                 recovered=f"arbwatch: feed {name} back up",
             )
         )

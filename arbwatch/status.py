@@ -57,8 +57,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from arbwatch.config.model import RuleKind, split_listen
+from arbwatch.config.model import split_listen
 from arbwatch.core.dedup import AlertReason
+from arbwatch.core.rulemodel import RuleKind
 from arbwatch.errors import ArbwatchError
 from arbwatch.feeds.base import redact
 from arbwatch.health import (

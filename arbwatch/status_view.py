@@ -15,6 +15,7 @@ from typing import Any, Final
 import httpx
 
 from arbwatch.config.model import split_listen
+from arbwatch.core.words import plural
 from arbwatch.errors import ArbwatchError
 from arbwatch.feeds.base import redact
 from arbwatch.health import Health, Histogram, allowance
@@ -100,10 +101,10 @@ def status_lines(health: Health, timezone: dt.tzinfo | None = None) -> list[str]
         f"engine: {health.updates:,} updates in {health.evaluations:,} evaluations",
         f"{health.markets:,} markets",
         f"latency p50 {_latency(health.latency, 0.5)}, p95 {_latency(health.latency, 0.95)}",
-        f"{health.alerts} alerts" + (f" ({reasons})" if reasons else ""),
+        plural(health.alerts, "alert") + (f" ({reasons})" if reasons else ""),
     ]
     if health.config_reload_failures:
-        engine.append(f"{health.config_reload_failures} config reloads refused")
+        engine.append(f"{plural(health.config_reload_failures, 'config reload')} refused")
     if health.store_failures:
         failing = f", failing now: {health.store_error}" if health.store_failing_since else ""
         engine.append(f"{health.store_failures} state-database writes failed{failing}")

@@ -10,6 +10,10 @@
     conditions    the health conditions held now (`arbwatch.core.conditions`): a feed
                   down, a channel failing; what was alerted, so a restart neither alerts
                   it again nor forgets to tell its recovery
+    clv           every alerted price tracked for its closing-line value
+                  (`arbwatch.core.clv`), keyed like its alert (key, at) and outcome;
+                  written when alerted, so a restart goes on tracking it, and settled with
+                  its close once the game starts
 
 What the lifecycle needs after a restart, so that nothing is alerted twice, is read back by
 `Store.load_states`; `arbwatch history` reads `Store.history`. `Store.prune` deletes what
@@ -42,10 +46,13 @@ from types import TracebackType
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from arbwatch.config.model import RuleKind
+from arbwatch.core.clv import AlertedPrice, Close, ClvRecord
+from arbwatch.core.clv_summary import clv_cell, summary_lines
 from arbwatch.core.conditions import Condition, ConditionState, HealthStep
 from arbwatch.core.dedup import AlertState, Observation
+from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKey, MarketKind, Period
+from arbwatch.core.rulemodel import RuleKind
 from arbwatch.errors import ArbwatchError
 
 #: The database file inside the state directory.
@@ -129,6 +136,62 @@ _DECIDED: Final = (
     )""",
     "CREATE INDEX IF NOT EXISTS decided_unsettled ON decided (id) WHERE settled_at IS NULL",
 )
+#: Alerted prices and their closing-line value (added like ``conditions``). A row is
+#: written when the price is alerted, with ``settled_at`` NULL until its game starts; so
+#: what a restart finds unsettled is tracked again. ``starts_at`` is NULL for an unknown
+#: start; ``closing_probability`` and ``clv`` are NULL when there was no close (``note``
+#: says why).
+_CLV: Final = (
+    """CREATE TABLE IF NOT EXISTS clv (
+        key TEXT NOT NULL,
+        alerted_at REAL NOT NULL,
+        outcome INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        book TEXT NOT NULL,
+        market TEXT NOT NULL,
+        label TEXT NOT NULL,
+        price REAL NOT NULL,
+        starts_at REAL,
+        sharp TEXT NOT NULL,
+        devig TEXT NOT NULL,
+        settled_at REAL,
+        closing_probability REAL,
+        clv REAL,
+        note TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (key, alerted_at, outcome)
+    )""",
+    "CREATE INDEX IF NOT EXISTS clv_unsettled ON clv (alerted_at) WHERE settled_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS clv_by_rule ON clv (rule, settled_at)",
+)
+#: A price is written once when alerted; settling it fills in its close.
+_CLV_UPSERT: Final = """
+    INSERT INTO clv (
+        key, alerted_at, outcome, rule, kind, book, market, label, price, starts_at, sharp,
+        devig, settled_at, closing_probability, clv, note)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (key, alerted_at, outcome) DO UPDATE SET
+        settled_at = excluded.settled_at, closing_probability = excluded.closing_probability,
+        clv = excluded.clv, note = excluded.note
+    WHERE excluded.settled_at IS NOT NULL
+"""
+#: The ``clv`` rows, settled (``:settled`` 1) or waiting (0), of ``:rule`` or (NULL) all.
+_CLV_SELECT: Final = """
+    SELECT key, alerted_at, outcome, rule, kind, book, market, label, price, starts_at,
+           sharp, devig, settled_at, closing_probability, clv, note
+    FROM clv
+    WHERE (settled_at IS NOT NULL) = :settled AND (:rule IS NULL OR rule = :rule)
+    ORDER BY alerted_at, outcome
+"""
+#: The ``clv`` rows of one occurrence's alerts, as `_CLV_SELECT` gives them.
+_OCCURRENCE_CLV: Final = """
+    SELECT c.key, c.alerted_at, c.outcome, c.rule, c.kind, c.book, c.market, c.label,
+           c.price, c.starts_at, c.sharp, c.devig, c.settled_at, c.closing_probability,
+           c.clv, c.note
+    FROM alerts a JOIN clv c ON c.key = a.key AND c.alerted_at = a.at
+    WHERE a.key = ? AND a.first_seen = ?
+    ORDER BY c.alerted_at, c.outcome
+"""
 _DECIDE: Final = """
     INSERT INTO decided (channel, key, rule, title, body, found_at, decided_at)
     VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id
@@ -163,7 +226,8 @@ _RESTORE: Final = """
 """
 _HISTORY: Final = """
     SELECT o.rule, o.kind, o.summary, o.first_seen, o.last_seen, o.ended_at, o.best_value,
-           (SELECT COUNT(*) FROM alerts a WHERE a.key = o.key AND a.first_seen = o.first_seen)
+           (SELECT COUNT(*) FROM alerts a WHERE a.key = o.key AND a.first_seen = o.first_seen),
+           o.key
     FROM occurrences o
     WHERE :rule IS NULL OR o.rule = :rule
     ORDER BY o.first_seen DESC, o.key
@@ -241,6 +305,8 @@ class HistoryRow:
         ended_at: when it went away; None if it was still there when last recorded.
         best_value: the best profit or EV it reached.
         alerts: how many alerts were decided for it (gone included).
+        clv: its alerted prices whose closing-line value is settled, in alert order.
+        clv_pending: its alerted prices waiting for their game to start.
     """
 
     rule: str
@@ -251,6 +317,8 @@ class HistoryRow:
     ended_at: float | None
     best_value: float
     alerts: int
+    clv: tuple[ClvRecord, ...] = ()
+    clv_pending: int = 0
 
     @property
     def active(self) -> bool:
@@ -323,7 +391,7 @@ class Store:
                 for statement in _SCHEMA:
                     self._db.execute(statement)
             self._db.execute(_CONDITIONS)
-            for statement in _DECIDED:
+            for statement in (*_DECIDED, *_CLV):
                 self._db.execute(statement)
         return SCHEMA_VERSION
 
@@ -485,8 +553,9 @@ class Store:
     def prune(self, before: float) -> int:
         """Delete what ended before ``before``; return how many occurrences went.
 
-        That is occurrences that ended before it, their alerts, and delivery attempts made
-        before it. An occurrence still active is kept however old: the lifecycle needs it.
+        That is occurrences that ended before it, their alerts, delivery attempts made
+        before it and closing-line values settled before it. An occurrence still active is
+        kept however old: the lifecycle needs it.
         """
         if self._version == 0:
             return 0
@@ -502,6 +571,9 @@ class Store:
             ).rowcount
             db.execute("DELETE FROM deliveries WHERE at < ?", (before,))
             db.execute("DELETE FROM decided WHERE decided_at < ?", (before,))
+            if self._has_clv():
+                # Settled ones only: a price waiting for its game is still being tracked.
+                db.execute("DELETE FROM clv WHERE settled_at < ?", (before,))
         return int(deleted)
 
     # -- history ---------------------------------------------------------------------------
@@ -510,19 +582,77 @@ class Store:
         """The latest ``limit`` occurrences (of ``rule`` only, if given), newest first."""
         if self._version == 0:
             return []
-        return [
-            HistoryRow(
-                rule=str(row[0]),
-                kind=_kind(row[1]),
-                summary=str(row[2]),
-                first_seen=_real(row[3]),
-                last_seen=_real(row[4]),
-                ended_at=None if row[5] is None else _real(row[5]),
-                best_value=_real(row[6]),
-                alerts=int(_real(row[7])),
+        has_clv = self._has_clv()
+        rows = []
+        for row in self._read(_HISTORY, {"rule": rule, "limit": limit}):
+            prices = self._occurrence_clv(str(row[8]), _real(row[3])) if has_clv else []
+            rows.append(
+                HistoryRow(
+                    rule=str(row[0]),
+                    kind=_kind(row[1]),
+                    summary=str(row[2]),
+                    first_seen=_real(row[3]),
+                    last_seen=_real(row[4]),
+                    ended_at=None if row[5] is None else _real(row[5]),
+                    best_value=_real(row[6]),
+                    alerts=int(_real(row[7])),
+                    clv=tuple(p for p in prices if isinstance(p, ClvRecord)),
+                    clv_pending=sum(1 for p in prices if isinstance(p, AlertedPrice)),
+                )
             )
-            for row in self._read(_HISTORY, {"rule": rule, "limit": limit})
-        ]
+        return rows
+
+    # -- closing-line value ----------------------------------------------------------------
+
+    def save_clv(self, alerted: Sequence[AlertedPrice], settled: Sequence[ClvRecord]) -> int:
+        """Keep prices just alerted (waiting for their game) and records just settled.
+
+        Returns how many were given (a price written again is left as it is).
+        """
+        if not alerted and not settled:
+            return 0
+        with self._transaction() as db:
+            db.executemany(
+                _CLV_UPSERT,
+                [*map(_clv_row, alerted), *(_clv_row(r.alerted, r) for r in settled)],
+            )
+        return len(alerted) + len(settled)
+
+    def pending_clv(self) -> list[AlertedPrice]:
+        """Every alerted price whose closing-line value was not settled, oldest first."""
+        if not self._has_clv():
+            return []
+        rows = self._read(_CLV_SELECT, {"settled": 0, "rule": None})
+        return [_alerted_price(row) for row in rows]
+
+    def clv_records(self, rule: str | None = None) -> list[ClvRecord]:
+        """Every settled closing-line value (of ``rule`` only, if given), oldest first."""
+        if not self._has_clv():
+            return []
+        rows = self._read(_CLV_SELECT, {"settled": 1, "rule": rule})
+        return [_clv_record(row) for row in rows]
+
+    def clv_pending_count(self, rule: str | None = None) -> int:
+        """How many alerted prices (of ``rule`` only, if given) wait for their game."""
+        if not self._has_clv():
+            return 0
+        (row,) = self._read(
+            "SELECT COUNT(*) FROM clv WHERE settled_at IS NULL AND (:rule IS NULL OR rule = :rule)",
+            {"rule": rule},
+        )
+        return int(_real(row[0]))
+
+    def _occurrence_clv(self, key: str, first_seen: float) -> list[AlertedPrice | ClvRecord]:
+        """The tracked prices of one occurrence's alerts, settled or not, in alert order."""
+        rows = self._read(_OCCURRENCE_CLV, (key, first_seen))
+        return [_alerted_price(row) if row[12] is None else _clv_record(row) for row in rows]
+
+    def _has_clv(self) -> bool:
+        """Whether the file has the ``clv`` table (one only ever opened read-only may not)."""
+        if self._version == 0:
+            return False
+        rows = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clv'", ())
+        return bool(rows)
 
     def _read(
         self, query: str, parameters: tuple[object, ...] | dict[str, object]
@@ -607,7 +737,7 @@ def _row(state: AlertState) -> dict[str, object]:
         "first_seen": state.first_seen,
         "rule": state.rule,
         "kind": state.kind,
-        "market": json.dumps(list(state.market), ensure_ascii=False),
+        "market": _market_text(state.market),
         "summary": state.summary,
         "last_seen": state.last_seen,
         "best_value": state.best_value,
@@ -636,14 +766,11 @@ def _state(row: tuple[object, ...]) -> AlertState:
         active,
         ended,
     ) = row
-    event_id, market_kind, period, line, player, stat = json.loads(str(market))
     return AlertState(
         key=str(key),
         rule=str(rule),
         kind=_kind(kind),
-        market=MarketKey(
-            event_id, MarketKind(market_kind), Period(period), float(line), player, stat
-        ),
+        market=_market(market),
         summary=str(summary),
         first_seen=_real(first_seen),
         last_seen=_real(last_seen),
@@ -653,6 +780,69 @@ def _state(row: tuple[object, ...]) -> AlertState:
         alerted_value=None if value is None else _real(value),
         active=bool(active),
         ended_at=None if ended is None else _real(ended),
+    )
+
+
+def _market_text(market: MarketKey) -> str:
+    """A market as stored: a JSON list of its fields."""
+    return json.dumps(list(market), ensure_ascii=False)
+
+
+def _market(text: object) -> MarketKey:
+    """A stored market back as a `MarketKey`."""
+    event_id, kind, period, line, player, stat = json.loads(str(text))
+    return MarketKey(event_id, MarketKind(kind), Period(period), float(line), player, stat)
+
+
+def _clv_row(alerted: AlertedPrice, record: ClvRecord | None = None) -> tuple[object, ...]:
+    """An alerted price, and its record once settled, as a ``clv`` row (`_CLV_SELECT`'s columns)."""
+    return (
+        alerted.key,
+        alerted.alerted_at,
+        alerted.outcome,
+        alerted.rule,
+        alerted.kind,
+        alerted.book,
+        _market_text(alerted.market),
+        alerted.label,
+        alerted.price,
+        None if math.isnan(alerted.starts_at) else alerted.starts_at,
+        json.dumps(list(alerted.close.sharp_books), ensure_ascii=False),
+        alerted.close.devig.value,
+        None if record is None else record.settled_at,
+        None if record is None else record.closing_probability,
+        None if record is None else record.clv,
+        "" if record is None else record.note,
+    )
+
+
+def _alerted_price(row: tuple[object, ...]) -> AlertedPrice:
+    """A ``clv`` row's alerted price."""
+    key, at, outcome, rule, kind, book, market, label, price, starts_at, sharp, devig = row[:12]
+    return AlertedPrice(
+        key=str(key),
+        rule=str(rule),
+        kind=_kind(kind),
+        book=str(book),
+        market=_market(market),
+        outcome=int(_real(outcome)),
+        label=str(label),
+        price=_real(price),
+        alerted_at=_real(at),
+        starts_at=math.nan if starts_at is None else _real(starts_at),
+        close=Close(tuple(map(str, json.loads(str(sharp)))), DevigMethod(str(devig))),
+    )
+
+
+def _clv_record(row: tuple[object, ...]) -> ClvRecord:
+    """A settled ``clv`` row as a `ClvRecord`."""
+    settled_at, probability, clv, note = row[12:]
+    return ClvRecord(
+        alerted=_alerted_price(row),
+        settled_at=_real(settled_at),
+        closing_probability=None if probability is None else _real(probability),
+        clv=None if clv is None else _real(clv),
+        note=str(note),
     )
 
 
@@ -733,9 +923,10 @@ def format_history(rows: Sequence[HistoryRow], now: float, tz: ZoneInfo) -> list
     """A printable table of ``rows``, a header first and a note on time zones last.
 
     Columns: when first seen (in ``tz``) and how long before ``now``, how long it lasted,
-    the rule, kind, best value, the number of alerts, and what it was.
+    the rule, kind, best value, the number of alerts, the closing-line value of each
+    alerted price (`arbwatch.core.clv_summary.clv_cell`), and what it was.
     """
-    table = [("FIRST SEEN", "AGO", "LASTED", "RULE", "KIND", "BEST", "ALERTS", "WHAT")]
+    table = [("FIRST SEEN", "AGO", "LASTED", "RULE", "KIND", "BEST", "ALERTS", "CLV", "WHAT")]
     for row in rows:
         seen = dt.datetime.fromtimestamp(row.first_seen, tz).strftime("%Y-%m-%d %H:%M:%S")
         lasted = _duration(row.lasted) + (", active" if row.active else "")
@@ -749,6 +940,7 @@ def format_history(rows: Sequence[HistoryRow], now: float, tz: ZoneInfo) -> list
                 kind,
                 f"{row.best_value:+.2%}",
                 str(row.alerts),
+                clv_cell(row.clv, row.clv_pending),
                 row.summary,
             )
         )
@@ -763,6 +955,21 @@ def format_history(rows: Sequence[HistoryRow], now: float, tz: ZoneInfo) -> list
         lines.append("  ".join([*cells, line[-1]]))
     lines.append(f"times in {tz.key}; newest first")
     return lines
+
+
+def clv_lines(state_dir: Path, rule: str | None) -> list[str]:
+    """What ``arbwatch history --clv`` prints: the closing-line value per rule and per book.
+
+    Opens the database read-only, like `history_lines`.
+    """
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        return [f"No history yet: {path} does not exist (the daemon creates it on start)."]
+    with Store(path, read_only=True) as store:
+        records = store.clv_records(rule)
+        pending = store.clv_pending_count(rule)
+    lines = summary_lines(records, pending)
+    return lines if rule is None else [f"rule {rule}:", *lines]
 
 
 def _duration(seconds: float) -> str:

@@ -1,6 +1,8 @@
 """The promises README.md makes about setting up, checked against the files that keep them."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,3 +32,20 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert "pytest" in second
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert second in ci_lines
+
+
+def test_the_import_contracts_hold_and_ci_checks_them() -> None:
+    # The layers and the pure core (pyproject.toml [tool.importlinter]): a local pytest
+    # catches a broken contract before CI does.
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache", "--no-logo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+    assert ".venv/bin/lint-imports" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

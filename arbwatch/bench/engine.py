@@ -43,7 +43,6 @@ import numpy as np
 import numpy.typing as npt
 
 from arbwatch.bench.naive import NaiveEngine, compare_opportunities
-from arbwatch.config.model import RuleConfig
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.engine import Engine
 from arbwatch.core.evaluate import (
@@ -63,6 +62,7 @@ from arbwatch.core.markets import (
     total,
 )
 from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.core.rules import engine_settings
 
 FloatArray = npt.NDArray[np.float64]

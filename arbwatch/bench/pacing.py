@@ -31,7 +31,8 @@ import httpx
 
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
-from arbwatch.feeds.rundown_feed import V2_WS_PATH, RundownFeed, RundownSettings
+from arbwatch.feeds.therundown.driver import RundownFeed
+from arbwatch.feeds.therundown.settings import V2_WS_PATH, RundownSettings
 from arbwatch.sim.rundown import TIERS, RundownKey, RundownSimulator
 from arbwatch.sim.server import serve
 from arbwatch.sim.world import World

@@ -5,13 +5,11 @@ every problem as ``FILE:LINE: PATH: why``.
 """
 
 from arbwatch.config.load import load_config, parse_config
-from arbwatch.config.model import ChannelConfig, Config, QuietHours, RuleConfig, Secret
+from arbwatch.config.model import ChannelConfig, Config, Secret
 
 __all__ = [
     "ChannelConfig",
     "Config",
-    "QuietHours",
-    "RuleConfig",
     "Secret",
     "load_config",
     "parse_config",

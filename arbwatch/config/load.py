@@ -12,34 +12,22 @@ The key tables below are the schema: a key not in them is refused, and the test 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
 import stat
-import threading
 import typing
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-import apprise
-from apprise.manager_plugins import NotificationManager
-
-import arbwatch.notify.console  # noqa: F401 - registers console://
 from arbwatch.config import values
 from arbwatch.config.model import (
     DEFAULT_HISTORY_RETENTION,
     ChannelConfig,
     Config,
-    FeedSettings,
     HealthConfig,
-    InPlay,
-    QuietHours,
-    RuleConfig,
-    RuleKind,
     Secret,
     is_loopback,
     split_listen,
@@ -56,23 +44,15 @@ from arbwatch.config.yamlsource import (
     read_yaml,
 )
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.markets import MarketKind, Period
+from arbwatch.core.markets import MarketKind, Period, normalize_sport
 from arbwatch.core.odds import OddsFormat
+from arbwatch.core.rulemodel import InPlay, QuietHours, RuleConfig, RuleKind
 from arbwatch.errors import ConfigError
-from arbwatch.feeds.base import redact
-from arbwatch.feeds.identity import normalize_sport
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+from arbwatch.feeds.base import SettingsError, SettingsProblem, redact
+from arbwatch.feeds.registry import PROVIDERS, FeedSettings
+from arbwatch.spelling import did_you_mean
 
 # --- the schema --------------------------------------------------------------------------
-
-#: ``provider:`` -> the settings a feed of that provider is built into.
-PROVIDERS: Final[Mapping[str, type[FeedSettings]]] = {
-    "rapidoddsapi": RapidOddsSettings,
-    "therundown": RundownSettings,
-    "therundown_v1": RundownV1Settings,
-}
 
 # The keys each mapping of the config takes (SCHEMA below says where each mapping sits).
 TOP_KEYS: Final = frozenset({
@@ -88,21 +68,21 @@ HEALTH_KEYS: Final = frozenset({
 })  # fmt: skip
 #: The keys of a feed of each provider: its settings' fields, and where the key comes from.
 FEED_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    provider: frozenset({"name", "provider", "api_key", "api_key_file"})
-    | {field.name for field in dataclasses.fields(settings)}
-    for provider, settings in PROVIDERS.items()
+    name: frozenset({"name", "provider", "api_key", "api_key_file"})
+    | {field.name for field in dataclasses.fields(provider.settings)}
+    for name, provider in PROVIDERS.items()
 }
 CHANNEL_KEYS: Final = frozenset({
     "url", "urls", "url_file", "freshness", "retries", "retry_initial", "retry_max",
-    "odds_format",
+    "odds_format", "group_wait", "group_interval", "max_per_minute",
 })  # fmt: skip
 #: The keys every rule takes, and those of one kind only.
 RULE_COMMON_KEYS: Final = frozenset({
     "name", "kind", "sports", "books", "market_types", "periods", "odds", "starts_within",
     "in_play", "max_quote_age", "bankroll", "stake_round", "notify", "repeat", "improve_by",
-    "gone", "quiet_hours",
+    "gone", "quiet_hours", "min_duration",
 })  # fmt: skip
-ARBITRAGE_KEYS: Final = frozenset({"min_profit", "max_profit"})
+ARBITRAGE_KEYS: Final = frozenset({"min_profit", "max_profit", "min_books"})
 POSITIVE_EV_KEYS: Final = frozenset({"min_ev", "max_ev", "sharp", "devig", "kelly_fraction"})
 BOOKS_KEYS: Final = frozenset({"include", "exclude"})
 ODDS_KEYS: Final = frozenset({"min", "max"})
@@ -148,6 +128,7 @@ _MISPLACED: Final[Mapping[RuleKind, Mapping[str, str]]] = {
     "positive_ev": {
         "min_profit": "min_profit is for arbitrage rules; a positive_ev rule takes min_ev",
         "max_profit": "max_profit is for arbitrage rules; a positive_ev rule takes max_ev",
+        "min_books": "min_books is for arbitrage rules only (an EV bet is at one book)",
     },
 }
 #: What to say about a key of another provider's feeds.
@@ -182,10 +163,6 @@ _FEED_FIELD_READERS: Final[Mapping[object, Callable[[Value], object]]] = {
     tuple[str, ...]: partial(values.names, allow_empty=True),
     tuple[int, ...]: values.whole_numbers,
 }
-#: What apprise URLs look like before ``://``.
-_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
-#: Apprise's registry of notification schemes (one shared instance).
-_APPRISE_PLUGINS: Final = NotificationManager()  # type: ignore[no-untyped-call]
 #: Where a file is named in messages when it was read from a string.
 UNNAMED_SOURCE: Final = "<config>"
 #: The largest config file read. A real one is a few kilobytes (config.example.yaml is
@@ -239,10 +216,17 @@ def read_config_text(path: Path) -> str:
             f"{path}: the file is over {MAX_CONFIG_BYTES // 1024} KB, too large for a config"
         )
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise ConfigError(f"{path}:{line}: the file is not UTF-8 text") from None
+    if not text.strip():
+        # Not three "missing" lines for feeds, channels and rules: one that says why.
+        raise ConfigError(
+            f"{path}: the file is empty; a config needs feeds, channels and rules "
+            "(see config.example.yaml)"
+        )
+    return text
 
 
 def parse_config(
@@ -287,11 +271,6 @@ _SECRET_PATH: Final = re.compile(
 def _holds_secret(path: str) -> bool:
     """Whether a problem at ``path`` is about a secret (see `load_config`)."""
     return _SECRET_PATH.fullmatch(path) is not None
-
-
-def provider_of(settings: FeedSettings) -> str:
-    """The ``provider:`` a feed's settings were built for."""
-    return next(name for name, kind in PROVIDERS.items() if type(settings) is kind)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -490,7 +469,7 @@ class _Reader:
         api_key = self._feed_key(feed)
         if provider is None:
             return None
-        settings = PROVIDERS[provider]
+        settings = PROVIDERS[provider].settings
         fields: dict[str, object] = {}
         hints = typing.get_type_hints(settings)
         for field in dataclasses.fields(settings):
@@ -509,19 +488,21 @@ class _Reader:
         if name is None or api_key is None or len(self._problems) > before:
             return None
         try:
-            return settings(name=name, api_key=api_key, **fields)  # type: ignore[arg-type]
-        except ValueError as error:
-            self._settings_problem(feed, name, str(error))
+            built: FeedSettings = settings(name=name, api_key=api_key, **fields)
+        except SettingsError as error:
+            for problem in error.problems:
+                self._settings_problem(feed, problem)
             return None
+        return built
 
-    def _settings_problem(self, feed: Section, name: str, message: str) -> None:
-        """A feed settings class's refusal, at the line of the key it names if it names one."""
-        why = message.removeprefix(f"feed {name!r}: ").removeprefix(f"feed {name}: ")
-        key = re.match(r"[a-z_]+", why)
-        if key is not None and key.group() in feed:
-            feed.report(key.group(), why[key.end() :].lstrip(": "))
+    def _settings_problem(self, feed: Section, problem: SettingsProblem) -> None:
+        """A feed settings class's refusal, at the line of its key when the key is written."""
+        if problem.key and problem.key in feed:
+            feed.report(problem.key, problem.reason)
         else:
-            self._problems.at(feed.mapping, why)
+            # A key not written (api_key from api_key_file) or none: said on the feed.
+            where = f"{problem.key}: " if problem.key else ""
+            self._problems.at(feed.mapping, where + problem.reason)
 
     def _feed_key(self, feed: Section) -> str | None:
         """The feed's API key, from ``api_key`` or ``api_key_file``."""
@@ -602,6 +583,11 @@ class _Reader:
             retry_initial=retry_initial,
             retry_max=retry_max,
             odds_format=channel.find("odds_format", partial(values.choice, options=_ODDS_FORMATS)),
+            group_wait=channel.get("group_wait", partial(values.duration, positive=False), 1.5),
+            group_interval=channel.get(
+                "group_interval", partial(values.duration, positive=False), 30.0
+            ),
+            max_per_minute=channel.get("max_per_minute", partial(values.integer, minimum=0), 6),
         )
         return settings if len(self._problems) == before else None
 
@@ -626,7 +612,7 @@ class _Reader:
             channel.report("url_file", "the file holds no URL")
         secrets: list[Secret] = []
         for number, url in enumerate(urls, start=1):
-            why = apprise_url_problem(url)
+            why = _url_problem(url)
             if why is None:
                 secrets.append(Secret(url))
             else:
@@ -642,7 +628,7 @@ class _Reader:
         except InvalidValueError as error:
             self._problems.at(value, error.why)
             return None
-        why = apprise_url_problem(url)
+        why = _url_problem(url)
         if why is not None:
             self._problems.at(value, why)
             return None
@@ -690,8 +676,8 @@ class _Reader:
         name = self._unique_name(rule, seen, "rule")
         notify = self._notify(rule, channel_names)
         min_key, max_key = _THRESHOLD_KEYS[kind or "arbitrage"]
-        min_value = rule.get(min_key, values.percentage, 0.0)
-        max_value = rule.get(max_key, values.percentage, float("inf"))
+        min_value = rule.get(min_key, values.threshold, 0.0)
+        max_value = rule.get(max_key, values.threshold, float("inf"))
         if max_value < min_value:
             rule.report(max_key, f"must not be below {min_key}")
         min_odds, max_odds = self._odds_range(rule)
@@ -735,6 +721,8 @@ class _Reader:
             improve_by=rule.get("improve_by", values.percentage, 0.005),
             gone=rule.get("gone", values.boolean, False),
             quiet_hours=self._quiet_hours(rule, defaults.timezone),
+            min_books=rule.get("min_books", partial(values.integer, minimum=1), 2),
+            min_duration=rule.get("min_duration", partial(values.duration, positive=False), 0.3),
         )
         return built if len(self._problems) == before else None
 
@@ -748,7 +736,7 @@ class _Reader:
         for item in written.items if isinstance(written, ListValue) else ():
             name = values.text(item).strip()
             if name not in channel_names:
-                hint = values.did_you_mean(name, channel_names)
+                hint = did_you_mean(name, channel_names)
                 self._problems.at(
                     item, f"no channel named {name!r}" + (f", {hint}" if hint else "")
                 )
@@ -839,44 +827,11 @@ def _listed(value: Value, what: str) -> tuple[Value, ...]:
     return value.items
 
 
-# --- apprise -----------------------------------------------------------------------------
+def _url_problem(url: str) -> str | None:
+    """Why apprise cannot use ``url``, or None: `arbwatch.notify.urls.apprise_url_problem`."""
+    # Imported at the first URL checked, not with the loader: apprise and its plugins take
+    # about 0.27 s to import (measured beside the loader), which whatever imports the loader
+    # without reading a config (the CLI, replay, tests) would otherwise pay.
+    from arbwatch.notify.urls import apprise_url_problem  # noqa: PLC0415
 
-
-def apprise_url_problem(url: str) -> str | None:
-    """Why apprise cannot use ``url`` (naming its scheme only), or None if it can."""
-    scheme, separator, _ = url.partition("://")
-    if not separator or not _SCHEME.fullmatch(scheme):
-        return "expected an apprise URL like tgram://TOKEN/CHAT_ID"
-    scheme = scheme.lower()
-    if scheme not in _APPRISE_PLUGINS:
-        hint = values.did_you_mean(scheme, _APPRISE_PLUGINS.schemas())  # type: ignore[no-untyped-call]
-        return f"unknown apprise scheme {scheme!r}" + (f", {hint}" if hint else "")
-    with _apprise_silenced():
-        plugin = apprise.Apprise.instantiate(url)
-    if plugin is None:
-        return f"apprise cannot use this {scheme}:// URL (check its tokens and address)"
-    return None
-
-
-class _OtherThreads(logging.Filter):
-    """Lets through only records logged by other threads than the one that made it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._thread = threading.get_ident()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Drop this thread's records."""
-        return record.thread != self._thread
-
-
-@contextmanager
-def _apprise_silenced() -> Iterator[None]:
-    """Keep apprise from logging while it checks a URL: its messages quote the URL's tokens."""
-    logger = logging.getLogger("apprise")
-    quiet = _OtherThreads()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
+    return apprise_url_problem(url)

@@ -6,9 +6,7 @@ decimal odds. Nothing in this module reads files or the environment.
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,22 +14,10 @@ from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-from arbwatch.core.devig import DevigMethod
-from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.feeds.base import REDACTED, url_secrets
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownSettings
-
-#: A feed's settings; `arbwatch.feeds.rundown_v1_feed.RundownV1Settings` is a
-#: `RundownSettings`, so the V1 feed is covered too.
-FeedSettings = RapidOddsSettings | RundownSettings
-
-#: What a rule alerts on.
-RuleKind = Literal["arbitrage", "positive_ev"]
-
-#: Whether a rule wants games in play, games not yet started, or both.
-InPlay = Literal["any", "live", "pre_match"]
+from arbwatch.feeds.registry import FeedSettings
 
 #: Opportunity history kept in the state database unless the config says otherwise: 90 days.
 DEFAULT_HISTORY_RETENTION: Final = 90 * 86400.0
@@ -70,83 +56,6 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True, slots=True)
-class QuietHours:
-    """A daily span in a time zone when a rule sends nothing.
-
-    ``start`` may be after ``end``: 23:00-07:00 spans midnight. ``start == end`` is refused
-    by the loader.
-    """
-
-    start: dt.time
-    end: dt.time
-    timezone: ZoneInfo
-
-    def contains(self, now: float) -> bool:
-        """Whether the epoch time ``now`` falls in the quiet span (start inclusive)."""
-        local = dt.datetime.fromtimestamp(now, self.timezone).time()
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RuleConfig:
-    """One alerting rule, as the bettor wrote it (defaults filled in, units converted).
-
-    Attributes:
-        name: unique among rules; names the rule in alerts, logs and history.
-        kind: ``arbitrage`` or ``positive_ev``.
-        notify: the channel names to send to (each one exists in `Config.channels`).
-        sports: sport names as the engine spells them (upper case, "NBA"); None for all.
-        books: the books a bettor may bet into; None for every book.
-        excluded_books: books never bet into (applied after ``books``).
-        market_types: None for every kind of market.
-        periods: None for every period.
-        min_odds / max_odds: decimal bounds on every leg's quoted price.
-        min_value / max_value: profit (arbitrage) or EV (positive_ev) as fractions; the
-            maximum guards against stale or palpable lines.
-        starts_within: seconds; only games starting within this long from now (None: any).
-        in_play: ``any``, ``live`` (started) or ``pre_match`` (not started).
-        max_quote_age: seconds; older quotes never form an opportunity.
-        sharp: positive_ev only: the books whose devigged prices are the fair price.
-        devig: positive_ev only: how the sharp books' margin is removed.
-        kelly_fraction: positive_ev only: the share of the full Kelly stake.
-        bankroll: the amount stakes are worked out for.
-        stake_round: stakes are rounded to multiples of this (0: not rounded).
-        repeat: seconds; the same opportunity is alerted again no sooner than this.
-        improve_by: a fraction; alerted again at once when the value has risen this much
-            above the value last alerted (0.005: half a percentage point).
-        gone: send a follow-up when an alerted opportunity disappears.
-        quiet_hours: when nothing is sent for this rule (None: never quiet).
-    """
-
-    name: str
-    kind: RuleKind
-    notify: tuple[str, ...]
-    sports: frozenset[str] | None = None
-    books: frozenset[str] | None = None
-    excluded_books: frozenset[str] = frozenset()
-    market_types: frozenset[MarketKind] | None = None
-    periods: frozenset[Period] | None = None
-    min_odds: float = 1.0
-    max_odds: float = math.inf
-    min_value: float = 0.0
-    max_value: float = math.inf
-    starts_within: float | None = None
-    in_play: InPlay = "any"
-    max_quote_age: float = 120.0
-    sharp: tuple[str, ...] = ()
-    devig: DevigMethod = DevigMethod.WORST_CASE
-    kelly_fraction: float = 0.25
-    bankroll: float = 1000.0
-    stake_round: float = 0.0
-    repeat: float = 600.0
-    improve_by: float = 0.005
-    gone: bool = False
-    quiet_hours: QuietHours | None = None
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelConfig:
     """Where alerts go: one or more apprise URLs, and how hard to try.
@@ -161,6 +70,8 @@ class ChannelConfig:
         retry_initial / retry_max: the backoff between attempts starts at ``retry_initial``
             seconds and doubles up to ``retry_max`` (with jitter).
         odds_format: how this channel shows prices (None: the config's ``odds_format``).
+        group_wait / group_interval / max_per_minute: grouping and the cap a minute
+            (`arbwatch.notify.grouping`); the defaults suit a phone.
     """
 
     name: str
@@ -170,6 +81,9 @@ class ChannelConfig:
     retry_initial: float = 1.0
     retry_max: float = 30.0
     odds_format: OddsFormat | None = None
+    group_wait: float = 1.5
+    group_interval: float = 30.0
+    max_per_minute: int = 6
 
 
 @dataclass(frozen=True, slots=True)

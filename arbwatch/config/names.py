@@ -25,9 +25,11 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from arbwatch.config.model import Config, FeedSettings, NameCheck, RuleConfig
+from arbwatch.config.model import Config, NameCheck
 from arbwatch.config.yamlsource import ListValue, MapValue, Problems, ScalarValue, Value, child_path
 from arbwatch.core.books import book_id
+from arbwatch.core.markets import normalize_sport
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.feeds.catalog import (
     CATALOGS,
     RAPIDODDS,
@@ -46,7 +48,7 @@ from arbwatch.feeds.catalog import (
     ProviderCatalog,
     is_rapidodds_market,
 )
-from arbwatch.feeds.identity import normalize_sport
+from arbwatch.feeds.registry import FeedSettings
 
 #: How alike (difflib's ratio, on the canonical forms) a name must be to a catalog's name to
 #: be taken as a misspelling of it: "Pinacle" (0.93) and "NBAA" (0.86) are, "Betfair" against

@@ -26,17 +26,19 @@ from typing import Final
 import anyio
 import httpx
 
-from arbwatch.config.load import load_config, provider_of, read_config_text
-from arbwatch.config.model import FeedSettings
+from arbwatch.config.load import load_config, read_config_text
 from arbwatch.config.names import NEAR_MISS, list_items, text_of, whole_of
 from arbwatch.config.yamlsource import MapValue, Problems, Value, read_yaml
 from arbwatch.core.books import book_id
+from arbwatch.core.markets import normalize_sport
+from arbwatch.core.words import plural
 from arbwatch.errors import ArbwatchError
-from arbwatch.feeds.base import redact, retry_after_seconds, truncate
-from arbwatch.feeds.identity import normalize_sport
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown import parse_affiliates, parse_sports
-from arbwatch.feeds.rundown_feed import RundownSettings
+from arbwatch.feeds.base import redact, truncate
+from arbwatch.feeds.failures import retry_after_seconds
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.registry import FeedSettings, provider_of
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.wire import parse_affiliates, parse_sports
 
 #: Seconds for one request.
 TIMEOUT: Final = 10.0
@@ -144,8 +146,9 @@ class _Asker:
         sports = parse_sports(await self._get(f"{base}/api/v2/sports", {}, where))
         affiliates = parse_affiliates(await self._get(f"{base}/api/v2/affiliates", {}, where))
         lines.append(
-            f"online: feed {feed.name}: {where} has {len(sports)} sports "
-            f"({_numbered(sports)}) and {len(affiliates)} books ({_numbered(affiliates)})"
+            f"online: feed {feed.name}: {where} has {plural(len(sports), 'sport')} "
+            f"({_numbered(sports)}) and {plural(len(affiliates), 'book')} "
+            f"({_numbered(affiliates)})"
         )
         answer = _Feed(feed)
         ids = feed.sport_ids
@@ -186,11 +189,13 @@ class _Asker:
                 )
                 markets[sport] = _market_keys(body)
         lines.append(
-            f"online: feed {feed.name}: {where} has {len(sports)} sports; "
+            f"online: feed {feed.name}: {where} has {plural(len(sports), 'sport')}; "
             + "; ".join(
-                f"{sport} offers {len(keys)} market keys" for sport, keys in markets.items()
+                f"{sport} offers {plural(len(keys), 'market key')}"
+                for sport, keys in markets.items()
             )
-            + f"; it publishes no list of bookmakers, so {len(feed.bookmakers)} were checked "
+            + f"; it publishes no list of bookmakers, so {len(feed.bookmakers)} "
+            f"{'was' if len(feed.bookmakers) == 1 else 'were'} checked "
             "against the documented list only"
         )
         for item in _written_list(written, "sports"):
@@ -329,7 +334,7 @@ def _market_keys(body: object) -> set[str]:
 
 def _provider_name(feed: FeedSettings) -> str:
     """``TheRundown`` or ``RapidOddsAPI``."""
-    return "RapidOddsAPI" if provider_of(feed) == "rapidoddsapi" else "TheRundown"
+    return provider_of(feed).title
 
 
 def _written_list(feed: MapValue | None, key: str) -> tuple[Value, ...]:

@@ -13,20 +13,14 @@ from pathlib import Path
 
 import yaml
 
-from arbwatch.config.load import load_config, provider_of
-from arbwatch.config.model import (
-    ChannelConfig,
-    Config,
-    FeedSettings,
-    HealthConfig,
-    QuietHours,
-    RuleConfig,
-)
+from arbwatch.config.load import load_config
+from arbwatch.config.model import ChannelConfig, Config, HealthConfig
 from arbwatch.config.names import name_lines
+from arbwatch.core.odds import OddsFormat, format_odds, parse_odds
+from arbwatch.core.rulemodel import QuietHours, RuleConfig
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import MIN_REMEMBERED_LENGTH, REDACTED, redact
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+from arbwatch.feeds.registry import FeedSettings, provider_of
 
 
 def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool, list[str]]:
@@ -56,23 +50,8 @@ def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[bool
 
 def _feed_line(feed: FeedSettings) -> str:
     """``feed NAME (PROVIDER): what it watches``."""
-    if isinstance(feed, RapidOddsSettings):
-        watches = (
-            f"sports {', '.join(feed.sports)}; {len(feed.bookmakers)} bookmakers; "
-            f"markets {', '.join(feed.market_types)}"
-        )
-    else:
-        scope = [f"sport_ids {_ids(feed.sport_ids)}"] if feed.sport_ids else []
-        if isinstance(feed, RundownV1Settings) and feed.event_ids:
-            scope.append(f"event_ids {', '.join(feed.event_ids)}")
-        books = f"affiliate_ids {_ids(feed.affiliate_ids)}" if feed.affiliate_ids else "all books"
-        watches = f"{'; '.join(scope)}; market_ids {_ids(feed.market_ids)}; {books}"
-    return f"feed {feed.name} ({provider_of(feed)}): {watches}"
-
-
-def _ids(numbers: tuple[int, ...]) -> str:
-    """``1, 2, 3``."""
-    return ", ".join(str(number) for number in numbers)
+    provider = provider_of(feed)
+    return f"feed {feed.name} ({provider.name}): {provider.watches(feed)}"
 
 
 def _channel_line(channel: ChannelConfig) -> str:
@@ -119,7 +98,7 @@ def show_config(config: Config) -> str:
         },
         "feeds": [_feed(feed) for feed in config.feeds],
         "channels": {name: _channel(channel) for name, channel in config.channels.items()},
-        "rules": [_rule(rule) for rule in config.rules],
+        "rules": [_rule(rule, config.odds_format) for rule in config.rules],
         "health": _health(config.health),
     }
     if config.status_listen is not None:
@@ -148,7 +127,7 @@ def _health(health: HealthConfig) -> dict[str, object]:
 
 def _feed(feed: FeedSettings) -> dict[str, object]:
     """A feed as its config entry, key redacted."""
-    shown: dict[str, object] = {"name": feed.name, "provider": provider_of(feed)}
+    shown: dict[str, object] = {"name": feed.name, "provider": provider_of(feed).name}
     for field in dataclasses.fields(feed):
         value = getattr(feed, field.name)
         if field.name == "api_key":
@@ -179,7 +158,7 @@ def _channel(channel: ChannelConfig) -> dict[str, object]:
     return shown
 
 
-def _rule(rule: RuleConfig) -> dict[str, object]:
+def _rule(rule: RuleConfig, odds_format: OddsFormat) -> dict[str, object]:
     """A rule as its config entry; what is unlimited (every sport, no maximum) is left out."""
     min_key, max_key = (
         ("min_profit", "max_profit") if rule.kind == "arbitrage" else ("min_ev", "max_ev")
@@ -190,7 +169,7 @@ def _rule(rule: RuleConfig) -> dict[str, object]:
         "books": _books(rule),
         "market_types": _sorted(rule.market_types),
         "periods": _sorted(rule.periods),
-        "odds": _odds(rule),
+        "odds": _odds(rule, odds_format),
         min_key: _percent(rule.min_value),
         max_key: _percent(rule.max_value) if math.isfinite(rule.max_value) else None,
         "starts_within": None if rule.starts_within is None else _duration(rule.starts_within),
@@ -237,12 +216,26 @@ def _books(rule: RuleConfig) -> object:
     return books
 
 
-def _odds(rule: RuleConfig) -> dict[str, float] | None:
-    """``odds: {min, max}`` in decimal, leaving out a bound that is not set."""
+def _odds(rule: RuleConfig, odds_format: OddsFormat) -> dict[str, float | str] | None:
+    """``odds: {min, max}`` in the config's odds format, leaving out a bound that is not set."""
     bounds = {"min": rule.min_odds, "max": rule.max_odds}
     # 1.0 and infinity are "no bound": neither is a price anyone can quote.
-    shown = {key: value for key, value in bounds.items() if 1.0 < value < math.inf}
+    shown = {
+        key: _price(value, odds_format) for key, value in bounds.items() if 1.0 < value < math.inf
+    }
     return shown or None
+
+
+def _price(decimal: float, odds_format: OddsFormat) -> float | str:
+    """A price in the config's format: ``+400``, not ``5.0``, in an American config.
+
+    Decimal where the format would round the price (-222 is not quite 1.45), so that the
+    output still reads back as the same config.
+    """
+    if odds_format is OddsFormat.DECIMAL:
+        return decimal
+    written = format_odds(decimal, odds_format)
+    return written if parse_odds(written, odds_format) == decimal else decimal
 
 
 def _sorted(names: Iterable[str] | None) -> list[str] | None:

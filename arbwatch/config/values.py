@@ -9,7 +9,6 @@ value taken from the environment or from a ``*_file``.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 import re
@@ -19,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arbwatch.config.yamlsource import ListValue, MapValue, Problems, ScalarValue, Value, child_path
 from arbwatch.core.odds import OddsFormat, detect_format, parse_odds
-from arbwatch.errors import InvalidOddsError
+from arbwatch.errors import ImplausibleOddsError, InvalidOddsError
+from arbwatch.spelling import did_you_mean
 
 T = TypeVar("T")
 
@@ -73,19 +73,6 @@ def expected(what: str, value: Value, hint: str = "") -> InvalidValueError:
     """The usual problem: ``expected WHAT, got WRITTEN`` and an optional ``(hint)``."""
     suffix = f" ({hint})" if hint else ""
     return InvalidValueError(f"expected {what}, got {describe(value)}{suffix}", at=value)
-
-
-def did_you_mean(word: str, choices: Collection[str]) -> str:
-    """``did you mean 'min_ev'?`` when ``word`` is close to one of ``choices``, else ''.
-
-    A word that only one choice starts with (or that starts with only one) is taken as
-    that choice cut short: ``flush`` for ``flush_timeout``, which difflib finds too far.
-    """
-    prefixed = [choice for choice in choices if choice.startswith(word) or word.startswith(choice)]
-    close = (
-        prefixed if len(prefixed) == 1 else difflib.get_close_matches(word, sorted(choices), n=1)
-    )
-    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def _data(value: Value) -> object:
@@ -184,10 +171,11 @@ def number(
     return real
 
 
-def percentage(value: Value, *, below: float | None = None) -> float:
+def percentage(value: Value, *, below: float | None = None, reason: str = "") -> float:
     """A fraction from ``3%``, ``"0.5%"`` or ``0.03``; never negative; under ``below`` if given.
 
-    A bare number above 1 is refused: ``3`` could mean 3% or 300%.
+    A bare number above 1 is refused: ``3`` could mean 3% or 300%. ``reason`` says why
+    ``below`` is the limit.
     """
     data = _data(value)
     real = _real(data)
@@ -208,8 +196,17 @@ def percentage(value: Value, *, below: float | None = None) -> float:
     if real < 0.0:
         raise expected("a percentage >= 0%", value)
     if below is not None and real >= below:
-        raise expected(f"a percentage below {below * 100:g}%", value)
+        raise expected(f"a percentage below {below * 100:g}%", value, reason)
     return real
+
+
+def threshold(value: Value) -> float:
+    """``min_profit``, ``max_profit``, ``min_ev``, ``max_ev``: a percentage below 100%."""
+    return percentage(
+        value,
+        below=1.0,
+        reason="an arbitrage or an edge of 100% or more is a wrong price, never a bet",
+    )
 
 
 def duration(value: Value, *, positive: bool = True) -> float:
@@ -245,6 +242,8 @@ def odds(value: Value) -> float:
     written = value.text
     try:
         return parse_odds(written)
+    except ImplausibleOddsError as error:
+        raise InvalidValueError(str(error), at=value) from None
     except InvalidOddsError:
         raise expected("odds like 2.10, +110 or 11/10", value, _odds_rule(written)) from None
 

@@ -7,6 +7,11 @@ finds it to the one that no longer does (or until its quotes go stale); the same
 found again later starts a new occurrence that still remembers its last alert, so it is
 never alerted twice within the rule's ``repeat`` interval unless it improved.
 
+A rule's ``min_duration`` holds the first alert of an occurrence until it has lasted that
+long, so a price that blinks is never pushed: one that ends before then is never alerted,
+nor its GONE. A held one still there when it comes due is alerted by the next evaluation or
+by `Lifecycle.expire`, whichever comes first; `Lifecycle.next_due` says when that is.
+
 GONE means a price moved: an opportunity is alerted GONE only when a new price on its
 market no longer makes it. One whose quotes went stale with no new price, one restored
 after a restart and never seen again, and one whose feed went down (`Lifecycle.suspend`)
@@ -25,9 +30,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from arbwatch.config.model import RuleConfig, RuleKind
 from arbwatch.core.evaluate import Opportunity
 from arbwatch.core.markets import MarketKey
+from arbwatch.core.rulemodel import RuleConfig, RuleKind
 from arbwatch.core.rules import Match, admits
 
 #: Values are floats summed from odds; a rise of exactly ``improve_by`` must count.
@@ -194,6 +199,8 @@ class Lifecycle:
         self._forget_at: list[tuple[float, str]] = []
         # States changed outside `observe` / `expire`, reported with the next of those.
         self._pending: list[AlertState] = []
+        # (when a held first alert comes due, key); checked again when looked at.
+        self._due_at: list[tuple[float, str]] = []
         for state in states:
             rule = self._rules.get(state.rule)
             if rule is None:
@@ -283,12 +290,35 @@ class Lifecycle:
                 continue
             elif not admits(rule, opportunity, now):
                 self._end(tracked, now, now, result)
+            elif _held(tracked.state, rule, now):
+                continue
             else:
                 reason = decide(tracked.state, tracked.state.last_value, now, rule)
                 if reason is not None:
                     tracked.state = _alerted(tracked.state, tracked.state.last_value, now)
                     self._report(tracked, reason, rule, now, result)
         return result
+
+    def next_due(self) -> float | None:
+        """When a first alert held by ``min_duration`` comes due (None: none is held).
+
+        The daemon calls `expire` then, so one still there is alerted even if no new price
+        comes to re-evaluate it.
+        """
+        while self._due_at:
+            due, key = self._due_at[0]
+            tracked = self._tracked.get(key)
+            rule = None if tracked is None else self._rules.get(tracked.state.rule)
+            if (
+                tracked is not None
+                and rule is not None
+                and tracked.state.active
+                and not tracked.state.alerted_this_time
+                and due == tracked.state.first_seen + rule.min_duration
+            ):
+                return due
+            heapq.heappop(self._due_at)
+        return None
 
     def suspend(self, books: Collection[str], now: float) -> Observation:
         """End, without GONE, every opportunity with a leg on one of ``books``.
@@ -368,6 +398,9 @@ class Lifecycle:
                 active=True,
                 ended_at=None,
             )
+        if reason is not None and _held(state, rule, now):
+            reason = None
+            heapq.heappush(self._due_at, (state.first_seen + rule.min_duration, match.key))
         if reason is not None:
             state = _alerted(state, match.value, now)
         oldest = min((leg.quoted_at for leg in opportunity.legs), default=now)
@@ -431,6 +464,12 @@ class Lifecycle:
             keys.discard(state.key)
             if not keys:
                 del self._by_market[state.market]
+
+
+def _held(state: AlertState, rule: RuleConfig, now: float) -> bool:
+    """Whether the first alert of ``state``'s occurrence waits for ``rule.min_duration``."""
+    # Compared as times, as `Lifecycle.next_due` gives them, so its time is due exactly.
+    return not state.alerted_this_time and now < state.first_seen + rule.min_duration
 
 
 def _forget_time(state: AlertState, rule: RuleConfig) -> float:

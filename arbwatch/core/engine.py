@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Protocol
 
-from arbwatch.config.model import RuleConfig
 from arbwatch.core.dedup import AlertState, Lifecycle, Observation
 from arbwatch.core.fair import FairCache
 from arbwatch.core.markets import Event, MarketKey, PriceUpdate
 from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.core.rules import Match, RuleSet
 
 _NO_COMMISSIONS: Final[Mapping[str, float]] = MappingProxyType({})

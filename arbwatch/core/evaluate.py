@@ -56,6 +56,10 @@ class ArbitrageSettings:
     book to its commission on winnings (exchanges). Books are named as a bettor likes:
     they are matched to the matrix's books by `book_id` ("pinnacle" is "Pinnacle").
     An arbitrage whose rounded stakes no longer lock in a profit is not reported.
+    ``min_books`` is the fewest different books its legs may be at: with 2 (a rule's
+    default) an arbitrage whose every best price is at one book is left out, since a book
+    whose own sides add up under 100 % has almost always left one side stale (it refuses or
+    voids). The engine's default, 1, leaves nothing out.
     """
 
     max_quote_age: float = math.inf
@@ -66,11 +70,14 @@ class ArbitrageSettings:
     books: frozenset[str] | None = None
     excluded_books: frozenset[str] = frozenset()
     commissions: Mapping[str, float] = field(default_factory=dict)
+    min_books: int = 1
 
     def __post_init__(self) -> None:
         """Refuse settings that would make every answer wrong rather than fail later."""
         _check_common(self.max_quote_age, self.bankroll, self.stake_increment, self.commissions)
         _check_range("profit", self.min_profit, self.max_profit)
+        if self.min_books < 1:
+            raise InvalidStakeError(f"min_books must be at least 1, got {self.min_books}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +180,11 @@ class Arbitrage:
         """The headline figure: profit as a fraction of the total stake."""
         return self.profit
 
+    @property
+    def one_book(self) -> bool:
+        """Whether every leg is at the same book (likely a stale side; see `min_books`)."""
+        return len({leg.book for leg in self.legs}) == 1
+
 
 @dataclass(frozen=True, slots=True)
 class PositiveEv:
@@ -238,6 +250,10 @@ def find_arbitrage(block: MatrixBlock, now: float, settings: ArbitrageSettings) 
     for index, count in zip(hits.tolist(), block.counts[hits].tolist(), strict=True):
         cells = range(first_cell, first_cell + count)
         first_cell += count
+        # Left out, not re-searched at the second-best books: a book whose own sides make
+        # an arbitrage is the anomaly, and the rest of the market rarely makes one too.
+        if len({offers.columns[cell] for cell in cells}) < settings.min_books:
+            continue
         effective = [offers.effective[cell] for cell in cells]
         plan = arbitrage_stakes(effective, settings.bankroll, settings.stake_increment)
         if not plan.locks_profit:

@@ -191,15 +191,24 @@ def format_line(line: float) -> str:
     return f"{line:+g}" if line else "0"
 
 
+def normalize_sport(name: str) -> str:
+    """A sport's name as a key: ``"nba "`` -> ``"NBA"``."""
+    return name.strip().upper()
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A game: who plays whom, in which sport, and when (epoch seconds, UTC)."""
+    """A game: who plays whom, in which sport, and when (epoch seconds, UTC).
+
+    ``url`` is the provider's page for the game, when it gives one (alerts link to it).
+    """
 
     event_id: str
     sport: str
     home: str
     away: str
     starts_at: float
+    url: str = ""
 
     @classmethod
     def unknown(cls, event_id: str) -> Event:

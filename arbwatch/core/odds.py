@@ -15,6 +15,7 @@ Every invalid value raises `InvalidOddsError` with a message a bettor can act on
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from enum import StrEnum
 from fractions import Fraction
 from typing import Final, overload
@@ -22,7 +23,7 @@ from typing import Final, overload
 import numpy as np
 import numpy.typing as npt
 
-from arbwatch.errors import InvalidOddsError
+from arbwatch.errors import ImplausibleOddsError, InvalidOddsError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -36,6 +37,12 @@ DEFAULT_MAX_DENOMINATOR: Final = 100
 _SCIENTIFIC_GAIN: Final = 1e7
 
 _EVENS_WORDS: Final = frozenset({"evens", "evs", "even", "ev"})
+#: The longest decimal odds written odds are taken to be: bookmakers stop at 1001
+#: (American +100000, 1000/1). Text above it is a mistake, not a price (``5000`` for +5000).
+MAX_WRITTEN_DECIMAL: Final = 1001.0
+#: A bare whole number from this up is read as American odds missing its sign (``110``
+#: beside ``-105``), never as decimal: a bettor who means decimal 150 writes ``150.0``.
+_BARE_AMERICAN_FROM: Final = 100.0
 
 
 class OddsFormat(StrEnum):
@@ -44,6 +51,14 @@ class OddsFormat(StrEnum):
     DECIMAL = "decimal"
     AMERICAN = "american"
     FRACTIONAL = "fractional"
+
+
+#: Each format as a sentence names it.
+_FORMAT_NAMES: Final = {
+    OddsFormat.DECIMAL: "decimal",
+    OddsFormat.AMERICAN: "American",
+    OddsFormat.FRACTIONAL: "fractional",
+}
 
 
 def _require_real(value: object, what: str) -> float:
@@ -240,10 +255,13 @@ def parse_odds(text: str, odds_format: OddsFormat | None = None) -> float:
     Without ``odds_format`` the format is read from the text: a fraction (``11/10``) or
     ``evens`` is fractional, a leading sign (``+110``, ``-105``) is American, and a bare
     number (``2.10``) is decimal. American odds therefore need their sign unless the
-    format is given.
+    format is given, and a bare whole number of 100 or more is refused with that advice
+    (``110``: write ``+110``, or ``110.0`` for decimal). Decimal odds above
+    `MAX_WRITTEN_DECIMAL` are refused as a mistake.
     """
     cleaned = text.strip()
     lowered = cleaned.lower()
+    forced = odds_format is not None
     if odds_format is None:
         odds_format = detect_format(cleaned)
     # == rather than `is`: a StrEnum equals its plain string, which callers may pass.
@@ -253,11 +271,62 @@ def parse_odds(text: str, odds_format: OddsFormat | None = None) -> float:
         top, slash, bottom = cleaned.partition("/")
         if not slash:
             raise InvalidOddsError(f"fractional odds look like 11/10, got {text!r}")
-        return fractional_to_decimal(_number(top, text), _number(bottom, text))
+        decimal = fractional_to_decimal(_number(top, text), _number(bottom, text))
+        return _within_reason(decimal, cleaned, odds_format)
     number = _number(cleaned, text)
     if odds_format == OddsFormat.AMERICAN:
-        return american_to_decimal(number)
-    return validate_decimal(number)
+        return _within_reason(american_to_decimal(number), cleaned, odds_format)
+    if not forced and number >= _BARE_AMERICAN_FROM and cleaned.isdigit():
+        raise ImplausibleOddsError(
+            f"{cleaned} looks like American odds; write +{cleaned} "
+            f"(or {cleaned}.0 if you mean decimal odds)"
+        )
+    return _within_reason(validate_decimal(number), cleaned, odds_format)
+
+
+def _within_reason(decimal: float, written: str, odds_format: OddsFormat) -> float:
+    """``decimal`` if no longer than `MAX_WRITTEN_DECIMAL`, else refuse what was written."""
+    if decimal <= MAX_WRITTEN_DECIMAL:
+        return decimal
+    longest = format_odds(MAX_WRITTEN_DECIMAL, odds_format)
+    why = (
+        f"{_FORMAT_NAMES[odds_format]} odds of {written} are beyond any bookmaker's "
+        f"(the longest is {longest})"
+    )
+    # 5000.0 was perhaps meant as +5000: said when that is itself a price there can be.
+    if odds_format is OddsFormat.DECIMAL and decimal <= (MAX_WRITTEN_DECIMAL - 1.0) * 100.0:
+        why += f"; for American odds write {decimal:+g}"
+    raise ImplausibleOddsError(why)
+
+
+def parse_prices(
+    texts: Sequence[str], odds_format: OddsFormat | None = None
+) -> tuple[tuple[float, ...], OddsFormat]:
+    """Parse prices that go together (one per outcome) and the format to show them in.
+
+    Without ``odds_format`` every price must be written in one format: ``2.10`` beside
+    ``-105`` is refused, since one of them is almost surely not what it seems. ``evens``
+    goes with any format.
+
+    Returns:
+        The decimal prices, and ``odds_format`` or the format they were written in.
+    """
+    if odds_format is not None:
+        return tuple(parse_odds(text, odds_format) for text in texts), odds_format
+    # Each price first: "110 looks like American odds" says more than "different formats".
+    prices = tuple(parse_odds(text) for text in texts)
+    formats = {
+        text.strip(): detect_format(text)
+        for text in texts
+        if text.strip().lower() not in _EVENS_WORDS
+    }
+    found = set(formats.values())
+    if len(found) > 1:
+        described = ", ".join(f"{text} is {_FORMAT_NAMES[kind]}" for text, kind in formats.items())
+        raise ImplausibleOddsError(
+            f"the prices are in different formats ({described}): write them all in one format"
+        )
+    return prices, found.pop() if found else OddsFormat.FRACTIONAL
 
 
 def _number(part: str, text: str) -> float:

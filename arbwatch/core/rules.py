@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from arbwatch.config.model import RuleConfig
 from arbwatch.core.evaluate import (
     ArbitrageSettings,
     EvSettings,
@@ -34,10 +33,10 @@ from arbwatch.core.evaluate import (
     find_positive_ev,
 )
 from arbwatch.core.fair import FairCache
-from arbwatch.core.markets import MarketKey, MarketKind, Period
+from arbwatch.core.markets import MarketKey, MarketKind, Period, normalize_sport
 from arbwatch.core.matrix import MatrixBlock
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.errors import InvalidStakeError
-from arbwatch.feeds.identity import normalize_sport
 
 _NO_COMMISSIONS: Final[Mapping[str, float]] = MappingProxyType({})
 
@@ -151,6 +150,7 @@ def engine_settings(rule: RuleConfig, commissions: Mapping[str, float]) -> Engin
                 books=rule.books,
                 excluded_books=rule.excluded_books,
                 commissions=commissions,
+                min_books=rule.min_books,
             )
         return EvSettings(
             sharp_books=rule.sharp,

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Final
 
 from arbwatch.config import parse_config
-from arbwatch.config.load import apprise_url_problem
 from arbwatch.config.model import ChannelConfig, Config, Secret, is_loopback, split_listen
 from arbwatch.daemon import Daemon
 from arbwatch.errors import ConfigError
+from arbwatch.notify.urls import apprise_url_problem
+from arbwatch.pipes import stop_when_reader_gone
 from arbwatch.runner import run_daemon
 from arbwatch.sim.rapidodds import RapidOddsSimulator
 from arbwatch.sim.rundown import RundownSimulator
@@ -155,5 +156,9 @@ async def run_demo(
                 # the RapidOddsAPI simulator renders the same world on each push.
                 await rundown.run(STEP_INTERVAL)
 
-            await run_daemon(daemon, seconds=seconds, companions=[move_the_world])
+            async def stop_when_unread() -> None:
+                # `arbwatch demo | head -3`: once head has its lines, stop, as Unix tools do.
+                await stop_when_reader_gone(daemon.stop)
+
+            await run_daemon(daemon, seconds=seconds, companions=[move_the_world, stop_when_unread])
     return daemon

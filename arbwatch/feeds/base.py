@@ -1,35 +1,28 @@
-"""What every feed driver shares: its batches, its reconnect policy, its secret-keeping.
+"""What every feed shares: its batches, its errors, its backoff, its secret-keeping.
+
+Pure: no I/O library is imported here, so the providers' parsers and sessions can use
+`FeedBatch`, `FeedError` and `redact` and stay sans-I/O. How a failure is classified
+(httpx and httpx-ws exceptions) is `arbwatch.feeds.failures`.
 
 A feed hands the engine `FeedBatch`es; decides when to reconnect; and keeps API keys out of
 every log line and error.
 
-Reconnecting is policy as plain functions, tested without a socket:
-
-    classify(exception) -> Failure    retry; key refused (retried on a long backoff, since a
-                                      key can be renewed); or fatal for this feed alone
-                                      (no plan, a filter the API rejects)
     Backoff                           1 s, 2 s, 4 s ... capped at 30 s, each less up to 20%
                                       (jitter, so that many clients do not return in step);
                                       reset only after a connection delivered a healthy
                                       first message, so a server that accepts and then
                                       fails at once is not hammered
-    a 429's Retry-After wins over the backoff when it is longer
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
-from typing import Final
-from urllib.parse import unquote
-
-import httpx
-from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgradeError
+from typing import Final, Self
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from arbwatch.core.markets import Event, PriceUpdate
 from arbwatch.errors import ArbwatchError
@@ -38,16 +31,59 @@ from arbwatch.errors import ArbwatchError
 #: a sport (tens of books, hundreds of markets: a few MB); more than this is an attack or a
 #: broken server, and httpx-ws's own default (64 KiB) would refuse ordinary pushes.
 MAX_FRAME_BYTES: Final = 16 * 1024 * 1024
-#: A feed's own failure text names what failed and may quote the provider (bounded there);
-#: this keeps even a careless one to a readable log line.
-_REASON_CHARS: Final = 1000
-#: WebSocket close codes after which reconnecting cannot help (a policy refusal).
-FATAL_CLOSE_CODES: Final = frozenset({1008})
-#: HTTP statuses after which reconnecting cannot help: no entitlement.
-FATAL_STATUSES: Final = frozenset({403})
-#: The close code (RapidOddsAPI's) and HTTP status that say the API key was refused.
-KEY_REFUSED_CLOSE_CODE: Final = 4001
-KEY_REFUSED_STATUS: Final = 401
+#: Seconds before a refused key is tried again: the first wait, which doubles up to three
+#: times itself (5, 10, 15, 15 ... minutes). A key is renewed by a person, so sooner only
+#: spends the provider's patience; much later leaves a fixed key unused for long.
+DEFAULT_KEY_RETRY: Final = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What is left of a feed's plan, as far as its provider said (None: not said).
+
+    Attributes:
+        used: credits charged since the feed started (RapidOddsAPI).
+        remaining: credits or data points left.
+        limit: the plan's credits or data points.
+        exhausted: the provider said they ran out and has not said they are back.
+    """
+
+    used: int | None = None
+    remaining: int | None = None
+    limit: int | None = None
+    exhausted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsProblem:
+    """What is wrong with one setting of a feed: its key ("" for the feed as a whole) and why."""
+
+    key: str
+    reason: str
+
+
+class SettingsError(ArbwatchError, ValueError):
+    """A feed's settings refused, each problem a value (key, reason) the loader places.
+
+    The text names the feed (``feed 'rapid': api_key: ...``) for whoever builds settings
+    in code; the config loader reads ``problems`` and reports each at its key's line.
+    """
+
+    def __init__(self, feed: str, problems: Iterable[SettingsProblem]) -> None:
+        """Refuse ``feed``'s settings for ``problems`` (at least one)."""
+        self.feed = feed
+        self.problems = tuple(problems)
+        super().__init__(
+            "; ".join(
+                f"feed {feed!r}: " + (f"{p.key}: {p.reason}" if p.key else p.reason)
+                for p in self.problems
+            )
+        )
+
+    @classmethod
+    def one(cls, feed: str, key: str, reason: str) -> Self:
+        """Refused for one reason, about ``key``."""
+        return cls(feed, (SettingsProblem(key, reason),))
 
 
 class FeedError(ArbwatchError):
@@ -80,126 +116,6 @@ class FeedBatch:
     received_at: float
     events: tuple[Event, ...]
     updates: tuple[PriceUpdate, ...]
-
-
-class Verdict(Enum):
-    """What to do after a failure."""
-
-    RETRY = "retry"
-    #: The API key was refused: retry, on the long backoff of a key that may be renewed.
-    KEY_REFUSED = "key refused"
-    FATAL = "fatal"
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A classified failure: the verdict, a one-line reason, and any server-given wait."""
-
-    verdict: Verdict
-    reason: str
-    retry_after: float | None = None
-
-
-def classify(error: BaseException) -> Failure:  # noqa: PLR0911 - a return per kind reads best
-    """Decide whether a feed should reconnect after ``error``.
-
-    A refused handshake or HTTP error with 401, and a close with 4001, refuse the key; a
-    403 (no entitlement) or a close with 1008 (policy) are fatal for the feed; a 429 retries
-    after its Retry-After; anything else a network can throw (resets, timeouts, 5xx, a close
-    with 1011) is worth a retry.
-    """
-    if isinstance(error, BaseExceptionGroup):
-        # httpx-ws fails from inside its own task group; what matters is inside. A fatal
-        # or refused leaf decides (a bad key stays refused whatever else broke at the same
-        # moment), then one with a wait the server asked for (out of credits, rate limited).
-        failures = [classify(leaf) for leaf in _leaves(error)]
-        deciding = [f for f in failures if f.verdict is not Verdict.RETRY]
-        waiting = [f for f in failures if f.retry_after is not None]
-        return (deciding or waiting or failures)[0]
-    if isinstance(error, FeedError):
-        verdict = Verdict.FATAL if error.fatal else Verdict.RETRY
-        if error.key_refused:
-            verdict = Verdict.KEY_REFUSED
-        return Failure(verdict, truncate(str(error), _REASON_CHARS), error.retry_after)
-    if isinstance(error, WebSocketUpgradeError):
-        return _from_status(error.response, "handshake refused")
-    if isinstance(error, httpx.HTTPStatusError):
-        return _from_status(error.response, "request failed")
-    if isinstance(error, WebSocketDisconnect):
-        reason = f"server closed the connection with code {error.code}"
-        if error.reason:
-            reason += f" ({truncate(error.reason)})"
-        if error.code == KEY_REFUSED_CLOSE_CODE:
-            return Failure(Verdict.KEY_REFUSED, reason)
-        fatal = error.code in FATAL_CLOSE_CODES
-        return Failure(Verdict.FATAL if fatal else Verdict.RETRY, reason)
-    # An exception's text can carry what a provider sent (a close reason, a body): bounded,
-    # since the reason goes to the log and to status.
-    text = truncate(str(error))
-    if isinstance(error, WebSocketNetworkError | httpx.TransportError | OSError | TimeoutError):
-        return Failure(Verdict.RETRY, f"network: {type(error).__name__}: {text}".rstrip(": "))
-    return Failure(Verdict.RETRY, f"{type(error).__name__}: {text}".rstrip(": "))
-
-
-async def read_error_bodies(response: httpx.Response) -> None:
-    """An httpx response hook: read the body of any refusal before httpx-ws raises.
-
-    httpx-ws raises `WebSocketUpgradeError` after closing the response, so without this the
-    provider's own reason ("Invalid API key.", "Rate limit exceeded") would be lost.
-    Install it with ``httpx.AsyncClient(event_hooks={"response": [read_error_bodies]})``.
-    """
-    if response.status_code >= 400:
-        await response.aread()
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    """The exceptions inside a group and its nested groups."""
-    found: list[BaseException] = []
-    for error in group.exceptions:
-        if isinstance(error, BaseExceptionGroup):
-            found.extend(_leaves(error))
-        else:
-            found.append(error)
-    return found
-
-
-def _from_status(response: httpx.Response, what: str) -> Failure:
-    """Classify by HTTP status, reading Retry-After and the provider's error text."""
-    status = response.status_code
-    reason = f"{what}: HTTP {status}"
-    detail = _error_text(response)
-    if detail:
-        reason += f" ({detail})"
-    if status == KEY_REFUSED_STATUS:
-        return Failure(Verdict.KEY_REFUSED, reason)
-    if status in FATAL_STATUSES:
-        return Failure(Verdict.FATAL, reason)
-    return Failure(Verdict.RETRY, reason, retry_after_seconds(response))
-
-
-def _error_text(response: httpx.Response) -> str:
-    """The provider's own error message: RapidOddsAPI's ``detail``, TheRundown's ``error``."""
-    try:
-        body = response.json()
-    except (ValueError, httpx.ResponseNotRead):
-        return ""
-    if isinstance(body, dict):
-        for field in ("detail", "error", "message"):
-            if isinstance(body.get(field), str):
-                return truncate(str(body[field]))
-    return ""
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """A Retry-After header given in seconds, if present and sane (0 to 1 day)."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and 0.0 <= seconds <= 86400.0 else None
 
 
 class Backoff:
@@ -365,10 +281,10 @@ def websocket_url(base_url: str, path: str, params: Mapping[str, str] | None = N
     ``http://127.0.0.1:8000/relay`` with ``/ws`` gives ``ws://127.0.0.1:8000/relay/ws``, so
     a proxy or relay under a path prefix works as the provider itself does.
     """
-    url = httpx.URL(base_url)
+    url = urlsplit(base_url)
     scheme = "wss" if url.scheme == "https" else "ws"
-    joined = url.copy_with(scheme=scheme, path=url.path.rstrip("/") + path, query=None)
-    return str(joined.copy_merge_params(dict(params)) if params else joined)
+    query = urlencode(params) if params else ""
+    return urlunsplit((scheme, url.netloc, url.path.rstrip("/") + path, query, ""))
 
 
 def truncate(text: str | bytes, limit: int = 200) -> str:

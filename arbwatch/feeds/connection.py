@@ -29,22 +29,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 from httpx_ws import AsyncWebSocketSession, WebSocketInvalidTypeReceived
 
-from arbwatch.feeds.base import (
-    Backoff,
-    Failure,
-    FeedBatch,
-    FeedError,
-    Verdict,
-    classify,
-    redact,
-)
+from arbwatch.feeds.base import DEFAULT_KEY_RETRY, Backoff, FeedBatch, FeedError, redact
 from arbwatch.feeds.bounded_ws import MessageTooBig
+from arbwatch.feeds.failures import Failure, Verdict, classify
 
 log = logging.getLogger("arbwatch.feeds")
 
@@ -92,11 +84,6 @@ class FeedStats:
 
 
 Attempt = Callable[[Callable[[], None]], Awaitable[None]]
-
-#: Seconds before a refused key is tried again: the first wait, which doubles up to three
-#: times itself (5, 10, 15, 15 ... minutes). A key is renewed by a person, so sooner only
-#: spends the provider's patience; much later leaves a fixed key unused for long.
-DEFAULT_KEY_RETRY: Final = 300.0
 
 
 def key_retry_backoff(interval: float = DEFAULT_KEY_RETRY) -> Backoff:

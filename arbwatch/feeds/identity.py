@@ -34,6 +34,7 @@ from arbwatch.core.markets import (
     MarketKind,
     PriceUpdate,
     moneyline,
+    normalize_sport,
     player_prop,
     spread,
     total,
@@ -64,11 +65,6 @@ def normalize_team(name: str) -> str:
         else:
             joined.append(word)
     return " ".join(word for word in joined if word not in _CLUB_SUFFIXES)
-
-
-def normalize_sport(name: str) -> str:
-    """A sport's name as a key: ``"nba "`` -> ``"NBA"``."""
-    return name.strip().upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +141,7 @@ class EventIdentity:
                 home=provider_event.home,
                 away=provider_event.away,
                 starts_at=provider_event.starts_at,
+                url=provider_event.url,
             )
             entry = _Known(event, home_key=home)
             self._by_teams.setdefault(pair, []).append(entry)

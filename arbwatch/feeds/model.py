@@ -40,7 +40,10 @@ class ParseError(ArbwatchError):
 
 @dataclass(frozen=True, slots=True)
 class ProviderEvent:
-    """A game as one provider describes it. ``starts_at`` is epoch seconds, UTC."""
+    """A game as one provider describes it. ``starts_at`` is epoch seconds, UTC.
+
+    ``url`` is the provider's page for the game (RapidOddsAPI's ``game_url``), or empty.
+    """
 
     provider: str
     provider_event_id: str
@@ -48,6 +51,7 @@ class ProviderEvent:
     home: str
     away: str
     starts_at: float
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ refused at the same request every time. So every REST request of a feed goes thr
                    `FeedError`. The one request is retried, never the work around it.
 
 The provider's documented limit for a plan with WebSocket access is each feed's default
-(`RUNDOWN_ULTRA_RATE`, `RAPIDODDS_RATE`); a lower plan sets ``max_requests_per_second``.
+(`arbwatch.feeds.therundown.settings.RUNDOWN_ULTRA_RATE`,
+`arbwatch.feeds.rapidodds.settings.RAPIDODDS_RATE`); a lower plan sets ``max_requests_per_second``.
 """
 
 from __future__ import annotations
@@ -31,14 +32,11 @@ from typing import Final
 import anyio
 import httpx
 
-from arbwatch.feeds.base import FeedError, retry_after_seconds
+from arbwatch.feeds.base import FeedError
+from arbwatch.feeds.failures import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
-#: TheRundown's burst limit on Ultra, the least plan with WebSocket access (requests/s).
-RUNDOWN_ULTRA_RATE: Final = 10.0
-#: RapidOddsAPI's rate limit per key (requests/s).
-RAPIDODDS_RATE: Final = 30.0
 #: Share of a second added to every window of ``max_requests_per_second`` requests: the
 #: provider counts requests as they arrive, and arrivals bunch up by network jitter. At
 #: 0.05 a request delayed 50 ms on a busy 2-core machine was refused now and then; 0.1

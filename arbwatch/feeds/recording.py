@@ -14,13 +14,14 @@ is every known secret anywhere in the line: a recording can be attached to an is
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from arbwatch.errors import ArbwatchError
-from arbwatch.feeds.base import redact
+from arbwatch.feeds.base import FeedBatch, redact
 
 
 class RecordingError(ArbwatchError):
@@ -37,6 +38,14 @@ class RecordedFrame:
     channel: str
     source: str
     frame: str
+
+
+class FrameReplayer(Protocol):
+    """Turns one provider's recorded frames into batches, as its live session did."""
+
+    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
+        """The batch this frame produced, if any; `ParseError` for a broken frame."""
+        ...
 
 
 class FrameRecorder:
@@ -73,14 +82,24 @@ def read_recording(path: Path) -> Iterator[RecordedFrame]:
     """The frames of a recording, in order.
 
     Raises:
-        RecordingError: the file is missing, or a line is not a recorded frame.
+        RecordingError: the file is missing, not a regular file (a FIFO or a device would
+            be read forever), or a line is not a recorded frame (not UTF-8 text at all: a
+            binary file).
     """
     try:
-        handle = path.open(encoding="utf-8")
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise RecordingError(f"{path}: not a regular file")
+        handle = path.open("rb")
     except OSError as error:
         raise RecordingError(f"{path}: cannot open: {error.strerror}") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RecordingError(
+                    f"{path}:{number}: not UTF-8 text, so not a recording (a .jsonl file)"
+                ) from None
             if not line.strip():
                 continue
             try:

@@ -15,115 +15,25 @@ print each opportunity when it first appears, not again while it lasts.
 from __future__ import annotations
 
 import heapq
-import json
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TextIO
 
-from arbwatch.config.model import RuleConfig
 from arbwatch.core.dedup import Alert, AlertReason
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.engine import EXPIRY_INTERVAL, Engine
 from arbwatch.core.evaluate import Opportunity
 from arbwatch.core.odds import OddsFormat, format_odds
-from arbwatch.feeds.base import FeedBatch
+from arbwatch.core.rulemodel import RuleConfig
+from arbwatch.core.words import plural
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError
-from arbwatch.feeds.rapidodds_feed import RapidOddsSession
-from arbwatch.feeds.recording import RecordedFrame, read_recording
-from arbwatch.feeds.rundown import PROVIDER as RUNDOWN_PROVIDER
-from arbwatch.feeds.rundown_feed import RundownSession
-from arbwatch.feeds.rundown_v1_feed import V1_PROVIDER, RundownV1Session
-
-
-class FrameReplayer(Protocol):
-    """Turns one provider's recorded frames into batches, as its live session did."""
-
-    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
-        """The batch this frame produced, if any; `ParseError` for a broken frame."""
-        ...
-
-
-_SNAPSHOT_SPORT = re.compile(r"/sports/([^/?#]+)/markets")
-
-
-@dataclass
-class _RapidOddsReplayer:
-    """RapidOddsAPI: WebSocket messages and REST snapshots, through `RapidOddsSession`."""
-
-    session: RapidOddsSession
-
-    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
-        """Feed one frame to the session."""
-        if frame.channel == "ws":
-            return self.session.handle_message(frame.frame, frame.received_at).batch
-        if frame.channel == "rest:snapshot":
-            sport = _SNAPSHOT_SPORT.search(frame.source)
-            if sport is None:
-                raise ParseError(f"a snapshot without its sport in the source: {frame.source}")
-            return self.session.handle_snapshot(
-                frame.frame, sport.group(1), frame.received_at
-            ).batch
-        return None
-
-
-_EVENTS_PAGE = re.compile(r"/api/v2/sports/(\d+)/events/(\d{4}-\d{2}-\d{2})")
-_ONE_EVENT = re.compile(r"/api/v2/events/([^/?#]+)")
-
-
-@dataclass
-class _RundownReplayer:
-    """TheRundown V2 or V1: REST bootstrap, resync and refresh bodies, then socket frames."""
-
-    session: RundownSession
-
-    def replay(self, frame: RecordedFrame) -> FeedBatch | None:
-        """Feed one frame or body to the session the way the live feed did."""
-        session, body, at, channel = self.session, frame.frame, frame.received_at, frame.channel
-        if channel == "ws":
-            return session.handle_ws(body, at).batch
-        if channel == "rest:sports":
-            session.handle_sports(body)
-        elif channel == "rest:affiliates":
-            session.handle_affiliates(body)
-        elif _is_refusal(body):
-            # The feed records refusals too; a missing event is withdrawn, as it was live.
-            event = _ONE_EVENT.search(frame.source)
-            if channel == "rest:event" and event is not None:
-                return session.handle_event_missing(event.group(1), at).batch
-        elif channel == "rest:events":
-            page = _EVENTS_PAGE.search(frame.source)
-            key = (int(page.group(1)), page.group(2)) if page is not None else None
-            return session.handle_events(body, at, page=key).batch
-        elif channel == "rest:event":
-            return session.handle_event(body, at).batch
-        elif channel == "rest:delta":
-            return session.handle_delta(body, at).batch
-        return None
-
-
-def _is_refusal(body: str) -> bool:
-    """A TheRundown error body, ``{"error": ...}``, rather than data."""
-    try:
-        decoded = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(decoded, dict) and "error" in decoded
-
-
-#: provider -> how to make its replayer for a feed, sharing one identity across feeds.
-REPLAYERS: dict[str, Callable[[EventIdentity, str], FrameReplayer]] = {
-    "rapidoddsapi": lambda identity, feed: _RapidOddsReplayer(
-        RapidOddsSession(identity, feed=feed)
-    ),
-    RUNDOWN_PROVIDER: lambda identity, feed: _RundownReplayer(RundownSession(feed, identity)),
-    V1_PROVIDER: lambda identity, feed: _RundownReplayer(RundownV1Session(feed, identity)),
-}
+from arbwatch.feeds.recording import FrameReplayer, RecordedFrame, read_recording
+from arbwatch.feeds.registry import recorded_provider
 
 
 @dataclass
@@ -181,15 +91,17 @@ def run_frames(
     """Run ``frames`` through ``engine`` on their recorded clock; ``on_alert`` sees each alert.
 
     A frame's batch is one engine step at its receive time. Before it, the lifecycle's
-    expiry runs at each `EXPIRY_INTERVAL` tick of recorded time since the last, as the
-    daemon's timer would have: repeats come due, stale opportunities end.
+    expiry runs whenever the daemon's timer would have: at each `EXPIRY_INTERVAL` of
+    recorded time since the last, and when an alert held by ``min_duration`` comes due
+    (`Lifecycle.next_due`), at that time. An alert still held at the last frame is decided
+    when it comes due, as the daemon's timer does.
     """
     identity = EventIdentity()
     replayers: dict[str, FrameReplayer] = {}
     result = ReplayResult()
-    next_expiry = math.inf
+    timer = _Timer()
 
-    def decided(alerts: Iterable[Alert]) -> None:
+    def decided(alerts: Sequence[Alert], now: float) -> None:
         for alert in alerts:
             result.alerts.append(alert)
             if on_alert is not None:
@@ -200,17 +112,17 @@ def run_frames(
         now = frame.received_at
         if result.first_at is None:
             result.first_at = now
-            next_expiry = now + EXPIRY_INTERVAL
+            timer.next_tick = now + EXPIRY_INTERVAL
         result.last_at = now
         replayer = replayers.get(frame.feed)
         if replayer is None:
-            make = REPLAYERS.get(frame.provider)
-            if make is None:
+            provider = recorded_provider(frame.provider)
+            if provider is None:
                 result.unknown_providers[frame.provider] = (
                     result.unknown_providers.get(frame.provider, 0) + 1
                 )
                 continue
-            replayer = replayers[frame.feed] = make(identity, frame.feed)
+            replayer = replayers[frame.feed] = provider.replayer(identity, frame.feed)
         try:
             batch = replayer.replay(frame)
         except ParseError:
@@ -218,17 +130,57 @@ def run_frames(
             continue
         if batch is None:
             continue
-        # Every tick while something is open, as the daemon's timer; with nothing open a
-        # tick changes nothing, so a gap of hours (or a stray early frame) is skipped.
-        while next_expiry <= now and engine.lifecycle.active_count:
-            decided(engine.expire(next_expiry).alerts)
-            next_expiry += EXPIRY_INTERVAL
-        if next_expiry <= now:
-            next_expiry += math.floor((now - next_expiry) / EXPIRY_INTERVAL + 1) * EXPIRY_INTERVAL
+        timer.run_until(engine, now, decided)
         result.batches += 1
         result.updates += len(batch.updates)
-        decided(engine.step((batch,), now).observation.alerts)
+        step = engine.step((batch,), now)
+        timer.last = now
+        decided(step.observation.alerts, now)
+    # Alerts still held by min_duration at the last frame come due as the daemon's timer
+    # would have had them (min_duration is short: the daemon was still running).
+    while (due := engine.lifecycle.next_due()) is not None and due > timer.last:
+        timer.run_until(engine, due, decided)
     return result
+
+
+@dataclass
+class _Timer:
+    """The daemon's expiry timer, on the recorded clock.
+
+    Attributes:
+        next_tick: when the next `EXPIRY_INTERVAL` tick is (inf before the first frame).
+        last: the latest time the engine decided at (a step or an expiry).
+    """
+
+    next_tick: float = math.inf
+    last: float = -math.inf
+
+    def run_until(
+        self, engine: Engine, now: float, decided: Callable[[Sequence[Alert], float], None]
+    ) -> None:
+        """Run the expiries the daemon's timer would have run up to ``now``.
+
+        Every tick while something is open, and each held alert at its due time; with
+        nothing open a tick changes nothing, so a gap of hours (or a stray early frame) is
+        skipped. A due time already passed (a held alert quiet hours keep held) is left to
+        the ticks: time never runs backwards.
+        """
+        lifecycle = engine.lifecycle
+        while True:
+            due = lifecycle.next_due()
+            if due is None or due <= self.last:
+                due = math.inf
+            tick = self.next_tick if lifecycle.active_count else math.inf
+            at = min(tick, due)
+            if at > now:
+                break
+            decided(engine.expire(at).alerts, at)
+            self.last = at
+            if at == tick:
+                self.next_tick += EXPIRY_INTERVAL
+        if self.next_tick <= now:
+            behind = math.floor((now - self.next_tick) / EXPIRY_INTERVAL + 1)
+            self.next_tick += behind * EXPIRY_INTERVAL
 
 
 def first_sight_rules(
@@ -317,10 +269,12 @@ def _summary(result: ReplayResult) -> str:
     """The closing line of a replay."""
     found = result.found
     arbitrages = sum(1 for o in found if o.kind == "arbitrage")
+    if result.frames == 0:
+        return "replayed nothing: the recording holds no frames"
     text = (
-        f"replayed {result.frames} frames: {result.batches} batches, {result.updates} updates, "
-        f"{result.malformed} malformed; found {arbitrages} arbitrage and "
-        f"{len(found) - arbitrages} +EV"
+        f"replayed {plural(result.frames, 'frame')}: {plural(result.batches, 'batch', 'batches')}"
+        f", {plural(result.updates, 'update')}, {result.malformed:,} malformed; found "
+        f"{plural(arbitrages, 'arbitrage')} and {len(found) - arbitrages:,} +EV"
     )
     if result.unknown_providers:
         skipped = ", ".join(f"{n} of {p}" for p, n in sorted(result.unknown_providers.items()))

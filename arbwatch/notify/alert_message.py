@@ -31,6 +31,7 @@ def alert_message(
             now=alert.at,
             best_value=alert.state.best_value,
             kind=alert.state.kind,
+            group=alert.state.market.event_id,
         )
     if alert.opportunity is None:  # only a GONE alert may lack its opportunity
         raise AssertionError(f"alert {alert.key} has no opportunity")
@@ -43,4 +44,5 @@ def alert_message(
         odds_format=odds_format,
         currency=currency,
         timezone=timezone,
+        kelly_fraction=alert.rule.kelly_fraction,
     )

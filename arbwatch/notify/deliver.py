@@ -1,9 +1,14 @@
 """Delivery: one queue and one worker per channel, apprise in a thread, retries, freshness.
 
-    engine ──submit()──> channel queue (bounded; full: the oldest goes) ──> worker ──> apprise
-                                                                             │ retry with
-                                                                             │ backoff, drop
-                                                                             └ when stale
+    engine ──submit()──> grouper ──due──> channel queue (bounded; full: the oldest goes)
+                                                 ──> worker ──> apprise
+                                                      │ retry with backoff, drop when stale
+
+Each channel's grouper (`arbwatch.notify.grouping`) holds alerts for ``group_wait`` so that
+what appears together goes out as one message, spaces a game's messages by
+``group_interval`` and folds what is over ``max_per_minute`` into a digest; one timer task
+(`Notifier.run`) moves what comes due into the queues. Each URL gets the alert written for
+its app (`arbwatch.notify.apps`).
 
 `Notifier.submit` never blocks and never awaits, so the engine is never held up by a
 channel. Each channel has its own worker, so one slow or broken channel never delays the
@@ -25,12 +30,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import random
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import unquote
 
 import anyio
@@ -39,10 +46,14 @@ import apprise
 
 from arbwatch.config.model import ChannelConfig
 from arbwatch.feeds.base import Backoff, install_redaction, redact
+from arbwatch.notify.apps import App, app_of, payload
+from arbwatch.notify.grouping import Entry, Grouper, GroupSettings, Outgoing
 from arbwatch.notify.message import Message
 
 logger = logging.getLogger(__name__)
 
+#: Why a NEW and its GONE were both settled unsent.
+_GONE_BEFORE_SENT: Final = "not sent: gone before it was sent"
 #: Splits a URL into the parts that may be secret (user, password, token, path segment).
 _URL_PARTS = re.compile(r"[/:@?&=#]+")
 
@@ -100,8 +111,10 @@ class _Channel:
 
     config: ChannelConfig
     sender: _Sender
-    #: Messages waiting, each with its row in the notification log (None: not logged).
-    queue: deque[tuple[Message, int | None]] = field(default_factory=deque)
+    #: Alerts decided and not yet due to go (`arbwatch.notify.grouping`).
+    grouper: Grouper
+    #: Messages due, each with the alerts it carries and their rows in the notification log.
+    queue: deque[Outgoing] = field(default_factory=deque)
     stats: ChannelStats = field(default_factory=ChannelStats)
     #: Set to wake the worker: a message arrived or the channel was removed.
     wake: anyio.Event = field(default_factory=anyio.Event)
@@ -109,22 +122,33 @@ class _Channel:
     removed: bool = False
 
 
+def grouping(config: ChannelConfig) -> GroupSettings:
+    """A channel's grouping settings."""
+    return GroupSettings(config.group_wait, config.group_interval, config.max_per_minute)
+
+
+def _new_channel(config: ChannelConfig) -> _Channel:
+    """A channel's state, with nothing waiting."""
+    return _Channel(config, _Sender(config), Grouper(grouping(config)))
+
+
 class _Sender:
-    """One channel's apprise object, and its URLs' redactions.
+    """One channel's apprise objects (one per app its URLs reach), and their redactions.
 
     Apprise is blocking; `send` runs in a worker thread, one call at a time per channel.
     """
 
     def __init__(self, config: ChannelConfig) -> None:
-        """Load the channel's URLs into an `apprise.Apprise`; bad ones are logged and left out."""
-        self.apprise = apprise.Apprise()
+        """Load the channel's URLs, by app; bad ones are logged and left out."""
+        self.apprises: dict[App, apprise.Apprise] = {}
         self._secrets: set[str] = set()
         for url in config.urls:
             revealed = url.reveal()
-            if not self.apprise.add(revealed):
+            target = self.apprises.setdefault(app_of(revealed), apprise.Apprise())
+            if not target.add(revealed):
                 logger.error("channel %s: apprise refused a %s URL", config.name, _scheme(revealed))
                 continue
-            service = self.apprise[len(self.apprise) - 1]
+            service = target[len(target) - 1]
             self._secrets |= hidden_parts(revealed, service.url(privacy=True))  # type: ignore[no-untyped-call]
         # Apprise's own log lines can carry tokens (a refused request names its URL): its
         # logger scrubs this channel's secrets from every record, whatever the level; the
@@ -133,18 +157,29 @@ class _Sender:
 
     def send(self, message: Message) -> tuple[bool, str]:
         """One attempt to every URL: (delivered to all, what went wrong, redacted)."""
+        loaded = [(app, target) for app, target in self.apprises.items() if len(target)]
+        if not loaded:
+            return False, "no URL could be loaded"
+        failures = []
+        for app, target in loaded:
+            error = self._send_to(target, message, app)
+            if error:
+                failures.append(error)
+        return not failures, "; ".join(failures)
+
+    def _send_to(self, target: apprise.Apprise, message: Message, app: App) -> str:
+        """One attempt to the URLs of one app: what went wrong (redacted), empty if none."""
+        title, body, body_format = payload(message, app)
         try:
-            result = self.apprise.notify(
-                body=message.body, title=message.title, body_format=apprise.NotifyFormat.TEXT
-            )
+            result = target.notify(body=body, title=title, body_format=body_format)
         # Apprise plugins may raise anything; a raise is a failed attempt, to be retried,
         # never the end of the channel's worker.
         except Exception as error:  # noqa: BLE001
-            return False, self.redact(f"{type(error).__name__}: {error}")
+            return self.redact(f"{type(error).__name__}: {error}")
         if result:
-            return True, ""
+            return ""
         if not len(result):
-            return False, "no URL could be loaded"
+            return "no URL could be loaded"
         failures = []
         for service in result:
             if service:
@@ -152,7 +187,7 @@ class _Sender:
             warnings = [entry.message for entry in service.logs() if entry.level != "DEBUG"]
             reason = warnings[-1] if warnings else service.status.name.lower()
             failures.append(f"{service.url.split('?', 1)[0]}: {reason}")
-        return False, self.redact("; ".join(failures))
+        return self.redact("; ".join(failures))
 
     def redact(self, text: str) -> str:
         """``text`` redacted, every secret part of the channel's URLs included."""
@@ -203,12 +238,12 @@ class Notifier:
         self._queue_size = queue_size
         self._jitter = jitter
         self._rng = rng or random.Random()  # noqa: S311 - spreads retries, not cryptography
-        self._channels = {
-            name: _Channel(config, _Sender(config)) for name, config in channels.items()
-        }
+        self._channels = {name: _new_channel(config) for name, config in channels.items()}
         self._group: anyio.abc.TaskGroup | None = None
         #: Set each time a worker finishes with a message; `flush` waits on it.
         self._progress = anyio.Event()
+        #: Set when an alert is handed to a grouper, to wake the timer (`_release`).
+        self._added = anyio.Event()
 
     # --- the engine's side -------------------------------------------------------------
 
@@ -217,38 +252,61 @@ class Notifier:
         return channel in self._channels
 
     def submit(self, channel: str, message: Message, decision: int | None = None) -> bool:
-        """Queue ``message`` for ``channel`` without waiting; False if there is no such channel.
+        """Hand ``message`` to ``channel`` without waiting; False if there is no such channel.
 
         ``decision`` is the message's row in the notification log, reported back with its
-        outcome (`DeliveryResult.decision`).
-
-        When the queue is full the oldest message waiting is dropped (and counted): a newer
-        alert is worth more than an older one about a price that may be gone.
+        outcome (`DeliveryResult.decision`). The channel's grouper holds it until it is
+        due (`arbwatch.notify.grouping`); a GONE that finds its NEW still waiting settles
+        both as not sent.
         """
         state = self._channels.get(channel)
         if state is None:
             logger.warning("no channel %r: alert %r not queued", channel, message.title)
             return False
+        cancelled = state.grouper.add(message, decision, self._clock())
+        if cancelled:
+            logger.info(
+                "channel %s: %r gone before it was sent; neither is", channel, message.title
+            )
+        self._report_all(channel, cancelled, ok=False, attempts=0, detail=_GONE_BEFORE_SENT)
+        self._added.set()
+        return True
+
+    def release(self) -> float | None:
+        """Queue what every channel's grouper says is due now; when to look again (None: idle).
+
+        `run`'s timer calls it; tests may call it with a pinned clock.
+        """
+        now = self._clock()
+        soonest: float | None = None
+        for name, state in self._channels.items():
+            for outgoing in state.grouper.due(now):
+                self._enqueue(name, state, outgoing)
+            due = state.grouper.next_due()
+            if due is not None and (soonest is None or due < soonest):
+                soonest = due
+        return soonest
+
+    def _enqueue(self, channel: str, state: _Channel, outgoing: Outgoing) -> None:
+        """Queue one message for the worker.
+
+        When the queue is full the oldest message waiting is dropped (and counted): a newer
+        alert is worth more than an older one about a price that may be gone.
+        """
         if len(state.queue) >= self._queue_size:
-            dropped, dropped_decision = state.queue.popleft()
+            dropped = state.queue.popleft()
             state.stats.dropped_full += 1
             logger.warning(
                 "channel %s: queue full (%d), dropped the oldest alert %r",
                 channel,
                 self._queue_size,
-                dropped.title,
+                dropped.message.title,
             )
-            self._report(
-                channel,
-                dropped,
-                dropped_decision,
-                ok=False,
-                attempts=0,
-                detail="dropped: queue full",
+            self._report_all(
+                channel, dropped.entries, ok=False, attempts=0, detail="dropped: queue full"
             )
-        state.queue.append((message, decision))
+        state.queue.append(outgoing)
         state.wake.set()
-        return True
 
     def replace_channels(self, channels: Mapping[str, ChannelConfig]) -> None:
         """Apply a reloaded config's channels while running.
@@ -262,26 +320,25 @@ class Notifier:
             gone = self._channels.pop(name)
             gone.removed = True
             gone.wake.set()
-            if gone.queue:
-                logger.warning("channel %s removed: %d alerts not sent", name, len(gone.queue))
-            for message, decision in gone.queue:
-                self._report(
-                    name,
-                    message,
-                    decision,
-                    ok=False,
-                    attempts=0,
-                    detail="dropped: channel removed",
-                )
+            waiting = [entry for outgoing in gone.queue for entry in outgoing.entries]
+            waiting += [
+                entry
+                for outgoing in gone.grouper.drain(self._clock())
+                for entry in outgoing.entries
+            ]
+            if waiting:
+                logger.warning("channel %s removed: %d alerts not sent", name, len(waiting))
+            self._report_all(name, waiting, ok=False, attempts=0, detail="dropped: channel removed")
             gone.queue.clear()
         for name, config in channels.items():
             state = self._channels.get(name)
             if state is None:
-                state = self._channels[name] = _Channel(config, _Sender(config))
+                state = self._channels[name] = _new_channel(config)
                 if self._group is not None:
                     self._group.start_soon(self._work, name, state)
             elif state.config != config:
                 state.config, state.sender = config, _Sender(config)
+                state.grouper.settings = grouping(config)
 
     def stats(self) -> Mapping[str, ChannelStats]:
         """A snapshot of every current channel's counters."""
@@ -296,16 +353,29 @@ class Notifier:
             try:
                 for name, state in self._channels.items():
                     group.start_soon(self._work, name, state)
-                await anyio.sleep_forever()
+                await self._release_regularly()
             finally:
                 self._group = None
+
+    async def _release_regularly(self) -> None:
+        """The timer: queue what comes due, sleeping until the next is due or an alert comes."""
+        while True:
+            self._added = anyio.Event()
+            due = self.release()
+            wait = math.inf if due is None else max(0.0, due - self._clock())
+            with anyio.move_on_after(wait):
+                await self._added.wait()
 
     async def flush(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for every queue to empty and every send to end.
 
-        For shutdown, while `run` still runs. Returns how many messages were left
-        undelivered (waiting, or being sent), with a log line if any were.
+        For shutdown, while `run` still runs: what the groupers hold goes at once, grouped
+        but not held back. Returns how many messages were left undelivered (waiting, or
+        being sent), with a log line if any were.
         """
+        for name, state in self._channels.items():
+            for outgoing in state.grouper.drain(self._clock()):
+                self._enqueue(name, state, outgoing)
         with anyio.move_on_after(timeout):
             while self._pending():
                 self._progress = anyio.Event()
@@ -317,7 +387,9 @@ class Notifier:
 
     def _pending(self) -> int:
         """Messages queued or in flight, over every channel."""
-        return sum(len(state.queue) + state.busy for state in self._channels.values())
+        return sum(
+            len(state.queue) + state.busy + len(state.grouper) for state in self._channels.values()
+        )
 
     async def _work(self, name: str, state: _Channel) -> None:
         """Send one channel's messages in order until the channel is removed."""
@@ -326,18 +398,17 @@ class Notifier:
                 state.wake = anyio.Event()
                 await state.wake.wait()
                 continue
-            message, decision = state.queue.popleft()
+            outgoing = state.queue.popleft()
             state.busy = True
             try:
-                await self._deliver(name, state, message, decision)
+                await self._deliver(name, state, outgoing)
             finally:
                 state.busy = False
                 self._progress.set()
 
-    async def _deliver(
-        self, name: str, state: _Channel, message: Message, decision: int | None
-    ) -> None:
+    async def _deliver(self, name: str, state: _Channel, outgoing: Outgoing) -> None:
         """Send one message, retrying with backoff, unless it goes stale first."""
+        message, entries = outgoing.message, outgoing.entries
         config = state.config
         backoff = Backoff(config.retry_initial, config.retry_max, self._jitter, self._rng)
         attempts = 0
@@ -347,7 +418,7 @@ class Notifier:
                 state.stats.dropped_stale += 1
                 detail = f"dropped: {age:.0f}s old, channel freshness {config.freshness:g}s"
                 logger.warning("channel %s: alert %r %s", name, message.title, detail)
-                self._report(name, message, decision, ok=False, attempts=attempts, detail=detail)
+                self._report_all(name, entries, ok=False, attempts=attempts, detail=detail)
                 return
             attempts += 1
             sender = state.sender
@@ -358,7 +429,7 @@ class Notifier:
                 state.stats.sent += 1
                 state.stats.failing_since = None
                 logger.info("channel %s: sent %r (attempt %d)", name, message.title, attempts)
-                self._report(name, message, decision, ok=True, attempts=attempts, detail="")
+                self._report_all(name, entries, ok=True, attempts=attempts, detail="")
                 return
             state.stats.last_error = error
             if state.stats.failing_since is None:
@@ -373,7 +444,7 @@ class Notifier:
                     attempts,
                     error,
                 )
-                self._report(name, message, decision, ok=False, attempts=attempts, detail=error)
+                self._report_all(name, entries, ok=False, attempts=attempts, detail=error)
                 return
             state.stats.retried += 1
             delay = backoff.next_delay()
@@ -387,21 +458,16 @@ class Notifier:
             # Waking when the message turns stale, not later, frees the queue behind it.
             await anyio.sleep(min(delay, max(0.0, config.freshness - age)))
 
-    def _report(
-        self,
-        channel: str,
-        message: Message,
-        decision: int | None,
-        *,
-        ok: bool,
-        attempts: int,
-        detail: str,
+    def _report_all(
+        self, channel: str, entries: Sequence[Entry], *, ok: bool, attempts: int, detail: str
     ) -> None:
-        """Tell ``on_result`` how a message ended."""
+        """Tell ``on_result`` how the alerts ``entries`` ended (those of one message, say)."""
         if self._on_result is not None:
-            self._on_result(
-                DeliveryResult(channel, message.key, ok, attempts, self._clock(), detail, decision)
-            )
+            at = self._clock()
+            for message, decision in entries:
+                self._on_result(
+                    DeliveryResult(channel, message.key, ok, attempts, at, detail, decision)
+                )
 
 
 async def send_sample(channel: ChannelConfig, message: Message) -> bool:

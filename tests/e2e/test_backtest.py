@@ -4,12 +4,15 @@ The demo's simulators and config run in-process with the daemon recording each f
 (``Daemon(record_dir=...)``) and alerting to a loopback ``json://`` receiver as well as the
 console. Once two alerts have arrived the daemon stops (flushing what is in flight), and the
 recordings go through `arbwatch.backtest` with the same config. Live and backtest decide
-at each frame's receive time, so the texts (prices, stakes, quote ages, start times) are
-the same, not just the same opportunities.
+at each frame's receive time (an alert held by ``min_duration`` at the time it came due),
+so the texts (prices, stakes, quote ages, start times) are the same, not just the same
+opportunities. The backtest prints alerts, not the messages grouping makes of them, so the
+receiving channel sends one message per alert (`arbwatch.notify.grouping`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from pathlib import Path
@@ -55,6 +58,11 @@ async def test_the_backtest_of_a_demo_recording_prints_the_alerts_the_demo_sent(
         serve(rundown) as rundown_url,
     ):
         config = demo_config(rapidodds_url, rundown_url, tmp_path / "state", [url])
+        # One message per alert at the receiver (no grouping, no cap): the backtest's unit.
+        ungrouped = dataclasses.replace(
+            config.channels["notify"], group_wait=0.0, group_interval=0.0, max_per_minute=0
+        )
+        config = dataclasses.replace(config, channels={**config.channels, "notify": ungrouped})
         daemon = Daemon(config, record_dir=recordings)
         stopped = anyio.Event()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from arbwatch.commands import EXIT_CONFIG, EXIT_USAGE
 from arbwatch.config import load_config
 from arbwatch.daemon import Daemon
 from tests.e2e.test_daemon import WAIT, arb, bootstrapped, running, stage
@@ -67,7 +68,7 @@ async def test_check_config_fails_with_every_problem_and_its_line(tmp_path: Path
     text = text.replace("    min_ev: ", "    min_evv: ", 1)
     path.write_text(text, encoding="utf-8")
     status, out, err = await arbwatch("check-config", "-c", str(path), env=EXAMPLE_ENV)
-    assert status == 1
+    assert status == EXIT_CONFIG
     assert out == ""
     line = text.splitlines().index("odds_format: roman") + 1
     assert f"{path}:{line}: odds_format:" in err
@@ -101,7 +102,7 @@ async def test_test_notify_delivers_a_sample_to_a_real_smtp_server(tmp_path: Pat
         assert mail["Subject"].startswith("TEST · ARB +")
 
         status, _, err = await arbwatch("test-notify", "pager", "-c", str(path), env=EXAMPLE_ENV)
-        assert status == 1
+        assert status == EXIT_USAGE
         assert "no channel 'pager'" in err
 
 
@@ -125,6 +126,18 @@ async def test_history_lists_what_a_daemon_run_alerted(tmp_path: Path) -> None:
         assert len(lines) == 2  # the arbitrage and Bovada's +EV price, one row each
         assert any("arbs" in line and "+5.00%" in line for line in lines)
 
+        # A filter: one rule's rows; a rule that is not there is named, with the rules.
+        status, out, _ = await arbwatch("history", "-c", str(path), "--rule", "arbs")
+        assert status == 0
+        only = [line for line in out.splitlines() if game in line]
+        assert len(only) == 1
+        assert "  arbs  ARB   +5.00%" in only[0]
+        status, out, err = await arbwatch("history", "-c", str(path), "--rule", "arb")
+        assert (status, out) == (EXIT_USAGE, "")
+        assert err == (
+            "arbwatch history: no rule named 'arb', did you mean 'arbs'? (rules: arbs, bovada-ev)\n"
+        )
+
 
 async def test_history_needs_no_secrets_but_run_and_check_config_do(tmp_path: Path) -> None:
     async with stage(tmp_path) as s:
@@ -139,7 +152,7 @@ async def test_history_needs_no_secrets_but_run_and_check_config_do(tmp_path: Pa
         text = path.read_text(encoding="utf-8")
         secretless = text.replace(
             "api_key: ", "api_key_file: missing-key-file  # was: ", 1
-        ).replace(f"mail: {s.smtp.url()}", "mail: ${NOT_SET_MAIL_URL}")
+        ).replace(f"url: {s.smtp.url()}", "url: ${NOT_SET_MAIL_URL}")
         assert secretless != text
         path.write_text(secretless, encoding="utf-8")
 
@@ -148,11 +161,11 @@ async def test_history_needs_no_secrets_but_run_and_check_config_do(tmp_path: Pa
         assert f"{s.events[0].away} @ {s.events[0].home}" in out
 
         status, out, err = await arbwatch("check-config", "-c", str(path))
-        assert (status, out) == (1, "")
+        assert (status, out) == (EXIT_CONFIG, "")
         assert "feeds[0].api_key_file: cannot read" in err
         assert "environment variable NOT_SET_MAIL_URL is not set" in err
 
         status, out, err = await arbwatch("run", "-c", str(path))
-        assert (status, out) == (78, "")
+        assert (status, out) == (EXIT_CONFIG, "")
         assert "arbwatch: the config cannot be used:" in err
         assert "feeds[0].api_key_file: cannot read" in err

@@ -59,12 +59,21 @@ feeds:
     affiliate_ids: [3, 23, 2]
     heartbeat_timeout: 5s
 channels:
-  mail: {mail_url}
+  mail:
+    url: {mail_url}
+    # One message per alert: these tests count alerts (grouping: test_alert_grouping.py).
+    group_wait: 0s
+    group_interval: 0s
+    max_per_minute: 0
   hook:
     url: {hook_url}/alerts
     retries: 100
     retry_initial: 0.02s
     retry_max: 0.1s
+    # One message per alert: these tests count alerts (grouping: test_alert_grouping.py).
+    group_wait: 0s
+    group_interval: 0s
+    max_per_minute: 0
 rules:
   - name: arbs
     kind: arbitrage

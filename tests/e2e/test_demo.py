@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -59,7 +60,10 @@ async def test_the_demo_prints_alerts_and_ctrl_c_stops_it_cleanly() -> None:
     assert status == 0, output
     assert "\nARB +" in output or "\nEV +" in output, output
     assert first_alert < PROMISE
-    assert "alerts." in output.splitlines()[-1]
+    # "1 alert." or "5 alerts.": counted in words that agree.
+    counted = re.search(r" ([\d,]+) (alerts?)\.$", output.splitlines()[-1])
+    assert counted is not None, output
+    assert (counted[1] == "1") == (counted[2] == "alert"), output
 
 
 async def test_the_demo_with_status_serves_metrics_and_arbwatch_status_reads_them() -> None:

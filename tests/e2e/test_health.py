@@ -59,13 +59,24 @@ channels:
     retries: 1000
     retry_initial: 0.05s
     retry_max: 0.1s
-  backup: {backup}/backup
+    # One message per alert: these tests count alerts (grouping: test_alert_grouping.py).
+    group_wait: 0s
+    group_interval: 0s
+    max_per_minute: 0
+  backup:
+    url: {backup}/backup
+    # One message per alert: these tests count alerts (grouping: test_alert_grouping.py).
+    group_wait: 0s
+    group_interval: 0s
+    max_per_minute: 0
 rules:
   - name: arbs
     kind: arbitrage
     books: [Pinnacle, DraftKings]
     max_quote_age: 10m
     gone: true
+    # Alerted at first sight: a feed dropped at once must not suspend it before it is due.
+    min_duration: 0s
     notify: [hook]
 health:
   notify: [hook, backup]

@@ -49,6 +49,10 @@ feeds:
 channels:
   hook:
     url: {hook}/hook
+    # One message per alert: these tests count alerts (grouping: test_alert_grouping.py).
+    group_wait: 0s
+    group_interval: 0s
+    max_per_minute: 0
 rules:
   - name: arbs
     kind: arbitrage

@@ -29,14 +29,17 @@ import pytest
 from arbwatch.config import load_config
 from arbwatch.config.model import Config
 from arbwatch.config.show import show_config
-from arbwatch.daemon import Daemon, Feed
+from arbwatch.daemon import Daemon
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import Backoff
 from arbwatch.feeds.connection import FeedState
 from arbwatch.feeds.identity import EventIdentity
-from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
+from arbwatch.feeds.rapidodds.driver import RapidOddsFeed
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
 from arbwatch.feeds.recording import FrameRecorder
-from arbwatch.feeds.rundown_feed import RundownFeed, RundownSettings
+from arbwatch.feeds.registry import Feed
+from arbwatch.feeds.therundown.driver import RundownFeed
+from arbwatch.feeds.therundown.settings import RundownSettings
 from arbwatch.logs import configure_logging
 from arbwatch.sim.faults import Faults
 from arbwatch.sim.rapidodds import PRO, RapidOddsSimulator

@@ -190,7 +190,7 @@ async def test_status_names_the_daemon_and_warns_when_another_one_answers(
             ours.read_text(encoding="utf-8")
             .replace(f"state_dir: {tmp_path / 'state'}", f"state_dir: {tmp_path / 'other'}")
             .replace(f"api_key: {DEFAULT_KEY}", "api_key: ${NOT_SET_KEY}")
-            .replace(f"mail: {s.smtp.url()}", "mail: ${NOT_SET_MAIL_URL}"),
+            .replace(f"url: {s.smtp.url()}", "url: ${NOT_SET_MAIL_URL}"),
             encoding="utf-8",
         )
         assert "NOT_SET_KEY" in other.read_text(encoding="utf-8")
@@ -267,7 +267,7 @@ def test_status_without_a_listener_in_the_config(
 ) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(WITHOUT_STATUS, encoding="utf-8")
-    assert main(["status", "-c", str(path)]) == 1
+    assert main(["status", "-c", str(path)]) == EXIT_CONFIG
     assert capsys.readouterr().err == (
         f"arbwatch status: {path} sets no status.listen: add status: {{listen: "
         "127.0.0.1:9464} and restart the daemon, or give --url\n"

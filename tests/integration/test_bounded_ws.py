@@ -22,9 +22,10 @@ import wsproto
 from anyio.abc import SocketStream
 from wsproto.events import AcceptConnection, CloseConnection, Request
 
-from arbwatch.feeds.base import Backoff, read_error_bodies
+from arbwatch.feeds.base import Backoff
 from arbwatch.feeds.bounded_ws import MessageTooBig, aconnect_bounded
 from arbwatch.feeds.connection import FeedState, FeedStats, frames, reconnecting
+from arbwatch.feeds.failures import read_error_bodies
 
 pytestmark = [pytest.mark.anyio, pytest.mark.faults]
 

@@ -19,6 +19,7 @@ import anyio
 import pytest
 
 from arbwatch.cli import main
+from arbwatch.commands import EXIT_CONFIG
 from arbwatch.config.online import check_online
 from arbwatch.sim.rapidodds import RapidOddsSimulator
 from arbwatch.sim.rundown import RundownSimulator
@@ -129,7 +130,7 @@ def test_a_misspelled_name_fails_with_its_line_and_what_was_meant(
 ) -> None:
     config = write(tmp_path, **{field: written})
     status, out, err = check(config, capsys)
-    assert (status, out) == (1, "")
+    assert (status, out) == (EXIT_CONFIG, "")
     assert err == f"{config}:{line_of(config, needle)}: {path}: {message}\n"
 
 
@@ -138,7 +139,7 @@ def test_online_asks_nothing_of_a_config_that_fails_offline(
 ) -> None:
     # The base URLs lead nowhere: asking would fail too, but nothing is asked.
     status, out, err = check(write(tmp_path, sharp="[Pinacle]"), capsys, "--online")
-    assert (status, out) == (1, "")
+    assert (status, out) == (EXIT_CONFIG, "")
     assert err.splitlines()[-1] == (
         "check-config --online: the providers were not asked; fix the above first"
     )
@@ -314,7 +315,7 @@ async def test_the_command_asks_online_and_exits_by_what_it_found(tmp_path: Path
             check=False,
             env=dict(os.environ),
         )
-    assert done.returncode == 1
+    assert done.returncode == EXIT_CONFIG
     assert done.stdout == b""
     assert "feeds[1].affiliate_ids[1]: TheRundown has no affiliate 77" in done.stderr.decode()
     assert "Traceback" not in done.stderr.decode()

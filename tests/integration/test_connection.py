@@ -9,8 +9,9 @@ import pytest
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
 from arbwatch.asgi import Receive, Scope, Send
-from arbwatch.feeds.base import Backoff, FeedBatch, read_error_bodies
+from arbwatch.feeds.base import Backoff, FeedBatch
 from arbwatch.feeds.connection import FeedState, FeedStats, Handoff, frames, reconnecting
+from arbwatch.feeds.failures import read_error_bodies
 from arbwatch.sim.server import serve
 
 pytestmark = pytest.mark.anyio

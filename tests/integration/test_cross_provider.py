@@ -20,10 +20,12 @@ from arbwatch.core.markets import moneyline
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.feeds.base import Backoff, FeedBatch
 from arbwatch.feeds.identity import EventIdentity
-from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
+from arbwatch.feeds.rapidodds.driver import RapidOddsFeed
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
 from arbwatch.feeds.recording import FrameRecorder
 from arbwatch.feeds.replay import first_sight_rules, replay
-from arbwatch.feeds.rundown_feed import RundownFeed, RundownSettings
+from arbwatch.feeds.therundown.driver import RundownFeed
+from arbwatch.feeds.therundown.settings import RundownSettings
 from arbwatch.sim.rapidodds import RapidOddsSimulator
 from arbwatch.sim.rundown import RundownKey, RundownSimulator
 from arbwatch.sim.server import serve

@@ -27,8 +27,15 @@ from tests.sinks import WAIT, Reply, json_receiver, smtp_server
 pytestmark = pytest.mark.anyio
 
 NOW = 1_736_897_400.0
-#: Retries in tests: quick, so that a retried delivery takes milliseconds.
-FAST = {"retry_initial": 0.01, "retry_max": 0.02}
+#: Retries in tests: quick, so that a retried delivery takes milliseconds; every message
+#: on its own, at once (grouping has tests of its own).
+FAST = {
+    "retry_initial": 0.01,
+    "retry_max": 0.02,
+    "group_wait": 0.0,
+    "group_interval": 0.0,
+    "max_per_minute": 0,
+}
 
 
 def channel(name: str, *urls: str, **settings: Any) -> ChannelConfig:
@@ -208,6 +215,7 @@ async def test_full_queue_drops_the_oldest(caplog: pytest.LogCaptureFixture) -> 
             # Queued before the workers run, so the queue really fills up.
             for number in range(1, 4):
                 assert notifier.submit("hook", message(f"alert {number}", key=str(number)))
+            notifier.release()  # what is due moves to the queue (the timer does it in `run`)
             dropped = await results.next()
             async with anyio.create_task_group() as group:
                 group.start_soon(notifier.run)

@@ -38,7 +38,8 @@ from arbwatch.core.markets import (
 from arbwatch.feeds.base import Backoff, FeedBatch
 from arbwatch.feeds.connection import FeedState
 from arbwatch.feeds.identity import EventIdentity
-from arbwatch.feeds.rapidodds_feed import RapidOddsFeed, RapidOddsSettings
+from arbwatch.feeds.rapidodds.driver import RapidOddsFeed
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
 from arbwatch.feeds.recording import FrameRecorder, read_recording
 from arbwatch.sim.faults import Faults
 from arbwatch.sim.rapidodds import (

@@ -8,6 +8,7 @@ the simulator and the feed share a fake clock, so dates and cursor ages are the 
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import (
     HOME,
     Event,
@@ -38,9 +40,13 @@ from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.pacing import MAX_TRIES
 from arbwatch.feeds.recording import FrameRecorder, read_recording
-from arbwatch.feeds.rundown import PROVIDER
-from arbwatch.feeds.rundown_feed import FINISHED_AFTER, RundownFeed, RundownSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Feed, RundownV1Settings
+from arbwatch.feeds.replay import first_sight_rules, replay
+from arbwatch.feeds.therundown.driver import RundownFeed
+from arbwatch.feeds.therundown.session import FINISHED_AFTER
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
+from arbwatch.feeds.therundown.v1_driver import RundownV1Feed
+from arbwatch.feeds.therundown.wire import PROVIDER
 from arbwatch.sim.faults import Faults
 from arbwatch.sim.rundown import RundownKey, RundownSimulator
 from arbwatch.sim.server import serve
@@ -838,3 +844,39 @@ async def test_a_reconnect_within_the_refresh_interval_refetches_no_page() -> No
     assert after["/api/v2/markets/delta"] >= 1
     assert setup.sim.requests()["/api/v2/sports"] == 1
     assert setup.sim.requests()["/api/v2/affiliates"] == 1
+
+
+async def test_a_v1_recording_names_its_provider_as_the_config_does_and_replays(
+    tmp_path: Path,
+) -> None:
+    # The provider is spelled the same in config and recordings (therundown_v1); a
+    # recording made before, spelled therundown-v1, replays the same.
+    setup = make_sim()
+    path = tmp_path / "v1.jsonl"
+    recorder = FrameRecorder(path)
+    async with running(setup, v1=True, days_ahead=0, recorder=recorder) as run:
+        await wait_until(lambda: run.feed.stats.state is FeedState.UP)
+        run.step()
+        await wait_until(lambda: run.feed.stats.extra["price_changes"] > 0)
+    recorder.close()
+    assert {frame.provider for frame in read_recording(path)} == {"therundown_v1"}
+    old = tmp_path / "v1-before.jsonl"
+    old.write_text(
+        path.read_text(encoding="utf-8").replace(
+            '"provider": "therundown_v1"', '"provider": "therundown-v1"'
+        ),
+        encoding="utf-8",
+    )
+    rules = first_sight_rules(
+        min_profit=0.0,
+        min_ev=0.0,
+        max_quote_age=math.inf,
+        sharp=["Pinnacle"],
+        devig=DevigMethod.WORST_CASE,
+    )
+    now, before = io.StringIO(), io.StringIO()
+    result = replay([path], now, rules=rules)
+    replay([old], before, rules=rules)
+    assert result.unknown_providers == {}
+    assert result.updates > 0
+    assert now.getvalue() == before.getvalue()

@@ -15,8 +15,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from arbwatch.core.markets import MarketKind, Period
+from arbwatch.feeds.decoding import MAX_ABS_LINE
 from arbwatch.feeds.model import ParsedQuote, ParseError
-from arbwatch.feeds.wire import MAX_ABS_LINE
 
 FRAMES = Path(__file__).resolve().parent.parent / "fixtures" / "frames"
 FUZZ = settings(derandomize=True, max_examples=300, deadline=None, database=None)

@@ -7,10 +7,10 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arbwatch.config.model import RuleConfig
 from arbwatch.core.books import book_id, book_ids
 from arbwatch.core.markets import AWAY, HOME, Event, PriceUpdate, moneyline
 from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.core.rules import RuleSet
 
 NOW = 1_700_000_000.0

@@ -14,16 +14,17 @@ import yaml
 
 from arbwatch.config import load_config, parse_config
 from arbwatch.config.load import SCHEMA
-from arbwatch.config.model import Config, QuietHours
+from arbwatch.config.model import Config
 from arbwatch.config.show import check_config, show_config
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import MarketKind, Period
 from arbwatch.core.odds import OddsFormat
+from arbwatch.core.rulemodel import QuietHours
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import REDACTED
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Settings
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 #: What config.example.yaml needs from the environment.
@@ -691,6 +692,39 @@ ERROR_CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "a web address for a channel",
+        channel("hook: https://example.com/hook"),
+        [
+            "config.yaml:10: channels.hook: unknown apprise scheme 'https': a web address is "
+            "not an apprise URL; for a webhook that takes JSON write json://HOST/PATH "
+            "(jsons:// for https), or the service's own scheme (tgram://, discord://, mailto://)"
+        ],
+    ),
+    (
+        "a scheme misspelled by a letter",
+        channel("team: discrod://1/2"),
+        [
+            "config.yaml:10: channels.team: unknown apprise scheme 'discrod', "
+            "did you mean 'discord'?"
+        ],
+    ),
+    (
+        "an arbitrage of 150%",
+        rule("min_profit: 150%"),
+        [
+            'config.yaml:14: rules[0].min_profit: expected a percentage below 100%, got "150%" '
+            "(an arbitrage or an edge of 100% or more is a wrong price, never a bet)"
+        ],
+    ),
+    (
+        "odds bounds that are not what they seem",
+        rule("odds: {min: 1.5, max: 400}"),
+        [
+            "config.yaml:14: rules[0].odds.max: 400 looks like American odds; write +400 "
+            "(or 400.0 if you mean decimal odds)"
+        ],
+    ),
+    (
         "notify names a channel with problems",
         channel("mail: nosuch://x").replace("[phone]", "[phone, mail]"),
         ["config.yaml:10: channels.mail: unknown apprise scheme 'nosuch'"],
@@ -1353,6 +1387,10 @@ def test_show_config_redacts_and_reloads() -> None:
     assert document["channels"]["phone"]["urls"] == [REDACTED]
     assert document["rules"][0]["min_profit"] == "1%"
     assert document["rules"][0]["repeat"] == "10m"
+    # An American config's odds bounds in American, as written (not 5.0)...
+    assert document["odds_format"] == "american"
+    assert document["rules"][0]["odds"] == {"min": "-200", "max": "+400"}
+    assert "odds: {min: '-200', max: '+400'}" in shown
     # With the secrets put back, the output is the same config.
     for feed_entry in document["feeds"]:
         feed_entry["api_key"] = (
@@ -1374,6 +1412,11 @@ def test_show_config_positive_ev_and_defaults() -> None:
     assert document["history_retention"] == "90d"
     assert document["timezone"] == "UTC"
     forever = parse(FEED + CHANNELS + EV_RULES + "history_retention: 0\n", env={"HOME": "/h"})
+    # ... and decimal where American would round the price: the output reads back the same.
+    rounded = parse(
+        FEED + CHANNELS + RULES + "    odds: {min: 1.45}\nodds_format: american\n", env={}
+    )
+    assert yaml.safe_load(show_config(rounded))["rules"][0]["odds"] == {"min": 1.45}
     assert yaml.safe_load(show_config(forever))["history_retention"] == "0s"
 
 
@@ -1460,3 +1503,75 @@ def test_max_price_defaults_to_a_thousand_and_is_shown_as_odds() -> None:
 def test_max_price_must_be_decimal_odds_above_one(written: str) -> None:
     (found,) = problems(feed(f"max_price: {written}"))
     assert found.startswith("config.yaml:8: feeds[0].max_price: expected a number > 1, got ")
+
+
+def test_a_feed_settings_refusal_is_placed_at_its_key() -> None:
+    text = (
+        "feeds:\n"
+        "  - name: legacy\n"
+        "    provider: therundown_v1\n"
+        "    api_key: k\n"
+        "    sport_ids: [4]\n"
+        "    market_ids: [1, 29]\n"
+        "channels: {phone: 'json://127.0.0.1:9/'}\n"
+        "rules: [{name: r, kind: arbitrage, notify: [phone]}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source=Path("config.yaml"), env={})
+    assert caught.value.problems == [
+        "config.yaml:6: feeds[0].market_ids: a V1 feed carries market_ids 1, 2 and 3 only",
+    ]
+
+
+# --- grouping, min_duration, min_books ----------------------------------------------------
+
+
+def test_grouping_defaults_suit_a_phone_and_rules_hold_blinks_and_one_book_arbs() -> None:
+    config = parse(MINIMAL)
+    phone = config.channels["phone"]
+    assert (phone.group_wait, phone.group_interval, phone.max_per_minute) == (1.5, 30.0, 6)
+    (arbs,) = config.rules
+    assert (arbs.min_books, arbs.min_duration) == (2, 0.3)
+
+
+def test_grouping_and_rule_settings_are_read() -> None:
+    text = channel(
+        "mail:",
+        "  url: console://",
+        "  group_wait: 0s",
+        "  group_interval: 2m",
+        "  max_per_minute: 0",
+    ) + indented(("min_books: 1", "min_duration: 2s"), 4)
+    config = parse(text)
+    mail = config.channels["mail"]
+    assert (mail.group_wait, mail.group_interval, mail.max_per_minute) == (0.0, 120.0, 0)
+    (arbs,) = config.rules
+    assert (arbs.min_books, arbs.min_duration) == (1, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            rule("min_books: 0"),
+            ["config.yaml:14: rules[0].min_books: expected a whole number >= 1, got 0"],
+        ),
+        (
+            rule("min_duration: -1"),
+            ["config.yaml:14: rules[0].min_duration: expected a duration >= 0, got -1"],
+        ),
+        (
+            ev_rule("min_books: 2"),
+            [
+                "config.yaml:15: rules[0].min_books: min_books is for arbitrage "
+                "rules only (an EV bet is at one book)"
+            ],
+        ),
+        (
+            channel("mail:", "  url: console://", "  max_per_minute: -1"),
+            ["config.yaml:12: channels.mail.max_per_minute: expected a whole number >= 0, got -1"],
+        ),
+    ],
+)
+def test_grouping_and_rule_settings_refuse_nonsense(text: str, expected: list[str]) -> None:
+    assert problems(text) == expected

@@ -12,9 +12,9 @@ from arbwatch.config import parse_config
 from arbwatch.config.model import Config
 from arbwatch.config.names import look_up
 from arbwatch.core.books import book_id
+from arbwatch.core.markets import normalize_sport
 from arbwatch.errors import ConfigError
 from arbwatch.feeds import catalog
-from arbwatch.feeds.identity import normalize_sport
 
 RAPID = """\
 feeds:

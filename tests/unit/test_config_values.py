@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from arbwatch.config import values
 from arbwatch.config.values import InvalidValueError
 from arbwatch.config.yamlsource import MapValue, Problems, ScalarValue, Value, read_yaml, substitute
+from arbwatch.spelling import did_you_mean
 
 
 def read(yaml_value: str, env: dict[str, str] | None = None) -> Value:
@@ -102,10 +103,31 @@ def test_duration_zero_where_it_makes_sense() -> None:
 
 @pytest.mark.parametrize(
     ("written", "decimal"),
-    [("1.5", 1.5), ("+400", 5.0), ("-200", 1.5), ("11/10", 2.1), ("evens", 2.0), ("400", 400.0)],
+    [("1.5", 1.5), ("+400", 5.0), ("-200", 1.5), ("11/10", 2.1), ("evens", 2.0), ("400.0", 400.0)],
 )
 def test_odds(written: str, decimal: float) -> None:
     assert values.odds(read(written)) == pytest.approx(decimal)
+
+
+def test_odds_that_are_surely_not_what_they_seem_are_refused_as_on_the_command_line() -> None:
+    # YAML reads 400 as a number; as odds it is American without its sign, as `calc` says.
+    with pytest.raises(InvalidValueError) as caught:
+        values.odds(read("400"))
+    assert caught.value.why == (
+        "400 looks like American odds; write +400 (or 400.0 if you mean decimal odds)"
+    )
+    with pytest.raises(InvalidValueError, match="beyond any bookmaker's"):
+        values.odds(read("2000.0"))
+
+
+@pytest.mark.parametrize("written", ["150%", "100%", "1"])
+def test_a_threshold_of_100_percent_or_more_is_refused_with_a_reason(written: str) -> None:
+    with pytest.raises(InvalidValueError) as caught:
+        values.threshold(read(written))
+    assert caught.value.why.startswith("expected a percentage below 100%, got ")
+    assert caught.value.why.endswith(
+        "(an arbitrage or an edge of 100% or more is a wrong price, never a bet)"
+    )
 
 
 def test_odds_reason_left_out_when_unreadable() -> None:
@@ -132,11 +154,11 @@ def test_describe() -> None:
 
 
 def test_did_you_mean() -> None:
-    assert values.did_you_mean("min_evv", ["min_ev", "max_ev"]) == "did you mean 'min_ev'?"
-    assert values.did_you_mean("flush", ["flush_timeout", "queue_size"]) == (
+    assert did_you_mean("min_evv", ["min_ev", "max_ev"]) == "did you mean 'min_ev'?"
+    assert did_you_mean("flush", ["flush_timeout", "queue_size"]) == (
         "did you mean 'flush_timeout'?"
     )
-    assert values.did_you_mean("zzz", ["min_ev"]) == ""
+    assert did_you_mean("zzz", ["min_ev"]) == ""
 
 
 # --- ${VAR} --------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arbwatch.config.model import QuietHours, RuleConfig
 from arbwatch.core.dedup import (
     Alert,
     AlertReason,
@@ -24,6 +23,7 @@ from arbwatch.core.dedup import (
 )
 from arbwatch.core.evaluate import Arbitrage, Leg
 from arbwatch.core.markets import AWAY, HOME, Event, MarketKey, moneyline
+from arbwatch.core.rulemodel import QuietHours, RuleConfig
 from arbwatch.core.rules import Match, match_key
 from arbwatch.core.stakes import arbitrage_stakes
 
@@ -43,6 +43,7 @@ def rule(name: str = "arbs", **fields: Any) -> RuleConfig:
     fields.setdefault("kind", "arbitrage")
     fields.setdefault("notify", ("phone",))
     fields.setdefault("max_quote_age", 1e9)  # quotes never go stale unless a test says so
+    fields.setdefault("min_duration", 0.0)  # alerted at first sight unless a test says so
     return RuleConfig(name=name, **fields)
 
 
@@ -622,3 +623,70 @@ def test_summary_names_event_market_and_legs() -> None:
         summarize(arb(0.02, books=("a", "b")))
         == "Lakers @ Celtics · Moneyline · Celtics (a) / Lakers (b)"
     )
+
+
+# --- min_duration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "steps", "expected"),
+    [
+        pytest.param(
+            rule(min_duration=0.3, gone=True),
+            [(0, 0.02), (0.1, 0.02), (0.2, None)],
+            [None, None, None],
+            id="a-blink-is-never-sent-nor-its-gone",
+        ),
+        pytest.param(
+            rule(min_duration=0.3, gone=True),
+            [(0, 0.02), (0.29, 0.02), (0.3, 0.025), (0.5, None)],
+            [None, None, NEW, GONE],
+            id="alerted-once-it-lasted-with-the-latest-value-then-gone",
+        ),
+        pytest.param(
+            rule(min_duration=0.3, improve_by=0.005),
+            [(0, 0.02), (0.3, 0.02), (0.4, 0.03)],
+            [None, NEW, IMPROVED],
+            id="improvements-after-the-first-alert-are-not-held",
+        ),
+        pytest.param(
+            rule(min_duration=0.3, repeat=600),
+            [(0, 0.02), (0.3, 0.02), (1, None), (2, 0.02), (2.1, 0.02), (2.4, 0.02)],
+            [None, NEW, None, None, None, None],
+            id="back-within-repeat-stays-quiet",
+        ),
+        pytest.param(
+            rule(min_duration=0.3, repeat=1, improve_by=0.0),
+            [(0, 0.02), (0.3, 0.02), (1, None), (5, 0.02), (5.2, 0.02), (5.3, 0.02)],
+            [None, NEW, None, None, None, NEW],
+            id="a-new-occurrence-is-held-again",
+        ),
+    ],
+)
+def test_min_duration_table(
+    config: RuleConfig, steps: list[Step], expected: list[AlertReason | None]
+) -> None:
+    assert run(config, steps) == expected
+
+
+def test_a_held_opportunity_is_alerted_by_expire_with_no_new_price() -> None:
+    config = rule(min_duration=0.5)
+    life = Lifecycle([config])
+    assert life.next_due() is None
+    assert life.observe([match(config, 0.02)], {ML}, NOW).alerts == []
+    assert life.next_due() == NOW + 0.5
+    assert life.expire(NOW + 0.49).alerts == []
+    (alert,) = life.expire(NOW + 0.5).alerts
+    assert (alert.reason, alert.value, alert.at) == (NEW, 0.02, NOW + 0.5)
+    assert life.next_due() is None
+    assert life.expire(NOW + 0.6).alerts == []
+
+
+def test_a_held_opportunity_that_ends_is_no_longer_due() -> None:
+    config = rule(min_duration=0.5, gone=True)
+    life = Lifecycle([config])
+    life.observe([match(config, 0.02)], {ML}, NOW)
+    observation = life.observe([], {ML}, NOW + 0.2)
+    assert observation.alerts == []
+    assert life.next_due() is None
+    assert life.expire(NOW + 1.0).alerts == []

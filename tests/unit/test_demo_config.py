@@ -8,8 +8,8 @@ import pytest
 
 from arbwatch.demo import demo_config
 from arbwatch.errors import ConfigError
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings
-from arbwatch.feeds.rundown_feed import RundownSettings
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.settings import RundownSettings
 
 RAPID = "http://127.0.0.1:8001"
 RUNDOWN = "http://127.0.0.1:8002"

@@ -7,17 +7,20 @@ import subprocess
 import sys
 from zoneinfo import ZoneInfo
 
-from arbwatch.config.model import QuietHours, RuleConfig
 from arbwatch.core.dedup import AlertReason
 from arbwatch.core.engine import Engine
 from arbwatch.core.markets import Event, PriceUpdate, moneyline
+from arbwatch.core.rulemodel import QuietHours, RuleConfig
 from arbwatch.feeds.base import FeedBatch
 
 #: 2026-01-05 12:00:00 UTC, a Monday.
 NOON = 1_767_614_400.0
 MARKET = moneyline("e1")
 GAME = Event("e1", sport="NBA", home="Celtics", away="Lakers", starts_at=NOON + 7200.0)
-ARBS = RuleConfig(name="arbs", kind="arbitrage", notify=("phone",), max_quote_age=60.0)
+#: Alerted at first sight (min_duration 0): the step itself decides.
+ARBS = RuleConfig(
+    name="arbs", kind="arbitrage", notify=("phone",), max_quote_age=60.0, min_duration=0.0
+)
 #: 11:00 to 13:00 UTC.
 QUIET_AT_NOON = QuietHours(dt.time(11, 0), dt.time(13, 0), ZoneInfo("UTC"))
 
@@ -46,6 +49,18 @@ def test_a_step_returns_what_it_applied_evaluated_matched_and_decided() -> None:
     again = engine.step([arbitrage_batch(NOON + 1)], NOON + 1)
     assert len(again.matches) == 1
     assert again.observation.alerts == []
+
+
+def test_min_duration_holds_the_first_alert_until_the_expiry_at_its_due_time() -> None:
+    held = RuleConfig(
+        name="held", kind="arbitrage", notify=("phone",), max_quote_age=60.0, min_duration=0.3
+    )
+    engine = Engine([held])
+    assert engine.step([arbitrage_batch(NOON)], NOON).observation.alerts == []
+    assert engine.lifecycle.next_due() == NOON + 0.3
+    (alert,) = engine.expire(NOON + 0.3).alerts
+    assert (alert.reason, alert.at) == (AlertReason.NEW, NOON + 0.3)
+    assert engine.lifecycle.next_due() is None
 
 
 def test_quiet_hours_hold_an_alert_until_they_end_as_the_daemon_does() -> None:

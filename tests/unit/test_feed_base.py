@@ -12,15 +12,18 @@ from arbwatch.feeds.base import (
     Backoff,
     FeedError,
     RedactingFilter,
-    Verdict,
-    classify,
+    SettingsError,
+    SettingsProblem,
     install_redaction,
     redact,
     remember_secrets,
-    retry_after_seconds,
     truncate,
     url_secrets,
 )
+from arbwatch.feeds.failures import Verdict, classify, retry_after_seconds
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Settings
 
 
 def response(
@@ -229,3 +232,26 @@ def test_a_provider_text_of_100_kb_is_bounded_in_every_failure_reason() -> None:
         reason = classify(error).reason
         assert len(reason) < 1100, type(error)
         assert "characters)" in reason, type(error)
+
+
+def test_settings_refusals_are_values_naming_their_key() -> None:
+    with pytest.raises(SettingsError) as caught:
+        RundownSettings(name="trd", api_key="k", sport_ids=(4,), market_ids=())
+    assert caught.value.problems == (SettingsProblem("market_ids", "needs 1 to 12 ids"),)
+    assert caught.value.feed == "trd"
+    with pytest.raises(SettingsError) as caught:
+        RundownV1Settings(name="v1", api_key="k")
+    assert caught.value.problems == (SettingsProblem("", "a V1 feed needs sport_ids or event_ids"),)
+    assert str(caught.value) == "feed 'v1': a V1 feed needs sport_ids or event_ids"
+    with pytest.raises(SettingsError) as caught:
+        RapidOddsSettings(
+            name="rapid",
+            api_key="oa_x",
+            sports=("NBA",),
+            bookmakers=("Pinnacle",),
+            market_types=("head_to_head",),
+            idle_timeout=0,
+        )
+    assert caught.value.problems == (
+        SettingsProblem("idle_timeout", "expected seconds > 0, got 0"),
+    )

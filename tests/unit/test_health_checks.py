@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from arbwatch.config.model import HealthConfig, RuleConfig
+from arbwatch.config.model import HealthConfig
 from arbwatch.core.conditions import HealthLifecycle
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.health import ChannelHealth, Health
 from arbwatch.health_checks import book_delivered, look
 from arbwatch.status import health_from_document, status_document

@@ -1,5 +1,6 @@
 """One game from two providers is one engine event; different games never pair."""
 
+import dataclasses
 import math
 
 import pytest
@@ -192,3 +193,12 @@ def test_past_games_are_forgotten_with_every_mapping_onto_them() -> None:
     assert again.event == old.event
     assert identity.forget_started_before(START + 1.0) == 1
     assert identity.forget_started_before(START + 1.0) == 0
+
+
+def test_the_providers_event_page_reaches_the_event() -> None:
+    identity = EventIdentity()
+    linked = dataclasses.replace(
+        game("rapidoddsapi", "g1", "Celtics", "Lakers"), url="https://example.com/nba/g1"
+    )
+    assert identity.resolve(linked).event.url == "https://example.com/nba/g1"
+    assert identity.resolve(game("therundown", "g2", "Heat", "Knicks")).event.url == ""

@@ -109,8 +109,8 @@ def test_two_way_arbitrage_reads_like_the_phone_example() -> None:
     message = show(arbitrage)
     assert message.title == "ARB +3.73% · NBA · Lakers @ Celtics · Moneyline"
     assert message.body.splitlines() == [
-        "Celtics  +110 @ Pinnacle    stake $493.98  (quote 4s old)",
-        "Lakers   +105 @ DraftKings  stake $506.02  (quote 2s old)",
+        "Celtics +110 @ Pinnacle · stake $493.98 · quote 4s old",
+        "Lakers +105 @ DraftKings · stake $506.02 · quote 2s old",
         "Payout $1,037.35 on either side · profit $37.35 on $1,000 staked",
         "Tue 14 Jan 19:30 EST · starts in 2h 13m",
         "rule nba-arbs",
@@ -122,9 +122,9 @@ def test_three_way_arbitrage_has_a_line_per_outcome_and_shows_commission() -> No
     message = show(three_way_arb(), odds_format=OddsFormat.DECIMAL, currency="£")
     assert message.title == "ARB +13.24% · EPL · Chelsea @ Arsenal · Moneyline (3-way)"
     assert message.body.splitlines()[:4] == [
-        "Arsenal  2.90 @ Bet365    stake £390.48  (quote 10s old)",
-        "Chelsea  3.60 @ Betfair   stake £319.16  (quote 1m 15s old, after 2% commission)",
-        "Draw     3.90 @ Pinnacle  stake £290.36  (quote 1h 1m old)",
+        "Arsenal 2.90 @ Bet365 · stake £390.48 · quote 10s old",
+        "Chelsea 3.60 @ Betfair · stake £319.16 · quote 1m 15s old, after 2% commission",
+        "Draw 3.90 @ Pinnacle · stake £290.36 · quote 1h 1m old",
         "Payout £1,132.39 on any outcome · profit £132.39 on £1,000 staked",
     ]
 
@@ -133,8 +133,8 @@ def test_profit_shown_is_the_one_locked_in_after_rounding_the_stakes() -> None:
     arbitrage = two_way_arb(ArbitrageSettings(stake_increment=5.0))
     assert arbitrage.plan.stakes == (495.0, 505.0)
     lines = show(arbitrage).body.splitlines()
-    assert "stake $495  " in lines[0]
-    assert "stake $505  " in lines[1]
+    assert "stake $495 · " in lines[0]
+    assert "stake $505 · " in lines[1]
     # 505 x 2.05 = 1,035.25 is the worst outcome; the unrounded plan would say $37.35.
     assert lines[2] == "Payout at least $1,035.25 · profit $35.25 on $1,000 staked"
     # The title keeps the market's profit before rounding.
@@ -151,8 +151,8 @@ def test_profit_shown_is_the_one_locked_in_after_rounding_the_stakes() -> None:
 )
 def test_prices_in_every_odds_format(odds_format: OddsFormat, celtics: str, lakers: str) -> None:
     first, second = show(two_way_arb(), odds_format=odds_format).body.splitlines()[:2]
-    assert first.startswith(f"Celtics  {celtics} @ Pinnacle ")
-    assert second.startswith(f"Lakers   {lakers} @ DraftKings ")
+    assert first.startswith(f"Celtics {celtics} @ Pinnacle · ")
+    assert second.startswith(f"Lakers {lakers} @ DraftKings · ")
 
 
 @pytest.mark.parametrize("currency", ["$", "£", "€", "CHF "])
@@ -191,11 +191,11 @@ def test_unknown_start_and_sport() -> None:
 
 def test_quote_ages_are_measured_from_now() -> None:
     later = show(two_way_arb(), now=NOW + 3600.0).body.splitlines()
-    assert later[0].endswith("(quote 1h old)")
-    assert later[1].endswith("(quote 1h old)")
+    assert later[0].endswith("· quote 1h old")
+    assert later[1].endswith("· quote 1h old")
     # A quote stamped a moment ahead of our clock is not "-1s old".
     earlier = show(two_way_arb(), now=NOW - 3.0).body.splitlines()
-    assert earlier[1].endswith("(quote 0s old)")
+    assert earlier[1].endswith("· quote 0s old")
 
 
 def test_spread_market_labels() -> None:
@@ -207,8 +207,8 @@ def test_spread_market_labels() -> None:
     (arbitrage,) = find_arbitrage(prices.block(), NOW, ArbitrageSettings())
     message = show(arbitrage)
     assert message.title == "ARB +3.73% · NBA · Lakers @ Celtics · Spread -3.5"
-    assert message.body.startswith("Celtics -3.5  +110 @ Pinnacle ")
-    assert "\nLakers +3.5   +105 @ DraftKings " in message.body
+    assert message.body.startswith("Celtics -3.5 +110 @ Pinnacle · ")
+    assert "\nLakers +3.5 +105 @ DraftKings · " in message.body
 
 
 @pytest.mark.parametrize(
@@ -236,7 +236,7 @@ def test_positive_ev_shows_fair_price_devig_and_kelly() -> None:
     message = show(found)
     assert message.title == "EV +5.74% · NBA · Lakers @ Celtics · Moneyline"
     assert message.body.splitlines() == [
-        "Lakers  +130 @ DraftKings  stake $11  (quote 3s old)",
+        "Lakers +130 @ DraftKings · stake $11 · quote 3s old",
         "Fair odds +118 (46.0% to win)",
         "Devig worst case from Pinnacle · full Kelly 4.4% of bankroll",
         "Tue 14 Jan 19:30 EST · starts in 2h 13m",
@@ -294,8 +294,8 @@ def test_sample_is_a_real_arbitrage_marked_as_a_test() -> None:
     sample = render_sample(NOW, OddsFormat.AMERICAN, "$", NEW_YORK)
     assert sample.title == "TEST · ARB +3.73% · NBA · Lakers @ Celtics · Moneyline"
     lines = sample.body.splitlines()
-    assert lines[0] == "Celtics  +110 @ Pinnacle    stake $494  (quote 4s old)"
-    assert lines[1] == "Lakers   +105 @ DraftKings  stake $506  (quote 2s old)"
+    assert lines[0] == "Celtics +110 @ Pinnacle · stake $494 · quote 4s old"
+    assert lines[1] == "Lakers +105 @ DraftKings · stake $506 · quote 2s old"
     assert lines[3] == "Tue 14 Jan 19:30 EST · starts in 2h 13m"
     assert sample.found_at == NOW
 
@@ -305,3 +305,73 @@ def test_sample_follows_format_currency_and_zone() -> None:
     assert "11/10 @ Pinnacle" in sample.body
     assert "stake €494" in sample.body
     assert "Wed 15 Jan 00:30 GMT" in sample.body
+
+
+# --- one book, the Kelly fraction, the event's link ---------------------------------------
+
+
+def one_book_prices() -> PriceMatrix:
+    """FanDuel's own two sides, 2.10 and 2.05 (3.73%), beside DraftKings' 1.90 / 1.90."""
+    return matrix(
+        PriceUpdate(ML, HOME, "FanDuel", 2.10, NOW - 1.0),
+        PriceUpdate(ML, AWAY, "FanDuel", 2.05, NOW - 1.0),
+        PriceUpdate(ML, HOME, "DraftKings", 1.90, NOW - 1.0),
+        PriceUpdate(ML, AWAY, "DraftKings", 1.90, NOW - 1.0),
+    )
+
+
+def test_one_book_arbitrage_is_left_out_with_min_books_2() -> None:
+    assert find_arbitrage(one_book_prices().block(), NOW, ArbitrageSettings(min_books=2)) == []
+
+
+def test_one_book_arbitrage_allowed_by_min_books_1_is_flagged() -> None:
+    (arbitrage,) = find_arbitrage(one_book_prices().block(), NOW, ArbitrageSettings(min_books=1))
+    assert arbitrage.one_book
+    assert round(arbitrage.profit, 4) == 0.0373
+    message = show(arbitrage)
+    assert message.title == "ARB +3.73% one book · NBA · Lakers @ Celtics · Moneyline"
+    assert "One book (FanDuel): likely a stale side, which the book may refuse or void" in (
+        message.body.splitlines()
+    )
+
+
+def test_two_books_pass_min_books_2_and_are_not_flagged() -> None:
+    prices = matrix(
+        PriceUpdate(ML, HOME, "FanDuel", 2.10, NOW - 1.0),
+        PriceUpdate(ML, AWAY, "DraftKings", 2.05, NOW - 1.0),
+    )
+    (arbitrage,) = find_arbitrage(prices.block(), NOW, ArbitrageSettings(min_books=2))
+    assert not arbitrage.one_book
+    assert "one book" not in show(arbitrage).title
+
+
+def test_positive_ev_names_the_kelly_fraction_that_made_the_stake() -> None:
+    message = render(
+        positive_ev(),
+        reason="new",
+        rule="pinnacle-ev",
+        key="k",
+        now=NOW,
+        odds_format=OddsFormat.AMERICAN,
+        currency="$",
+        timezone=NEW_YORK,
+        kelly_fraction=0.25,
+    )
+    assert message.body.splitlines()[2] == (
+        "Devig worst case from Pinnacle · stake $11 = quarter Kelly of 4.4% of bankroll"
+    )
+
+
+def test_the_event_page_is_linked_when_the_provider_gave_one() -> None:
+    linked = Event(
+        "g1",
+        sport="NBA",
+        home="Celtics",
+        away="Lakers",
+        starts_at=START,
+        url="https://example.com/game?id=1&b=2",
+    )
+    message = show(two_way_arb(events=(linked,)))
+    assert "Event page: https://example.com/game?id=1&b=2" in message.body.splitlines()
+    assert '<a href="https://example.com/game?id=1&amp;b=2">Event page</a>' in message.html
+    assert "[Event page](<https://example.com/game?id=1&b=2>)" in message.markdown

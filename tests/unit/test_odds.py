@@ -24,9 +24,10 @@ from arbwatch.core.odds import (
     fractional_to_decimal,
     implied_probability,
     parse_odds,
+    parse_prices,
     validate_decimal,
 )
-from arbwatch.errors import ArbwatchError, InvalidOddsError
+from arbwatch.errors import ArbwatchError, ImplausibleOddsError, InvalidOddsError
 
 DETERMINISTIC = settings(derandomize=True, max_examples=200, deadline=None, database=None)
 
@@ -490,7 +491,9 @@ def test_fractional_array_names_the_bad_part() -> None:
         ("+150", 2.5),
         ("2.10", 2.1),
         ("1.909", 1.909),
-        ("110", 110.0),  # unsigned and no format given: a bare number is decimal
+        ("110.0", 110.0),  # unsigned with a point: decimal
+        ("99", 99.0),  # a bare whole number below 100 cannot be American: decimal
+        ("1001.0", 1001.0),  # the longest decimal price a bookmaker offers
         ("11/10", 2.1),
         ("6/4", 2.5),
         ("100/30", 1 + 10 / 3),
@@ -517,7 +520,7 @@ def test_parse_odds_detects_the_format(text: str, decimal: float) -> None:
         ("-105", OddsFormat.AMERICAN),
         (" -100 ", OddsFormat.AMERICAN),
         ("2.10", OddsFormat.DECIMAL),
-        ("110", OddsFormat.DECIMAL),
+        ("110", OddsFormat.DECIMAL),  # read as decimal, and then refused by parse_odds
         ("11/10", OddsFormat.FRACTIONAL),
         ("evens", OddsFormat.FRACTIONAL),
         (" EVS ", OddsFormat.FRACTIONAL),
@@ -580,6 +583,65 @@ def test_parse_odds_with_an_explicit_format(
 def test_parse_odds_rejects_garbage(text: str, problem: str) -> None:
     with pytest.raises(InvalidOddsError, match=problem):
         parse_odds(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("110", r"110 looks like American odds; write \+110 \(or 110\.0"),
+        ("100", r"write \+100"),
+        (" 5000 ", r"5000 looks like American odds"),
+        ("1001.5", r"decimal odds of 1001\.5 are beyond any bookmaker's \(the longest is 1001"),
+        ("5000.0", r"; for American odds write \+5000$"),
+        ("1e308", r"the longest is 1001\.00\)$"),
+        ("+1e9", r"American odds of \+1e9 are beyond any bookmaker's \(the longest is \+100000\)"),
+        ("2000/1", r"fractional odds of 2000/1 are beyond any bookmaker's \(the longest is 1000/1"),
+    ],
+)
+def test_parse_odds_refuses_odds_that_are_surely_not_what_they_seem(
+    text: str, problem: str
+) -> None:
+    with pytest.raises(ImplausibleOddsError, match=problem):
+        parse_odds(text)
+
+
+def test_a_format_given_takes_a_bare_whole_number_as_written() -> None:
+    assert parse_odds("110", OddsFormat.DECIMAL) == 110.0
+    with pytest.raises(ImplausibleOddsError, match="beyond any bookmaker's"):
+        parse_odds("5000", OddsFormat.DECIMAL)
+
+
+@pytest.mark.parametrize(
+    ("texts", "odds_format", "prices", "shown"),
+    [
+        (["+110", "-105"], None, (2.1, 1 + 100 / 105), OddsFormat.AMERICAN),
+        (["evens", "-110"], None, (2.0, 21 / 11), OddsFormat.AMERICAN),
+        (["evens", "11/10"], None, (2.0, 2.1), OddsFormat.FRACTIONAL),
+        (["evens", "evens"], None, (2.0, 2.0), OddsFormat.FRACTIONAL),
+        (["2.1", "1.9"], None, (2.1, 1.9), OddsFormat.DECIMAL),
+        (["110", "105"], OddsFormat.AMERICAN, (2.1, 2.05), OddsFormat.AMERICAN),
+    ],
+)
+def test_parse_prices_reads_one_format_and_says_which(
+    texts: list[str], odds_format: OddsFormat | None, prices: tuple[float, ...], shown: OddsFormat
+) -> None:
+    parsed, found = parse_prices(texts, odds_format)
+    assert parsed == pytest.approx(prices, rel=1e-12)
+    assert found is shown
+
+
+@pytest.mark.parametrize(
+    ("texts", "problem"),
+    [
+        (["2.1", "-105"], r"different formats \(2\.1 is decimal, -105 is American\)"),
+        (["11/10", "2.0", "+150"], "11/10 is fractional, 2.0 is decimal, \\+150 is American"),
+        # A single price's own problem comes first: it says more.
+        (["110", "-105"], "110 looks like American odds"),
+    ],
+)
+def test_parse_prices_refuses_mixed_formats(texts: list[str], problem: str) -> None:
+    with pytest.raises(ImplausibleOddsError, match=problem):
+        parse_prices(texts)
 
 
 @pytest.mark.parametrize(

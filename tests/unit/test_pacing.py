@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbwatch.feeds.pacing import SAFETY_MARGIN, Pacer, is_rate_limited
-from arbwatch.feeds.rundown_pages import PagePlan
+from arbwatch.feeds.therundown.pages import PagePlan
 
 
 def response(status: int, body: object = None) -> httpx.Response:

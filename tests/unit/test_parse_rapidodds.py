@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind, Period
+from arbwatch.feeds.decoding import parse_utc_timestamp
 from arbwatch.feeds.model import (
     CellKey,
     ParsedQuote,
@@ -27,7 +28,7 @@ from arbwatch.feeds.model import (
     cell_key,
     withdraw_missing,
 )
-from arbwatch.feeds.rapidodds import (
+from arbwatch.feeds.rapidodds.wire import (
     Connected,
     ErrorEvent,
     OddsUpdate,
@@ -41,7 +42,6 @@ from arbwatch.feeds.rapidodds import (
     provider_event_id,
     snapshot_withdrawals,
 )
-from arbwatch.feeds.wire import parse_utc_timestamp
 from tests.unit.frames import (
     FUZZ,
     JSON_VALUES,
@@ -663,3 +663,22 @@ def test_fuzz_well_formed_snapshots_with_random_values(markets: list[dict[str, A
     counted = snapshot.skipped_outcomes + snapshot.skipped_prices + len(snapshot.quotes)
     assert counted == outcomes
     assert snapshot.skipped_markets == sum(market["key"] == "unknown" for market in markets)
+
+
+@pytest.mark.parametrize(
+    ("game_url", "expected"),
+    [
+        (
+            "https://www.example.com/nba/crows-collingwood",
+            "https://www.example.com/nba/crows-collingwood",
+        ),
+        (None, ""),  # the documented example's null
+        ("javascript:alert(1)", ""),
+        (42, ""),
+    ],
+)
+def test_the_game_url_is_kept_when_it_is_a_web_address(game_url: object, expected: str) -> None:
+    body = fixture("rapidodds_rest_example.json")
+    body["games"][0]["game"]["game_url"] = game_url
+    (event,) = parse_snapshot(body).events
+    assert event.url == expected

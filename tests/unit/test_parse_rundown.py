@@ -1,4 +1,4 @@
-"""Tests for arbwatch.feeds.rundown: recorded frames, every documented edge, and fuzzing.
+"""Tests for arbwatch.feeds.therundown.wire: recorded frames, every documented edge, and fuzzing.
 
 The frames live in tests/fixtures/frames/rundown_*.json. Copied from the provider's
 documents: sports, affiliates, events_nba, openers and market_delta (OpenAPI examples),
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind, Period
 from arbwatch.core.odds import american_to_decimal
 from arbwatch.feeds.model import ParsedQuote, ParseError, ProviderEvent, cell_key, withdraw_missing
-from arbwatch.feeds.rundown import (
+from arbwatch.feeds.therundown.wire import (
     MARKETS,
     DeltaPage,
     EventsPage,

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from arbwatch.core.markets import MarketKind, Period, PriceUpdate
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.model import DEFAULT_MAX_PRICE, ParsedQuote, PriceBounds
-from arbwatch.feeds.rapidodds_feed import RapidOddsSettings, RapidOddsSettingsError
-from arbwatch.feeds.rundown_feed import RundownSettings
-from arbwatch.feeds.rundown_v1_feed import RundownV1Session, RundownV1Settings
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings, RapidOddsSettingsError
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Session, RundownV1Settings
 from tests.unit.test_rapidodds_session import body, game, new_session, push
 from tests.unit.test_rundown_session import (
     T,

@@ -19,20 +19,15 @@ from arbwatch.core.markets import AWAY, HOME, MarketKey, MarketKind, PriceUpdate
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError, ProviderEvent
-from arbwatch.feeds.rapidodds import (
+from arbwatch.feeds.rapidodds.session import OversizedFrameError, RapidOddsSession, SessionResult
+from arbwatch.feeds.rapidodds.settings import RapidOddsSettings, RapidOddsSettingsError
+from arbwatch.feeds.rapidodds.wire import (
     Connected,
     ErrorEvent,
     OddsUpdate,
     Subscribed,
     UnknownEvent,
     Unsubscribed,
-)
-from arbwatch.feeds.rapidodds_feed import (
-    OversizedFrameError,
-    RapidOddsSession,
-    RapidOddsSettings,
-    RapidOddsSettingsError,
-    SessionResult,
 )
 from tests.unit.frames import FUZZ, epoch, frame
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 import arbwatch.core.rules as rules_module
-from arbwatch.config.model import RuleConfig
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.evaluate import (
     ArbitrageSettings,
@@ -32,6 +31,7 @@ from arbwatch.core.markets import (
     total,
 )
 from arbwatch.core.matrix import MatrixBlock, PriceMatrix
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.core.rules import (
     Match,
     RuleSet,
@@ -108,6 +108,7 @@ def test_arbitrage_rule_becomes_arbitrage_settings() -> None:
         books=frozenset({"draftkings", "fanduel", "betfair"}),
         excluded_books=frozenset({"fanduel"}),
         commissions={"betfair": 0.02},
+        min_books=2,
     )
 
 

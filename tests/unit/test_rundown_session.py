@@ -30,17 +30,16 @@ from arbwatch.core.odds import american_to_decimal
 from arbwatch.feeds.base import FeedBatch
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import ParseError, ProviderEvent
-from arbwatch.feeds.rundown_feed import (
+from arbwatch.feeds.therundown.pages import bootstrap_dates
+from arbwatch.feeds.therundown.schedule import RestJob, RestSchedule
+from arbwatch.feeds.therundown.session import (
     FINISHED_AFTER,
     FrameResult,
-    RestJob,
-    RestSchedule,
     RundownSession,
-    RundownSettings,
     SyncResult,
-    bootstrap_dates,
 )
-from arbwatch.feeds.rundown_v1_feed import RundownV1Session, RundownV1Settings
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.v1 import RundownV1Session, RundownV1Settings
 from tests.unit.frames import epoch, fixture, frame
 
 NBA_EVENT = "816efd1e5767d7133b5bc70c77173a18"

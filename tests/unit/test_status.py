@@ -344,7 +344,7 @@ def test_status_document_is_json_with_ages_and_reads_back() -> None:
 
 def test_status_lines() -> None:
     assert status_lines(health(), ZoneInfo("UTC")) == [
-        "arbwatch 0.1.0 · up 3m 05s · feeds 1/2 up · 25 updates/s · 1 live opportunities · "
+        "arbwatch 0.1.0 · up 3m 05s · feeds 1/2 up · 25 updates/s · 1 live opportunity · "
         "5 alerts sent",
         "daemon pid 4242 · started 2024-03-01 11:56:55 · state /var/lib/arbwatch",
         "feeds",
@@ -354,7 +354,7 @@ def test_status_lines() -> None:
         "  rapid                          backing off  rapidoddsapi  0.0 updates/s   "
         "no message yet         3 reconnects  credits 120 used, 880 left  (HTTP 503)",
         "engine: 2,468 updates in 7 evaluations · 1,234 markets · "
-        "latency p50 5.50 ms, p95 100 ms · 5 alerts (new 4, gone 1) · 1 config reloads refused",
+        "latency p50 5.50 ms, p95 100 ms · 5 alerts (new 4, gone 1) · 1 config reload refused",
         "live opportunities (1)",
         "  arbs  arbitrage  +5.00%  Lakers @ Celtics · Moneyline · Celtics (FanDuel) / "
         "Lakers (Bovada)  42s",
@@ -376,7 +376,7 @@ def test_status_lines_before_anything_happened() -> None:
         "feeds",
         "  (none)",
         "engine: 2,468 updates in 7 evaluations · 1,234 markets · latency p50 -, p95 - · 0 alerts "
-        "(new 4, gone 1) · 1 config reloads refused",
+        "(new 4, gone 1) · 1 config reload refused",
         "live opportunities (0)",
         "last alerts (0 of 0)",
         "channels",

@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from arbwatch.config.model import RuleConfig
+from arbwatch.core.clv import AlertedPrice, Close, ClvRecord
 from arbwatch.core.dedup import AlertReason, Lifecycle, Observation
+from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import AWAY, HOME, Event, PriceUpdate, moneyline, player_prop, spread
 from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.core.rules import Match, RuleSet
 from arbwatch.store import (
     SCHEMA_VERSION,
@@ -37,6 +39,7 @@ def rule(name: str = "arbs", **fields: Any) -> RuleConfig:
     fields.setdefault("kind", "arbitrage")
     fields.setdefault("notify", ("phone",))
     fields.setdefault("max_quote_age", 1e9)
+    fields.setdefault("min_duration", 0.0)  # alerted at first sight
     return RuleConfig(name=name, **fields)
 
 
@@ -70,7 +73,7 @@ def test_open_creates_directory_schema_and_wal(tmp_path: Path) -> None:
         assert store.path == path
         assert store.load_states(NOW, 600.0) == []
         assert store.history() == []
-    assert tables(path) == ["alerts", "conditions", "decided", "deliveries", "occurrences"]
+    assert tables(path) == ["alerts", "clv", "conditions", "decided", "deliveries", "occurrences"]
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -83,7 +86,7 @@ def test_schema_is_created_once_and_data_survives_reopening(tmp_path: Path) -> N
         store.save(Lifecycle([config]).observe(matches(RuleSet([config]), ML), {ML}, NOW))
     with Store(path) as store:
         assert len(store.load_states(NOW, 600.0)) == 1
-    assert tables(path) == ["alerts", "conditions", "decided", "deliveries", "occurrences"]
+    assert tables(path) == ["alerts", "clv", "conditions", "decided", "deliveries", "occurrences"]
 
 
 def test_two_stores_on_one_file_both_write_and_see_each_other(tmp_path: Path) -> None:
@@ -301,20 +304,44 @@ def test_format_history_table() -> None:
     tokyo = ZoneInfo("Asia/Tokyo")
     lines = format_history(
         [
-            row(),
-            row(rule="ev", kind="positive_ev", ended_at=None, last_seen=NOW + 7300, alerts=1),
+            row(clv_pending=1),
+            row(
+                rule="ev",
+                kind="positive_ev",
+                ended_at=None,
+                last_seen=NOW + 7300,
+                alerts=1,
+                clv=(ClvRecord(alerted_price(), NOW + 9000, 0.5, 0.05),),
+            ),
         ],
         NOW + 3 * 86_400 + 3600,
         tokyo,
     )
     assert lines == [
-        "FIRST SEEN             AGO          LASTED  RULE      KIND    BEST  ALERTS  WHAT",
-        "2023-11-15 07:13:20  3d 1h          2m 13s  nba-arbs  ARB   +2.14%       2  "
+        "FIRST SEEN             AGO          LASTED  RULE      KIND    BEST  ALERTS  CLV      WHAT",
+        "2023-11-15 07:13:20  3d 1h          2m 13s  nba-arbs  ARB   +2.14%       2  pending  "
         "Lakers @ Celtics · Moneyline · Celtics (dk) / Lakers (fd)",
-        "2023-11-15 07:13:20  3d 1h  2h 01m, active  ev        EV    +2.14%       1  "
+        "2023-11-15 07:13:20  3d 1h  2h 01m, active  ev        EV    +2.14%       1  +5.00%   "
         "Lakers @ Celtics · Moneyline · Celtics (dk) / Lakers (fd)",
         "times in Asia/Tokyo; newest first",
     ]
+
+
+def alerted_price(**fields: Any) -> AlertedPrice:
+    base: dict[str, Any] = {
+        "key": "k",
+        "rule": "ev",
+        "kind": "positive_ev",
+        "book": "DraftKings",
+        "market": ML,
+        "outcome": HOME,
+        "label": "Celtics",
+        "price": 2.1,
+        "alerted_at": NOW,
+        "starts_at": NOW + 3600,
+        "close": Close(("Pinnacle",), DevigMethod.WORST_CASE),
+    }
+    return AlertedPrice(**{**base, **fields})
 
 
 @pytest.mark.parametrize(

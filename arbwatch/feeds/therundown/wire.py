@@ -86,8 +86,8 @@ import msgspec
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind, Period, normalize_line
 from arbwatch.core.odds import american_to_decimal
 from arbwatch.errors import InvalidOddsError
+from arbwatch.feeds.decoding import MAX_ABS_LINE, decode_json, parse_utc_timestamp
 from arbwatch.feeds.model import ParsedQuote, ParseError, ProviderEvent
-from arbwatch.feeds.wire import MAX_ABS_LINE, decode_json, parse_utc_timestamp
 
 #: The provider name put on `ProviderEvent`s unless the caller passes another.
 PROVIDER: Final = "therundown"

@@ -27,20 +27,15 @@ fetches those events one by one instead of whole days; such a feed has no delta 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import quote
-
-import httpx
 
 from arbwatch.core.markets import MarketKind
-from arbwatch.feeds.base import Backoff, websocket_url
-from arbwatch.feeds.identity import EventIdentity
+from arbwatch.feeds.base import SettingsError, websocket_url
 from arbwatch.feeds.model import CellKey
-from arbwatch.feeds.recording import FrameRecorder
-from arbwatch.feeds.rundown import (
+from arbwatch.feeds.therundown.session import FrameResult, RundownSession
+from arbwatch.feeds.therundown.settings import RundownSettings
+from arbwatch.feeds.therundown.wire import (
     RETIRED_AFFILIATES,
     Heartbeat,
     SkipReason,
@@ -48,13 +43,6 @@ from arbwatch.feeds.rundown import (
     V1Update,
     parse_v1_frame,
     period_for,
-)
-from arbwatch.feeds.rundown_feed import (
-    FrameResult,
-    PageKey,
-    RundownFeed,
-    RundownSession,
-    RundownSettings,
 )
 
 #: The V1 WebSocket path.
@@ -84,9 +72,11 @@ class RundownV1Settings(RundownSettings):
     def _check_scope(self) -> None:
         """V1 is filtered by sport or by event; it only carries markets 1, 2 and 3."""
         if not self.sport_ids and not self.event_ids:
-            raise ValueError(f"feed {self.name}: a V1 feed needs sport_ids or event_ids")
+            raise SettingsError.one(self.name, "", "a V1 feed needs sport_ids or event_ids")
         if not set(self.market_ids) <= V1_MARKET_IDS:
-            raise ValueError(f"feed {self.name}: a V1 feed carries market_ids 1, 2 and 3 only")
+            raise SettingsError.one(
+                self.name, "market_ids", "a V1 feed carries market_ids 1, 2 and 3 only"
+            )
 
     @property
     def ws_url(self) -> str:
@@ -175,43 +165,8 @@ class RundownV1Session(RundownSession):
         return int(event.sport) if event.sport.isdigit() else None
 
 
-#: The provider name of V1 feeds in recordings: their frames need `RundownV1Session`.
-V1_PROVIDER: Final = "therundown-v1"
-
-
-class RundownV1Feed(RundownFeed):
-    """Runs one TheRundown V1 feed: V2 REST bootstrap and resync, the V1 line socket.
-
-    Built like `RundownFeed` (same arguments, same ``stats``), with `RundownV1Settings`.
-    """
-
-    settings: RundownV1Settings
-    recorded_provider = V1_PROVIDER
-
-    def __init__(
-        self,
-        settings: RundownV1Settings,
-        identity: EventIdentity,
-        *,
-        client: httpx.AsyncClient | None = None,
-        recorder: FrameRecorder | None = None,
-        clock: Callable[[], float] = time.time,
-        backoff: Backoff | None = None,
-    ) -> None:
-        """Prepare the feed; nothing connects until `run` (arguments as `RundownFeed`)."""
-        super().__init__(
-            settings, identity, client=client, recorder=recorder, clock=clock, backoff=backoff
-        )
-
-    def _new_session(self, identity: EventIdentity) -> RundownSession:
-        """A V1 session."""
-        return RundownV1Session(self.settings.name, identity, max_price=self.settings.max_price)
-
-    def _snapshot_requests(self) -> list[tuple[str, PageKey | None]]:
-        """Whole days of the sports, or the listed events one by one."""
-        if self.settings.event_ids:
-            return [
-                ("/api/v2/events/" + quote(event_id, safe=""), None)
-                for event_id in self.settings.event_ids
-            ]
-        return super()._snapshot_requests()
+#: The provider name of V1 feeds, in the config and in recordings (whose frames need
+#: `RundownV1Session`).
+V1_PROVIDER: Final = "therundown_v1"
+#: How recordings made before the name was one spelled it; they still replay.
+V1_PROVIDER_BEFORE: Final = "therundown-v1"

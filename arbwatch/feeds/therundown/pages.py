@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 
 class PagePlan:
@@ -77,3 +78,9 @@ class PagePlan:
     def total(self) -> int:
         """How many pages the plan has."""
         return len(self._order)
+
+
+def bootstrap_dates(now: float, days_ahead: int) -> list[str]:
+    """The dates (YYYY-MM-DD, UTC) whose events pages make a bootstrap: today onwards."""
+    today = datetime.fromtimestamp(now, UTC).date()
+    return [(today + timedelta(days=offset)).isoformat() for offset in range(days_ahead + 1)]

@@ -62,6 +62,7 @@ from typing import Any, Final, NamedTuple, TypeAlias, TypeVar
 import msgspec
 
 from arbwatch.core.markets import AWAY, DRAW, HOME, OVER, UNDER, MarketKind, Period, normalize_line
+from arbwatch.feeds.decoding import MAX_ABS_LINE, decode_json, parse_utc_timestamp
 from arbwatch.feeds.model import (
     CellKey,
     ParsedQuote,
@@ -69,7 +70,6 @@ from arbwatch.feeds.model import (
     ProviderEvent,
     withdraw_missing,
 )
-from arbwatch.feeds.wire import MAX_ABS_LINE, decode_json, parse_utc_timestamp
 
 #: The provider name put on `ProviderEvent`s unless the caller passes another.
 PROVIDER: Final = "rapidoddsapi"
@@ -246,6 +246,7 @@ class _Game(_Wire):
     commence_time: Any = None
     home_team: Any = None
     away_team: Any = None
+    game_url: Any = None
 
 
 class _GameEntry(_Wire):
@@ -484,7 +485,14 @@ def _event(game: _Game | None, provider: str, sport: str) -> ProviderEvent | Non
         home=home,
         away=away,
         starts_at=starts_at,
+        # Only a web address is kept: it goes into alerts as a link.
+        url=game.game_url if _is_web_url(game.game_url) else "",
     )
+
+
+def _is_web_url(value: object) -> bool:
+    """Whether ``value`` is an http(s) address (the wire's ``game_url`` may be null)."""
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
 def _book_quotes(

@@ -4,7 +4,9 @@ The recordings (one file per feed, as ``Daemon(record_dir=...)`` writes them) ar
 receive-time order and run through the daemon's own engine step (`arbwatch.core.engine`)
 with the config's rules, quiet hours and alert lifecycle, on the recorded clock
 (`arbwatch.feeds.replay.run_frames`). Each alert is printed as its channels would get it
-(`arbwatch.notify.alert_message`, the daemon's rendering), then the alerts per rule and the
+(`arbwatch.notify.alert_message`, the daemon's rendering), then the closing-line value of the
+alerted prices whose game started within the recordings (`arbwatch.core.clv_summary`, as
+``history --clv`` prints it; the rest are counted as waiting), the alerts per rule and the
 figures: frames read, the recorded span, the wall time and recorded frames per second.
 
 Nothing is sent and no state is read or written: a backtest starts from an empty lifecycle,
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import TextIO
 
 from arbwatch.config.model import Config
+from arbwatch.core.clv import ClvTracker
+from arbwatch.core.clv_summary import summary_lines
 from arbwatch.core.dedup import Alert
 from arbwatch.core.engine import Engine
 from arbwatch.feeds.replay import ReplayResult, merged, run_frames
@@ -39,12 +43,15 @@ class BacktestResult:
         messages: each alert's message, as its channels would have got it.
         by_rule: alerts per rule (every configured rule, zero included), by reason.
         wall_seconds: how long the run took.
+        clv_pending: alerted prices whose game had not started by the last frame (the
+            settled ones are ``replay.clv``).
     """
 
     replay: ReplayResult
     messages: list[Message] = field(default_factory=list)
     by_rule: dict[str, Counter[str]] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    clv_pending: int = 0
 
     @property
     def frames_per_second(self) -> float:
@@ -83,16 +90,17 @@ def backtest(
         print(f"[{when}] {alert.reason.value} · {alert.rule.name} -> {channels}", file=out)
         print(f"{message.title}\n{message.body}\n", file=out)
 
+    tracker = ClvTracker()
     started = timer()
-    replayed = run_frames(merged(paths), engine, show)
-    result = BacktestResult(replayed, messages, by_rule, timer() - started)
+    replayed = run_frames(merged(paths), engine, show, clv=tracker)
+    result = BacktestResult(replayed, messages, by_rule, timer() - started, tracker.tracked)
     print(report(result, len(paths)), file=out)
     return result
 
 
 def report(result: BacktestResult, recordings: int) -> str:
-    """The closing lines: alerts per rule, then the figures."""
-    lines = ["alerts per rule:"]
+    """The closing lines: the closing-line value, the alerts per rule, then the figures."""
+    lines = [*summary_lines(result.replay.clv, result.clv_pending), "", "alerts per rule:"]
     width = max((len(name) for name in result.by_rule), default=0)
     for name, reasons in result.by_rule.items():
         detail = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))

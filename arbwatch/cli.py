@@ -442,6 +442,7 @@ def _replay(args: argparse.Namespace) -> int:
             commissions=config.commissions,
             odds_format=config.odds_format,
             name_rules=True,
+            closing_line=True,
         )
         return 0
     replay(

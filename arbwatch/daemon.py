@@ -367,7 +367,9 @@ class Daemon:
         now = max((batch.received_at for batch in batches), default=None)
         step = self.engine.step(batches, self._clock() if now is None else now)
         self._stepped_at = step.now
-        self.clv.observe(batches)
+        # The prices the step wrote, for the closes of the alerted prices; the alerts
+        # themselves reach the tracker through `_act`, as every observation's do.
+        self.clv.observe(step.batches)
         by_feed = self.counters.updates_by_feed
         books = self.books_by_feed
         for batch in batches:

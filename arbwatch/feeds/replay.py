@@ -23,6 +23,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TextIO
 
+from arbwatch.core.clv import ClvRecord, ClvTracker, track_alerts
+from arbwatch.core.clv_summary import summary_lines
 from arbwatch.core.dedup import Alert, AlertReason
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.engine import EXPIRY_INTERVAL, Engine
@@ -51,6 +53,9 @@ class ReplayResult:
     last_at: float | None = None
     #: Every alert the lifecycle decided, in order.
     alerts: list[Alert] = field(default_factory=list)
+    #: The closing-line value of the alerted prices whose game started within the
+    #: recording (with a `ClvTracker` given to `run_frames`).
+    clv: list[ClvRecord] = field(default_factory=list)
 
     @property
     def found(self) -> list[Opportunity]:
@@ -87,25 +92,34 @@ def run_frames(
     frames: Iterable[RecordedFrame],
     engine: Engine,
     on_alert: Callable[[Alert], None] | None = None,
+    *,
+    clv: ClvTracker | None = None,
 ) -> ReplayResult:
     """Run ``frames`` through ``engine`` on their recorded clock; ``on_alert`` sees each alert.
 
     A frame's batch is one engine step at its receive time. Before it, the lifecycle's
     expiry runs whenever the daemon's timer would have: at each `EXPIRY_INTERVAL` of
     recorded time since the last, and when an alert held by ``min_duration`` comes due
-    (`Lifecycle.next_due`), at that time. An alert still held at the last frame is decided
-    when it comes due, as the daemon's timer does.
+    (`Lifecycle.next_due`), at that time. With ``clv``, the alerted prices are tracked
+    and settled as the daemon does (`arbwatch.clv_recorder`): each game settles at the
+    first step or expiry at or after its recorded start; what has not started by the last
+    frame is left in ``clv`` (`ClvTracker.tracked`). An alert still held at the last frame
+    is decided when it comes due, as the daemon's timer does.
     """
     identity = EventIdentity()
     replayers: dict[str, FrameReplayer] = {}
     result = ReplayResult()
     timer = _Timer()
+    rules = engine.rules
 
     def decided(alerts: Sequence[Alert], now: float) -> None:
         for alert in alerts:
             result.alerts.append(alert)
             if on_alert is not None:
                 on_alert(alert)
+        if clv is not None:
+            result.clv.extend(track_alerts(clv, alerts, engine.matrix, rules)[1])
+            result.clv.extend(clv.settle(now))
 
     for frame in frames:
         result.frames += 1
@@ -135,6 +149,8 @@ def run_frames(
         result.updates += len(batch.updates)
         step = engine.step((batch,), now)
         timer.last = now
+        if clv is not None:
+            clv.observe_batches(step.batches)
         decided(step.observation.alerts, now)
     # Alerts still held by min_duration at the last frame come due as the daemon's timer
     # would have had them (min_duration is short: the daemon was still running).
@@ -228,10 +244,13 @@ def replay(
     commissions: Mapping[str, float] | None = None,
     odds_format: OddsFormat = OddsFormat.DECIMAL,
     name_rules: bool = False,
+    closing_line: bool = False,
 ) -> ReplayResult:
     """Replay the recordings at ``paths`` under ``rules``, printing each alert as decided.
 
-    ``name_rules`` adds each alert's rule and reason to its line (a config's rules).
+    ``name_rules`` adds each alert's rule and reason to its line (a config's rules);
+    ``closing_line`` prints the closing-line value of the alerted prices before the summary
+    (`arbwatch.core.clv_summary`, as ``history --clv`` does).
 
     Raises:
         RecordingError: a file cannot be read.
@@ -241,7 +260,10 @@ def replay(
     def show(alert: Alert) -> None:
         print(describe(alert, odds_format, name_rule=name_rules), file=out)
 
-    result = run_frames(merged(paths), engine, show)
+    tracker = ClvTracker() if closing_line else None
+    result = run_frames(merged(paths), engine, show, clv=tracker)
+    if tracker is not None:
+        print("\n".join(summary_lines(result.clv, tracker.tracked)), file=out)
     print(_summary(result), file=out)
     return result
 

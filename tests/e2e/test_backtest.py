@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from arbwatch.sim.rundown import RundownSimulator
 from arbwatch.sim.server import serve
 from arbwatch.sim.world import World
 from tests.sinks import json_receiver
+from tests.unit.test_rapidodds_session import game, push
 
 pytestmark = pytest.mark.anyio
 
@@ -125,3 +127,88 @@ def test_the_command_line_prints_alerts_and_exits_78_on_a_bad_config(
     config.write_text("rules: nonsense\n", encoding="utf-8")
     assert main(["backtest", "-c", str(config), str(recording / "rapid-arb.jsonl")]) == 78
     assert "the config cannot be used" in capsys.readouterr().err
+
+
+#: 2026-11-22 08:20:00 UTC, the recording's first frame.
+T0 = 1795335600.0
+
+
+#: A game in a push: home, away, start (ISO, UTC) and each book's (home, away) prices.
+Game = tuple[str, str, str, dict[str, tuple[float, float]]]
+
+
+def _odds_frame(at: float, games: list[Game]) -> str:
+    """A recorded RapidOddsAPI push at ``at``, every price quoted then."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at))
+    pushed = []
+    for home, away, start, books in games:
+        one = game(books, home=home, away=away, updated=stamp)
+        one["game"]["commence_time"] = start
+        pushed.append(one)
+    return json.dumps(
+        {
+            "t": at,
+            "feed": "rapid",
+            "provider": "rapidoddsapi",
+            "channel": "ws",
+            "source": "wss://api.example.invalid/ws?api_key=***",
+            "frame": push(pushed, at=stamp),
+        }
+    )
+
+
+def test_a_backtest_prints_the_closing_line_value_of_a_game_that_started_within_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two games, DraftKings slow on the away side of each at 2.25. Celtics-Lakers starts at
+    # 08:21:00, within the recording; Heat-Knicks the next day, after it.
+    celtics = ("Boston Celtics", "Los Angeles Lakers", "2026-11-22T08:21:00")
+    heat = ("Miami Heat", "New York Knicks", "2026-11-23T01:00:00")
+    fair = {"Pinnacle": (1.87, 2.03), "FanDuel": (1.85, 1.98)}
+    slow = {**fair, "DraftKings": (1.83, 2.25)}
+    # Pinnacle's last price before the start: Celtics 1.80, Lakers 2.10.
+    closing = {"Pinnacle": (1.80, 2.10), "FanDuel": (1.85, 1.98), "DraftKings": (1.83, 2.25)}
+    # In play, after the start: never the close.
+    in_play = {"Pinnacle": (2.50, 1.60), "FanDuel": (1.85, 1.98), "DraftKings": (1.83, 2.25)}
+    frames = [
+        _odds_frame(T0 + 5, [(*celtics, fair), (*heat, fair)]),
+        _odds_frame(T0 + 10, [(*celtics, slow), (*heat, slow)]),
+        _odds_frame(T0 + 40, [(*celtics, closing), (*heat, slow)]),
+        _odds_frame(T0 + 70, [(*celtics, in_play), (*heat, slow)]),
+    ]
+    recording = tmp_path / "rapid.jsonl"
+    recording.write_text("\n".join(frames) + "\n", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "state_dir: " + str(tmp_path) + "\n"
+        "feeds:\n  - name: rapid\n    provider: rapidoddsapi\n    api_key: oa_test\n"
+        "    base_url: http://127.0.0.1:9\n    sports: [NBA]\n"
+        "    bookmakers: [Pinnacle, DraftKings, FanDuel]\n    market_types: [head_to_head]\n"
+        "channels:\n  console: console://\n"
+        "rules:\n"
+        "  - name: sharp-ev\n    kind: positive_ev\n    sharp: [Pinnacle]\n"
+        "    devig: multiplicative\n    min_ev: 3%\n    max_quote_age: 10m\n"
+        "    notify: [console]\n",
+        encoding="utf-8",
+    )
+    assert main(["backtest", "-c", str(config), str(recording)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # Alerted at 08:20:10: Lakers 2.25 at DraftKings. Pinnacle's close, 1.80 / 2.10:
+    # p_c(Lakers) = (1/2.10) / (1/1.80 + 1/2.10) = 0.461538, so CLV = 2.25 x 0.461538 - 1
+    # = +3.85%. The in-play frame improves the alert after the start: that price has no
+    # close (alerted in play), and Pinnacle's in-play 1.60 never became the close. The
+    # Knicks' price waits for its game, which starts after the recording.
+    heading = "Closing-line value of 2 alerted prices; 1 more wait for their game to start"
+    summary = [
+        line for line in lines[lines.index(heading) + 1 : lines.index("alerts per rule:")] if line
+    ]
+    columns = ["PRICES", "WITH", "CLOSE", "MEAN", "CLV", "BEAT", "CLOSE", "NO", "CLOSE"]
+    figures = ["2", "1", "+3.85%", "100%", "(1/1)", "1"]
+    assert [line.split() for line in summary[:-1]] == [
+        ["RULE", *columns],
+        ["sharp-ev", *figures],
+        ["BOOK", *columns],
+        ["DraftKings", *figures],
+        ["ALL", *figures],
+    ]
+    assert summary[-1] == "CLV = alerted price / closing fair price - 1; beat the close: CLV > 0"

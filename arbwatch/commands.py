@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 
@@ -27,6 +27,9 @@ from arbwatch.feeds.base import redact
 from arbwatch.logs import configure_logging
 from arbwatch.spelling import did_you_mean
 from arbwatch.store import clv_lines, history_lines
+
+if TYPE_CHECKING:
+    from arbwatch.config.model import Config
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,21 @@ def _config_refused(error: ConfigError) -> int:
     gap = "\n" if len(error.problems) > 1 else " "
     print(f"arbwatch: the config cannot be used:{gap}{error}", file=sys.stderr)
     return EXIT_CONFIG
+
+
+def usable_config(path: Path) -> Config | None:
+    """The config at ``path``, or None once why it cannot be used is printed.
+
+    For the commands outside this module that read a config (replay -c, backtest): the
+    caller then exits with `EXIT_CONFIG`.
+    """
+    from arbwatch.config import load_config  # noqa: PLC0415 - see the module docstring
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        _config_refused(error)
+        return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -83,6 +83,7 @@ from arbwatch.feeds.base import (
     truncate,
 )
 from arbwatch.feeds.bounded_ws import aconnect_bounded
+from arbwatch.feeds.collector import collector_paused
 from arbwatch.feeds.connection import (
     frames,
 )
@@ -544,7 +545,10 @@ class RapidOddsFeed(FeedDriver):
         """What ``read()`` makes of ``frame``, or None (counted) when it is unreadable."""
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
-            result = read()
+            # A push is a full snapshot (10 MB for a big subscription): no collections
+            # while it is decoded (`arbwatch.feeds.collector` says why).
+            with collector_paused():
+                result = read()
         except OversizedFrameError as error:
             self.stats.extra["oversized_frames"] = self.stats.extra.get("oversized_frames", 0) + 1
             # Only a REST body gets here: a WebSocket message over the limit is refused

@@ -202,8 +202,11 @@ def run_snapshot_bench(
     *, events: int = 1000, books: int = 20, pushes: int = 10, seed: int = 1, out: TextIO
 ) -> SnapshotBench:
     """Measure ``pushes`` pushes per collector mode after the first, and the events pages."""
-    if pushes < 1:
-        raise ValueError("--pushes must be 1 or more")
+    if pushes < 1 or books < 3:
+        raise ValueError("--pushes must be 1 or more and --books 3 or more")
+    if pushes * len(MODES) > events:
+        # Each push plants its arbitrage on a game of its own.
+        raise ValueError(f"--pushes {pushes} needs --events {pushes * len(MODES)} or more")
     world = bench_world(events, books, seed=seed, now=EPOCH)
     sim = RapidOddsSimulator(world, clock=lambda: EPOCH, rate_limit=None)
     names = [book.name for book in world.books]

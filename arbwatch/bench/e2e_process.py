@@ -40,13 +40,19 @@ status:
 feeds:
 {feed}
 channels:
-  bench: {hook}/bench
+  # Every alert its own message at once: the bench times the alert, not grouping's wait.
+  bench:
+    url: {hook}/bench
+    group_wait: 0s
+    group_interval: 0s
 rules:
   - name: bench-arbitrage
     kind: arbitrage
     min_profit: 1%
     max_profit: 15%
     max_quote_age: 10m
+    # Alerted at first sight: the bench times the daemon, not the hold against blinks.
+    min_duration: 0s
     notify: [bench]
     repeat: 10m
 """

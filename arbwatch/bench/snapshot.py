@@ -107,7 +107,8 @@ class PushFigures:
     updates: int
     pauses: int
     pause_seconds: float
-    found_planted: bool
+    #: Whether the evaluation found the arbitrage planted before the push; None: none was.
+    found_planted: bool | None
 
 
 @dataclass(slots=True)
@@ -160,7 +161,7 @@ class _Path:
             updates=updates,
             pauses=pauses.count,
             pause_seconds=pauses.seconds,
-            found_planted=False,
+            found_planted=None,
         )
         return figures, games
 
@@ -242,7 +243,7 @@ def run_snapshot_bench(
         print(_line(f"later pushes ({CHANGES_PER_PUSH} prices changed), {mode}", taken), file=out)
     bench.pages = anyio.run(_pages, world)
     for mode, page in bench.pages.items():
-        print(_line(f"TheRundown events page, {mode}", [page]), file=out)
+        print(_page_line(mode, page), file=out)
     return bench
 
 
@@ -290,7 +291,7 @@ async def _pages(world: World) -> dict[str, PushFigures]:
             updates=len(result.batch.updates),
             pauses=pauses.count,
             pause_seconds=pauses.seconds,
-            found_planted=True,
+            found_planted=None,
         )
     return figures
 
@@ -301,7 +302,8 @@ def _line(what: str, taken: Sequence[PushFigures]) -> str:
     def ms(values: Sequence[float]) -> str:
         return f"{statistics.median(values) * 1000:,.1f} [{max(values) * 1000:,.1f}]"
 
-    found = sum(push.found_planted for push in taken)
+    planted = [push.found_planted for push in taken if push.found_planted is not None]
+    found = f"; planted arbitrage found {sum(planted)}/{len(planted)}" if planted else ""
     return (
         f"{what}: {statistics.median(push.characters for push in taken) / 1e6:.2f} MB x "
         f"{len(taken)}; decode {ms([p.decode for p in taken])} ms, session "
@@ -310,7 +312,16 @@ def _line(what: str, taken: Sequence[PushFigures]) -> str:
         f"{ms([p.evaluate for p in taken])} ms, CPU {ms([p.cpu for p in taken])} ms; "
         f"{statistics.median(p.updates for p in taken):,.0f} updates; collector "
         f"{statistics.median(p.pauses for p in taken):.0f} runs, "
-        f"{ms([p.pause_seconds for p in taken])} ms; planted arbitrage found {found}/{len(taken)}"
+        f"{ms([p.pause_seconds for p in taken])} ms{found}"
+    )
+
+
+def _page_line(mode: str, page: PushFigures) -> str:
+    """The events page's figures in one mode."""
+    return (
+        f"TheRundown events page, {mode}: {page.characters / 1e6:.2f} MB read in "
+        f"{page.session * 1000:,.1f} ms, CPU {page.cpu * 1000:,.1f} ms; {page.updates:,} "
+        f"updates; collector {page.pauses} runs, {page.pause_seconds * 1000:,.1f} ms"
     )
 
 

@@ -34,6 +34,7 @@ def test_a_tiny_run_prints_every_mode_and_finds_every_planted_arbitrage() -> Non
     lines = out.getvalue().splitlines()
     assert lines[0].startswith(f"board: 6 games x moneyline, spread, total x 3 books = {prices}")
     assert lines[1].startswith("first push (whole board), gc paused: ")
+    assert "planted" not in lines[1]  # nothing is planted before the whole board
     assert [line.split(":")[0] for line in lines[2:]] == [
         "later pushes (6 prices changed), gc running",
         "later pushes (6 prices changed), gc paused",

@@ -16,8 +16,12 @@ Three layers, after the house style (sans-I/O core, thin I/O shell), a module ea
 How a push becomes a batch
     Every ``odds_update`` push (and every REST snapshot) is a full snapshot of one sport's
     subscribed scope, so it replaces what that sport quoted before: a cell quoted before
-    and missing now is withdrawn (price NaN, `snapshot_withdrawals`), and a cell whose
-    price and quote time are what the engine already has is not sent again. The first
+    and missing now is withdrawn (price NaN), and a cell whose price and quote time are
+    what the engine already has is not sent again. Pushes are compared in bulk: each
+    book-game (one bookmaker's object under one game) is kept as the bytes it came in,
+    and one pushed byte for byte as last time is not even read; only the others are, and
+    the cells of book-games gone from the push are the withdrawals. A 9 MB push of
+    120,000 prices with six changed costs about 60 ms of CPU so. The first
     push after a reconnect therefore neither withdraws what merely was not pushed while
     the connection was down, nor sends the whole sport again: only what changed. When the
     engine is behind and a batch is dropped (`Handoff`), the session forgets what it

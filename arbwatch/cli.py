@@ -221,6 +221,13 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     )
     commands.add_config_argument(run)
     run.add_argument("--log-level", choices=levels, help="overrides the config's log_level")
+    run.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="record every feed's traffic to rotating .jsonl.gz files in DIR, for replay and "
+        "backtest (overrides the directory of the config's record; its limits stay)",
+    )
 
     demo = subcommands.add_parser(
         "demo",

@@ -71,7 +71,9 @@ from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
+from arbwatch.feeds.recording import FrameRecorder
 from arbwatch.feeds.registry import Feed, FeedSettings, provider_of
+from arbwatch.feeds.rotation import RotatingWriter
 from arbwatch.health import (
     ChannelHealth,
     Counters,
@@ -140,9 +142,11 @@ _NOT_RESENT = "not sent: stale or no such channel at start"
 _BOOK = attrgetter("book")
 
 
-def build_feed(settings: FeedSettings, identity: EventIdentity) -> Feed:
-    """The feed that runs ``settings``: its provider's driver."""
-    return provider_of(settings).driver(settings, identity)
+def build_feed(
+    settings: FeedSettings, identity: EventIdentity, recorder: FrameRecorder | None = None
+) -> Feed:
+    """The feed that runs ``settings``: its provider's driver, recording to ``recorder``."""
+    return provider_of(settings).driver(settings, identity, recorder)
 
 
 @dataclass
@@ -173,6 +177,7 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         feeds: Sequence[Feed] | None = None,
         load: Callable[[Path], Config] = load_config,
+        record_dir: Path | None = None,
     ) -> None:
         """Prepare everything; nothing connects or opens until `run`.
 
@@ -182,6 +187,10 @@ class Daemon:
             feeds: feeds to run instead of those the config names (the demo and tests
                 pass their own; None builds them from ``config.feeds``).
             load: reads a config file on reload (tests may count calls).
+            record_dir: record every feed's frames and REST bodies to rotating files in
+                this directory (``arbwatch run --record DIR``), within the limits of the
+                feed's ``record`` settings if it has any; without it, the feeds the
+                config's ``record`` names record (`Config.recording`). Ignored with ``feeds``.
         """
         # Known before anything logs: every line and error from here on is scrubbed of them.
         remember_secrets(config.secrets())
@@ -194,11 +203,17 @@ class Daemon:
         #: Seconds a reload may read before it is given up (`RELOAD_TIMEOUT`).
         self.reload_timeout = RELOAD_TIMEOUT
         self.identity = EventIdentity(config.aliases)
-        self.feeds: list[Feed] = (
-            list(feeds)
-            if feeds is not None
-            else [build_feed(settings, self.identity) for settings in config.feeds]
-        )
+        #: The recorders of the feeds' traffic (`arbwatch.feeds.rotation`), closed by `run`.
+        self.recorders: list[FrameRecorder] = []
+        self.feeds: list[Feed] = list(feeds) if feeds is not None else []
+        for settings in config.feeds if feeds is None else ():
+            record = config.recording(settings.name, record_dir)
+            recorder = None
+            if record is not None:
+                writer = RotatingWriter(record, settings.name, clock=clock)
+                recorder = FrameRecorder(writer, config.secrets())
+                self.recorders.append(recorder)
+            self.feeds.append(build_feed(settings, self.identity, recorder))
         self.matrix = PriceMatrix()
         self._fair = FairCache(self.matrix)
         self._rules = RuleSet(config.rules, config.commissions)
@@ -310,6 +325,8 @@ class Daemon:
                 outer.cancel_scope.cancel()
         if self._systemd is not None:
             self._systemd.close()
+        for recorder in self.recorders:
+            recorder.close()
         logger.info("arbwatch stopped")
 
     async def _run_feed(self, feed: Feed, out: MemoryObjectSendStream[FeedBatch]) -> None:
@@ -761,6 +778,7 @@ class Daemon:
             ("feeds", old.feeds, new.feeds),
             ("aliases", old.aliases, new.aliases),
             ("state_dir", old.state_dir, new.state_dir),
+            ("record", old.recordings, new.recordings),
             ("status", old.status_listen, new.status_listen),
         ):
             if before != after:

@@ -149,6 +149,20 @@ def build_feed(
     return provider_of(settings).driver(settings, identity, recorder)
 
 
+def feed_recorder(
+    config: Config, feed: str, record_dir: Path | None, clock: Callable[[], float] = time.time
+) -> FrameRecorder | None:
+    """The recorder of ``feed``'s traffic (rotating gzip files, secrets redacted), if any.
+
+    ``record_dir`` (``arbwatch run --record DIR``) records every feed; without it, the
+    feeds the config's ``record`` names record (`Config.recording`).
+    """
+    record = config.recording(feed, record_dir)
+    if record is None:
+        return None
+    return FrameRecorder(RotatingWriter(record, feed, clock=clock), config.secrets())
+
+
 @dataclass
 class EngineStats:
     """What the engine has done since start; read by status lines and metrics."""
@@ -207,11 +221,8 @@ class Daemon:
         self.recorders: list[FrameRecorder] = []
         self.feeds: list[Feed] = list(feeds) if feeds is not None else []
         for settings in config.feeds if feeds is None else ():
-            record = config.recording(settings.name, record_dir)
-            recorder = None
-            if record is not None:
-                writer = RotatingWriter(record, settings.name, clock=clock)
-                recorder = FrameRecorder(writer, config.secrets())
+            recorder = feed_recorder(config, settings.name, record_dir, clock)
+            if recorder is not None:
                 self.recorders.append(recorder)
             self.feeds.append(build_feed(settings, self.identity, recorder))
         self.matrix = PriceMatrix()

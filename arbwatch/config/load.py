@@ -548,18 +548,19 @@ class _Reader:
         """``record: {dir: ..., max_file_bytes: ..., ...}``, on top of ``default``."""
         record = Section(written, RECORD_KEYS, self._problems, "recording settings")
         record.reject_unknown()
-        if "dir" not in record and default is None:
-            record.report("dir", "missing (required): the directory to record to")
-            return None
         directory = record.find("dir", values.text)
         base = default or RecordSettings(dir=Path())
-        return RecordSettings(
+        built = RecordSettings(
             dir=base.dir if directory is None else self._path(directory),
             max_file_bytes=record.get("max_file_bytes", values.size, base.max_file_bytes),
             rotate_every=record.get("rotate_every", values.duration, base.rotate_every),
             max_total_bytes=record.get("max_total_bytes", values.size, base.max_total_bytes),
             keep_for=record.get("keep_for", values.duration, base.keep_for),
         )
+        if "dir" not in record and default is None:
+            record.report("dir", "missing (required): the directory to record to")
+            return None
+        return built
 
     def _settings_problem(self, feed: Section, problem: SettingsProblem) -> None:
         """A feed settings class's refusal, at the line of its key when the key is written."""

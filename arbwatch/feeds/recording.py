@@ -34,8 +34,8 @@ RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 #: gzip framing for zlib (16 + the largest window).
 _GZIP_WBITS: Final = 31
-#: Bytes read at a time from a compressed file.
-_READ_CHUNK: Final = 64 * 1024
+#: Bytes of a compressed file read and decompressed at a time.
+_FEED_CHUNK: Final = 4096
 
 
 class RecordingError(ArbwatchError):
@@ -202,7 +202,8 @@ def _gzip_lines(handle: IO[bytes], path: Path) -> Iterator[bytes]:
     decompressor = zlib.decompressobj(_GZIP_WBITS)
     within = False  # inside a gzip stream that has not ended yet
     pending: list[bytes] = []
-    while chunk := handle.read(_READ_CHUNK):
+    # Fed in small pieces, so that damage loses only the lines of the piece it is in.
+    while chunk := handle.read(_FEED_CHUNK):
         while chunk:
             within = True
             try:

@@ -157,6 +157,8 @@ class RotatingWriter:
         self._started = 0.0
         self._flushed = 0.0
         self._unflushed = 0
+        #: Seconds between tries while paused (`RETRY_SECONDS`; tests shorten it).
+        self.retry_interval = RETRY_SECONDS
         #: Monotonic time of the next try while paused.
         self._retry_at = 0.0
         self.path: Path | None = None
@@ -168,7 +170,7 @@ class RotatingWriter:
             if now < self._retry_at:
                 self.stats.lost += 1
                 return
-            self._retry_at = now + RETRY_SECONDS
+            self._retry_at = now + self.retry_interval
         try:
             if self._file is None or self._due_rotation(now):
                 self._rotate(now)
@@ -296,17 +298,17 @@ class RotatingWriter:
         self.stats.lost += 1 + self._unflushed
         self._unflushed = 0
         self._drop_file()
-        self._retry_at = now + RETRY_SECONDS
+        self._retry_at = now + self.retry_interval
         if self.stats.paused:
             return
         self.stats.paused = True
         logger.warning(
             "recording of feed %s paused: cannot write in %s (%s); the feed and alerts go "
-            "on, and recording tries again every %.0f s",
+            "on, and recording tries again every %g s",
             self.feed,
             self.settings.dir,
             error.strerror or error,
-            RETRY_SECONDS,
+            self.retry_interval,
         )
 
     def _drop_file(self) -> None:

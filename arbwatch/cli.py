@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run recorded provider frames through the engine and print what it finds",
         description="Replay a JSONL recording of feed frames, deterministically.",
     )
-    replay.add_argument("file", type=Path, help="the recording (.jsonl)")
+    replay.add_argument(
+        "file", type=Path, help="a recording: .jsonl, .jsonl.gz, or a directory of them"
+    )
     replay.add_argument(
         "--sharp",
         action="append",

@@ -10,22 +10,19 @@ from arbwatch.config import parse_config, values
 from arbwatch.config.values import InvalidValueError
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.rotation import DEFAULT_KEEP_FOR, DEFAULT_MAX_FILE_BYTES, RecordSettings
+from tests.unit.test_config import FEED
 from tests.unit.test_config_values import read
 
 SOURCE = Path("/etc/arbwatch/config.yaml")
-FEEDS = """\
-feeds:
-  - name: rapid
-    provider: rapidoddsapi
-    api_key: oa_test
-    sports: [NBA]
-    bookmakers: [Pinnacle]
-    market_types: [head_to_head]
+FEEDS = (
+    FEED
+    + """\
 {rapid}  - name: rundown
     provider: therundown
     api_key: rundown-test
     sport_ids: [4]
 {rundown}"""
+)
 REST = (
     "channels:\n  phone: console://\n"
     "rules:\n  - name: arbs\n    kind: arbitrage\n    notify: [phone]\n"

@@ -22,9 +22,12 @@ recording, not the feed: one warning says so, frames are counted as lost, and ev
 says how many frames were lost. The file being written when it failed is left as it is:
 its readable part stays readable.
 
-Compression runs in the event loop: measured at about 2 µs a line (zlib level 6) and
-20 µs for the whole record of a frame (``tests/integration/recording_figures.py``), it
-is 10% of one core at 5,000 frames a second, and writes go to the page cache.
+Compression runs in the event loop, no thread: measured first
+(``python -m tests.integration.recording_figures``, TheRundown simulator's frames, median
+426 bytes), a frame costs 15 µs to record (median 13, 99th percentile 41), 7.6% of one
+core at 5,000 frames a second, against 11 µs for a plain JSONL file flushed at every
+line, the slowest of 50,000 calls 8 ms (on 2 busy cores; the plain file's 3 ms); on disk
+33 bytes a frame against 675. Writes go to the page cache.
 """
 
 from __future__ import annotations

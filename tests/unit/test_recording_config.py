@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from arbwatch.config import parse_config, values
+from arbwatch.config.show import show_config
 from arbwatch.config.values import InvalidValueError
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.rotation import DEFAULT_KEEP_FOR, DEFAULT_MAX_FILE_BYTES, RecordSettings
@@ -129,3 +131,22 @@ def test_size(written: str, size: int) -> None:
 def test_size_refused(written: str) -> None:
     with pytest.raises(InvalidValueError, match="expected a size"):
         values.size(read(written))
+
+
+def test_show_config_writes_each_feeds_record_as_the_loader_reads_it() -> None:
+    text = config_text(
+        "record: {dir: /srv/rec, max_total_bytes: 1GB}\n", rapid="    record: false\n"
+    )
+    shown = yaml.safe_load(show_config(parse_config(text, source=SOURCE, env={})))
+    rapid, rundown = shown["feeds"]
+    assert "record" not in rapid
+    assert rundown["record"] == {
+        "dir": "/srv/rec",
+        "max_file_bytes": 64 * 2**20,
+        "rotate_every": "1h",
+        "max_total_bytes": 10**9,
+        "keep_for": "7d",
+    }
+    # As written, it reads back the same.
+    again = config_text("record: false\n", rundown=f"    record: {rundown['record']}\n")
+    assert recordings(again) == recordings(text)

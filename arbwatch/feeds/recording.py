@@ -9,6 +9,10 @@ One line per frame or REST body, in the order received:
 live feed used: ``ws`` for a WebSocket message, ``rest:<what>`` for a REST body (for
 example ``rest:events``, ``rest:delta``, ``rest:snapshot``). Sources are redacted, and so
 is every known secret anywhere in the line: a recording can be attached to an issue.
+
+Lines go to a sink: one plain file (`AppendedFile`), or the daemon's rotating gzip files
+(`arbwatch.feeds.rotation`). `read_recording` reads either, a gzip file cut short up to the
+cut, and a directory of them merged by receive time.
 """
 
 from __future__ import annotations

@@ -22,15 +22,16 @@ from arbwatch.feeds.rotation import (
     recording_path,
 )
 
-#: Now, to the second: files' ages are their modification times, which the disk stamps.
-START = float(int(time.time()))
+#: The receive time of the test's frames (any time will do).
+START = 1_800_000_000.0
 
 
 class Clocks:
     """Epoch and monotonic seconds the test moves by hand."""
 
     def __init__(self) -> None:
-        self.now = START
+        # Now, to the second: files' ages are their modification times, stamped by the disk.
+        self.now = float(int(time.time()))
         self.mono = 100.0
 
     def advance(self, seconds: float) -> None:
@@ -73,7 +74,7 @@ def test_a_feed_records_to_a_named_gzip_file_read_back_whole_and_redacted(tmp_pa
     frames.close()
     (path,) = (tmp_path / "rec").iterdir()
     assert re.fullmatch(r"rapid-\d{8}T\d{6}\.000Z\.jsonl\.gz", path.name)
-    assert path == recording_path(tmp_path / "rec", "rapid", START)
+    assert path == recording_path(tmp_path / "rec", "rapid", clocks.now)
     text = gzip.decompress(path.read_bytes()).decode()
     assert "oa_live_secret" not in text
     assert "api_key=***" in text
@@ -132,9 +133,9 @@ def test_old_files_beyond_the_total_or_the_age_go_and_no_other_file_does(
     numbers = [int(f.frame.split(",")[0].removeprefix('{"n": ')) for f in read_recording(kept[0])]
     assert numbers[0] > 0
 
-    for path in kept:
-        os.utime(path, (START - 7200, START - 7200))
-    clocks.advance(3600.0)  # the current file is an hour old: the next line rotates
+    # A day on (by the writer's clock): the next line rotates, and every file written
+    # before, the one it just finished included, is past keep_for.
+    clocks.advance(86400.0)
     frames.record(frame(99))
     frames.close()
     assert feed_files(tmp_path, "rapid") == [writer.path]

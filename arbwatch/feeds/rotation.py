@@ -26,8 +26,8 @@ Compression runs in the event loop, no thread: measured first
 (``python -m tests.integration.recording_figures``, TheRundown simulator's frames, median
 426 bytes), a frame costs 15 µs to record (median 13, 99th percentile 41), 7.6% of one
 core at 5,000 frames a second, against 11 µs for a plain JSONL file flushed at every
-line, the slowest of 50,000 calls 8 ms (on 2 busy cores; the plain file's 3 ms); on disk
-33 bytes a frame against 675. Writes go to the page cache.
+line; the slowest of 50,000 calls took 1 to 8 ms over two runs on 2 busy cores (the plain
+file's 0.3 to 3 ms). On disk: 33 bytes a frame against 675. Writes go to the page cache.
 """
 
 from __future__ import annotations

@@ -1,17 +1,16 @@
 """``arbwatch backtest -c config.yaml RECORDING...``: what the daemon would have alerted.
 
-The recordings (one file per feed, as ``Daemon(record_dir=...)`` writes them) are merged in
-receive-time order and run through the daemon's own engine step (`arbwatch.core.engine`)
-with the config's rules, quiet hours and alert lifecycle, on the recorded clock
-(`arbwatch.feeds.replay.run_frames`). Each alert is printed as its channels would get it
-(`arbwatch.notify.alert_message`, the daemon's rendering), then the closing-line value of the
-alerted prices whose game started within the recordings (`arbwatch.core.clv_summary`, as
-``history --clv`` prints it; the rest are counted as waiting), the alerts per rule and the
-figures: frames read, the recorded span, the wall time and recorded frames per second.
-
-Nothing is sent and no state is read or written: a backtest starts from an empty lifecycle,
-as a daemon does on a fresh state directory. So a bettor can try a rule change on
-yesterday's prices before it costs a missed or a spammed alert.
+The recordings (files or directories of them, as ``record:`` and ``run --record DIR`` write
+them: rotating ``.jsonl.gz`` files per feed) are merged in receive-time order and run through
+the daemon's own engine step (`arbwatch.core.engine`) with the config's rules, quiet hours and
+alert lifecycle, on the recorded clock (`arbwatch.feeds.replay.run_frames`). Each alert is
+printed as its channels would get it (`arbwatch.notify.alert_message`, the daemon's rendering),
+then the closing-line value of the alerted prices whose game started within the recordings
+(`arbwatch.core.clv_summary`, as ``history --clv`` prints it; the rest are counted as waiting),
+the alerts per rule and the figures: frames read, the recorded span, the wall time and recorded
+frames per second. Nothing is sent and no state is read or written: a backtest starts from an
+empty lifecycle, as a daemon does on a fresh state directory. So a bettor can try a rule change
+on yesterday's prices before it costs a missed or a spammed alert.
 """
 
 from __future__ import annotations

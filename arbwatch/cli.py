@@ -126,7 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
         "deterministically: with -c, what the config's rules would have alerted; without, "
         "each opportunity the options below find, once.",
     )
-    replay.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a recording (.jsonl)")
+    replay.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="a recording: .jsonl, .jsonl.gz, or a directory of them",
+    )
     replay.add_argument(
         "-c",
         "--config",
@@ -208,7 +214,11 @@ def _add_backtest_command(subcommands: argparse._SubParsersAction[_Parser]) -> N
     )
     commands.add_config_argument(backtest)
     backtest.add_argument(
-        "recordings", nargs="+", type=Path, metavar="RECORDING", help="a recording (.jsonl)"
+        "recordings",
+        nargs="+",
+        type=Path,
+        metavar="RECORDING",
+        help="a recording: .jsonl, .jsonl.gz, or a directory of them",
     )
 
 
@@ -251,6 +261,13 @@ def _add_daemon_commands(subcommands: argparse._SubParsersAction[_Parser]) -> No
     )
     commands.add_config_argument(run)
     run.add_argument("--log-level", choices=levels, help="overrides the config's log_level")
+    run.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="record every feed's traffic to rotating .jsonl.gz files in DIR, for replay and "
+        "backtest (overrides the directory of the config's record; its limits stay)",
+    )
 
     demo = subcommands.add_parser(
         "demo",

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     # Names no provider documents are used as written: said once at start, not silently.
     for warning in config.names.warnings:
         logger.warning("%s", warning)
-    daemon = Daemon(config)
+    daemon = Daemon(config, record_dir=args.record)
     try:
         anyio.run(run_daemon, daemon)
     except (StatusListenError, BaseExceptionGroup) as error:

@@ -72,6 +72,7 @@ from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
 from arbwatch.feeds.recording import FrameRecorder
 from arbwatch.feeds.registry import Feed, FeedSettings, provider_of
+from arbwatch.feeds.rotation import RotatingWriter
 from arbwatch.health import (
     ChannelHealth,
     Counters,
@@ -146,9 +147,18 @@ def build_feed(
     return provider_of(settings).driver(settings, identity, recorder)
 
 
-def recording_path(directory: Path, feed: str) -> Path:
-    """Where a feed's frames are recorded in ``directory``: one JSONL file per feed."""
-    return directory / f"{feed}.jsonl"
+def feed_recorder(
+    config: Config, feed: str, record_dir: Path | None, clock: Callable[[], float] = time.time
+) -> FrameRecorder | None:
+    """The recorder of ``feed``'s traffic (rotating gzip files, secrets redacted), if any.
+
+    ``record_dir`` (``arbwatch run --record DIR``) records every feed; without it, the
+    feeds the config's ``record`` names record (`Config.recording`).
+    """
+    record = config.recording(feed, record_dir)
+    if record is None:
+        return None
+    return FrameRecorder(RotatingWriter(record, feed, clock=clock), config.secrets())
 
 
 @dataclass
@@ -189,9 +199,10 @@ class Daemon:
             feeds: feeds to run instead of those the config names (the demo and tests
                 pass their own; None builds them from ``config.feeds``).
             load: reads a config file on reload (tests may count calls).
-            record_dir: record every frame and REST body the config's feeds receive to
-                `recording_path` files in this directory, for ``arbwatch backtest``
-                (appended to; secrets redacted). Ignored with ``feeds``.
+            record_dir: record every feed's frames and REST bodies to rotating files in
+                this directory (``arbwatch run --record DIR``), within the limits of the
+                feed's ``record`` settings if it has any; without it, the feeds the
+                config's ``record`` names record (`Config.recording`). Ignored with ``feeds``.
         """
         # Known before anything logs: every line and error from here on is scrubbed of them.
         remember_secrets(config.secrets())
@@ -204,16 +215,12 @@ class Daemon:
         #: Seconds a reload may read before it is given up (`RELOAD_TIMEOUT`).
         self.reload_timeout = RELOAD_TIMEOUT
         self.identity = EventIdentity(config.aliases)
-        #: The recorders of the feeds' traffic (with ``record_dir``), closed when `run` ends.
+        #: The recorders of the feeds' traffic (`arbwatch.feeds.rotation`), closed by `run`.
         self.recorders: list[FrameRecorder] = []
         self.feeds: list[Feed] = list(feeds) if feeds is not None else []
-        if feeds is None and record_dir is not None:
-            record_dir.mkdir(parents=True, exist_ok=True)
         for settings in config.feeds if feeds is None else ():
-            recorder = None
-            if record_dir is not None:
-                path = recording_path(record_dir, settings.name)
-                recorder = FrameRecorder(path, config.secrets())
+            recorder = feed_recorder(config, settings.name, record_dir, clock)
+            if recorder is not None:
                 self.recorders.append(recorder)
             self.feeds.append(build_feed(settings, self.identity, recorder))
         #: The one engine step (`arbwatch.core.engine`); the daemon acts on its decisions.
@@ -774,6 +781,7 @@ class Daemon:
             ("feeds", old.feeds, new.feeds),
             ("aliases", old.aliases, new.aliases),
             ("state_dir", old.state_dir, new.state_dir),
+            ("record", old.recordings, new.recordings),
             ("status", old.status_listen, new.status_listen),
         ):
             if before != after:

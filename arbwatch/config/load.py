@@ -50,6 +50,7 @@ from arbwatch.core.rulemodel import InPlay, QuietHours, RuleConfig, RuleKind
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import SettingsError, SettingsProblem, redact
 from arbwatch.feeds.registry import PROVIDERS, FeedSettings
+from arbwatch.feeds.rotation import RecordSettings
 from arbwatch.spelling import did_you_mean
 
 # --- the schema --------------------------------------------------------------------------
@@ -58,7 +59,7 @@ from arbwatch.spelling import did_you_mean
 TOP_KEYS: Final = frozenset({
     "odds_format", "currency", "timezone", "bankroll", "stake_round", "state_dir",
     "history_retention", "log_level", "watch_config", "aliases", "commissions", "alerts",
-    "feeds", "channels", "rules", "status", "health",
+    "feeds", "channels", "rules", "status", "health", "record",
 })  # fmt: skip
 ALERTS_KEYS: Final = frozenset({"flush_timeout", "queue_size"})
 STATUS_KEYS: Final = frozenset({"listen", "allow_remote"})
@@ -68,10 +69,12 @@ HEALTH_KEYS: Final = frozenset({
 })  # fmt: skip
 #: The keys of a feed of each provider: its settings' fields, and where the key comes from.
 FEED_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    name: frozenset({"name", "provider", "api_key", "api_key_file"})
+    name: frozenset({"name", "provider", "api_key", "api_key_file", "record"})
     | {field.name for field in dataclasses.fields(provider.settings)}
     for name, provider in PROVIDERS.items()
 }
+#: ``record:`` at the top level (every feed) and in a feed (that feed): see `_recordings`.
+RECORD_KEYS: Final = frozenset(field.name for field in dataclasses.fields(RecordSettings))
 CHANNEL_KEYS: Final = frozenset({
     "url", "urls", "url_file", "freshness", "retries", "retry_initial", "retry_max",
     "odds_format", "group_wait", "group_interval", "max_per_minute",
@@ -94,7 +97,9 @@ SCHEMA: Final[Mapping[str, frozenset[str]]] = {
     "alerts": ALERTS_KEYS,
     "status": STATUS_KEYS,
     "health": HEALTH_KEYS,
+    "record": RECORD_KEYS,
     "feeds[]": frozenset().union(*FEED_KEYS.values()),
+    "feeds[].record": RECORD_KEYS,
     "channels.*": CHANNEL_KEYS,
     "rules[]": RULE_COMMON_KEYS | ARBITRAGE_KEYS | POSITIVE_EV_KEYS,
     "rules[].books": BOOKS_KEYS,
@@ -303,9 +308,11 @@ class _Reader:
             stake_round=top.get("stake_round", partial(values.number, minimum=0.0), 0.0),
         )
         status_listen, status_allow_remote = self._status(top)
+        feeds = self._feeds(top)
         return Config(
             source=source,
-            feeds=self._feeds(top),
+            feeds=feeds,
+            recordings=self._recordings(top, feeds),
             channels=channels,
             rules=self._rules(top, rule_defaults, channels),
             odds_format=top.get(
@@ -492,6 +499,66 @@ class _Reader:
         except SettingsError as error:
             for problem in error.problems:
                 self._settings_problem(feed, problem)
+            return None
+        return built
+
+    def _recordings(
+        self, top: Section, feeds: tuple[FeedSettings, ...]
+    ) -> dict[str, RecordSettings]:
+        """Each recorded feed's ``record``: its own, else the top level's.
+
+        ``record: DIR`` or ``record: {dir: DIR, max_file_bytes: ..., ...}``. The top level's
+        records every feed; a feed's replaces it for that feed, taking what it does not say
+        (``dir`` included) from the top level's, and ``record: false`` leaves the feed out.
+        Relative directories are the config file's.
+        """
+        default = self._record(top, None) if "record" in top else None
+        built = {feed.name for feed in feeds}
+        found: dict[str, RecordSettings] = {}
+        listed = top.mapping.entries.get("feeds")
+        for value in listed.items if isinstance(listed, ListValue) else ():
+            if not isinstance(value, MapValue):
+                continue  # refused as a feed already
+            name = value.entries.get("name")
+            if not (isinstance(name, ScalarValue) and str(name.data).strip() in built):
+                continue  # a feed refused: its record would not be used
+            feed = Section(value, SCHEMA["feeds[]"], self._problems)
+            record = self._record(feed, default) if "record" in feed else default
+            if record is not None:
+                found[str(name.data).strip()] = record
+        return found
+
+    def _record(self, parent: Section, default: RecordSettings | None) -> RecordSettings | None:
+        """``parent``'s ``record`` (written), on top of ``default``; None for false."""
+        written = parent.mapping.entries["record"]
+        if isinstance(written, MapValue):
+            return self._record_settings(written, default)
+        if isinstance(written, ScalarValue) and isinstance(written.data, bool):
+            if written.data and default is None:
+                parent.report("record", "true needs a directory: write record: DIR")
+            return default if written.data else None
+        directory = parent.find("record", values.text)
+        if directory is None:
+            return None
+        return dataclasses.replace(default or RecordSettings(dir=Path()), dir=self._path(directory))
+
+    def _record_settings(
+        self, written: MapValue, default: RecordSettings | None
+    ) -> RecordSettings | None:
+        """``record: {dir: ..., max_file_bytes: ..., ...}``, on top of ``default``."""
+        record = Section(written, RECORD_KEYS, self._problems, "recording settings")
+        record.reject_unknown()
+        directory = record.find("dir", values.text)
+        base = default or RecordSettings(dir=Path())
+        built = RecordSettings(
+            dir=base.dir if directory is None else self._path(directory),
+            max_file_bytes=record.get("max_file_bytes", values.size, base.max_file_bytes),
+            rotate_every=record.get("rotate_every", values.duration, base.rotate_every),
+            max_total_bytes=record.get("max_total_bytes", values.size, base.max_total_bytes),
+            keep_for=record.get("keep_for", values.duration, base.keep_for),
+        )
+        if "dir" not in record and default is None:
+            record.report("dir", "missing (required): the directory to record to")
             return None
         return built
 

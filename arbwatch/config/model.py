@@ -6,6 +6,7 @@ decimal odds. Nothing in this module reads files or the environment.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from arbwatch.core.odds import OddsFormat
 from arbwatch.core.rulemodel import RuleConfig
 from arbwatch.feeds.base import REDACTED, url_secrets
 from arbwatch.feeds.registry import FeedSettings
+from arbwatch.feeds.rotation import RecordSettings
 
 #: Opportunity history kept in the state database unless the config says otherwise: 90 days.
 DEFAULT_HISTORY_RETENTION: Final = 90 * 86400.0
@@ -157,6 +159,8 @@ class Config:
         names: what the check of books, sports and market names noted (not compared: the
             same settings are the same config).
         health: system alerts: where they go and their thresholds.
+        recordings: feed name -> where and how much its traffic is recorded (a feed
+            missing here is not recorded); from the feeds' and the top level's ``record``.
     """
 
     source: Path | None = None
@@ -177,7 +181,21 @@ class Config:
     status_listen: str | None = None
     status_allow_remote: bool = False
     health: HealthConfig = field(default_factory=HealthConfig)
+    recordings: Mapping[str, RecordSettings] = field(default_factory=dict)
     names: NameCheck = field(default_factory=NameCheck, compare=False)
+
+    def recording(self, feed: str, directory: Path | None = None) -> RecordSettings | None:
+        """Where and how much ``feed`` records: None if it does not.
+
+        ``directory`` (``arbwatch run --record DIR``) records every feed there, within the
+        limits of the feed's ``record`` settings if it has any, else the defaults.
+        """
+        configured = self.recordings.get(feed)
+        if directory is None:
+            return configured
+        if configured is None:
+            return RecordSettings(dir=directory)
+        return dataclasses.replace(configured, dir=directory)
 
     def secrets(self) -> frozenset[str]:
         """Every secret in the config, for `arbwatch.feeds.base.remember_secrets`.

@@ -96,7 +96,7 @@ def show_config(config: Config) -> str:
             "flush_timeout": _duration(config.flush_timeout),
             "queue_size": config.queue_size,
         },
-        "feeds": [_feed(feed) for feed in config.feeds],
+        "feeds": [_feed(feed) | _record(config, feed.name) for feed in config.feeds],
         "channels": {name: _channel(channel) for name, channel in config.channels.items()},
         "rules": [_rule(rule, config.odds_format) for rule in config.rules],
         "health": _health(config.health),
@@ -123,6 +123,22 @@ def _health(health: HealthConfig) -> dict[str, object]:
     for name in ("books_unseen", "recovery", "repeat"):
         shown[name] = _duration(getattr(health, name))
     return shown
+
+
+def _record(config: Config, feed: str) -> dict[str, object]:
+    """A recorded feed's ``record`` (sizes in bytes), resolved from the top level's."""
+    record = config.recordings.get(feed)
+    if record is None:
+        return {}
+    return {
+        "record": {
+            "dir": str(record.dir),
+            "max_file_bytes": record.max_file_bytes,
+            "rotate_every": _duration(record.rotate_every),
+            "max_total_bytes": record.max_total_bytes,
+            "keep_for": _duration(record.keep_for),
+        }
+    }
 
 
 def _feed(feed: FeedSettings) -> dict[str, object]:

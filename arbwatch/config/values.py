@@ -29,6 +29,12 @@ _DURATION: Final = re.compile(
     r"(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
 )
 _UNIT_SECONDS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+#: ``64MiB``, ``1GB``, ``500 KB``, ``1048576``: a number of bytes, in a unit or not.
+_SIZE: Final = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B|B)?", re.IGNORECASE)
+_UNIT_BYTES: Final = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
 _CLOCK: Final = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 #: Why odds of a format that could be read were refused.
 _ODDS_RULES: Final = {
@@ -231,6 +237,22 @@ def duration(value: Value, *, positive: bool = True) -> float:
     if seconds < 0.0 or (positive and seconds == 0.0):
         raise expected("a duration > 0" if positive else "a duration >= 0", value)
     return seconds
+
+
+def size(value: Value) -> int:
+    """Bytes from ``64MiB``, ``1GB``, ``500KB`` or a whole number of bytes; above zero."""
+    data = _data(value)
+    found: int | None = None
+    if isinstance(data, int) and not isinstance(data, bool):
+        found = data
+    elif isinstance(data, str) and (match := _SIZE.fullmatch(data.strip())) is not None:
+        unit = (match.group("unit") or "b").lower()
+        found = int(float(match.group("amount")) * _UNIT_BYTES[unit])
+    if found is None:
+        raise expected("a size like 64MiB, 1GB or 500KB", value)
+    if found <= 0:
+        raise expected("a size > 0", value)
+    return found
 
 
 def odds(value: Value) -> float:

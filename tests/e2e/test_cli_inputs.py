@@ -41,7 +41,7 @@ CASES = [
     # Recordings that are not.
     (["replay", "{dir}/binary"], EXIT_USAGE, "binary:1: not UTF-8 text, so not a recording"),
     (["replay", "{dir}/missing"], EXIT_USAGE, "missing: cannot open: No such file"),
-    (["replay", "{dir}/a-directory"], EXIT_USAGE, "a-directory: not a regular file"),
+    (["replay", "{dir}/a-directory"], EXIT_USAGE, "a-directory: no recordings in it"),
     (["replay", "/dev/zero"], EXIT_USAGE, "/dev/zero: not a regular file"),
     (["replay", "{dir}/not-json"], EXIT_USAGE, "not-json:1: not a recorded frame"),
     # Configs that are not: 78 from every command that reads one.

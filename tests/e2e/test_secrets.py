@@ -11,12 +11,14 @@ handler `configure_logging` installs) at DEBUG, with httpx's and apprise's logge
 to DEBUG too: apprise writes whole URLs there.
 
 Then every surface is searched: the log, every error text, show-config, ``/status``,
-``/metrics`` and the recordings. Each wait is bounded by `tests.sinks.until`.
+``/metrics`` and the recordings (rotating gzip files, as ``run --record`` writes them,
+decompressed). Each wait is bounded by `tests.sinks.until`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import logging
 from collections.abc import Iterator
@@ -29,7 +31,7 @@ import pytest
 from arbwatch.config import load_config
 from arbwatch.config.model import Config
 from arbwatch.config.show import show_config
-from arbwatch.daemon import Daemon
+from arbwatch.daemon import Daemon, feed_recorder
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import Backoff
 from arbwatch.feeds.connection import FeedState
@@ -189,7 +191,9 @@ def feeds_recording(config: Config, recordings: Path) -> tuple[list[Feed], list[
     feeds: list[Feed] = []
     recorders: list[FrameRecorder] = []
     for settings in config.feeds:
-        recorder = FrameRecorder(recordings / f"{settings.name}.jsonl")
+        # Recorded as the daemon records with ``run --record``: rotating gzip files.
+        recorder = feed_recorder(config, settings.name, recordings)
+        assert recorder is not None
         recorders.append(recorder)
         identity = EventIdentity()
         if isinstance(settings, RapidOddsSettings):
@@ -303,7 +307,8 @@ async def test_no_secret_reaches_any_surface_on_any_error_path(
     surfaces["channel errors"] = "\n".join(f"{c.name}: {c.last_error}" for c in health.channels)
     surfaces["log"] = daemon_log.getvalue()
     for recording in sorted(recordings.iterdir()):
-        surfaces[f"recording {recording.name}"] = recording.read_text(encoding="utf-8")
+        text = gzip.decompress(recording.read_bytes()).decode("utf-8")
+        surfaces[f"recording {recording.name}"] = text
 
     leaks = [
         f"{secret} in {where}"
@@ -324,8 +329,15 @@ async def test_no_secret_reaches_any_surface_on_any_error_path(
     assert "ftp://***@127.0.0.1" in surfaces["config error"]
     assert '"state_dir"' in surfaces["/status"]
     assert "arbwatch_feed_up" in surfaces["/metrics"]
-    assert any(name.startswith("recording rapid") for name in surfaces)
-    assert surfaces["recording rapid.jsonl"]
+    # A file per feed that received anything (rapid-closed never did), named by the feed.
+    recorded = {
+        name.removeprefix("recording ").rsplit("-", 1)[0]: text
+        for name, text in surfaces.items()
+        if name.startswith("recording ")
+    }
+    assert {"rapid", "rundown", "rapid-broke"} <= set(recorded) <= {f.name for f in config.feeds}
+    assert "api_key=***" in recorded["rapid"]
+    assert '"channel": "rest:' in recorded["rundown"]
 
 
 def _broken(text: str) -> str:

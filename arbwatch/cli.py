@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from arbwatch import __version__, cliargs, commands
+from arbwatch.bench.e2e_settings import add_e2e_arguments, e2e_settings
 from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
 from arbwatch.core.devig import DevigMethod
 from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
@@ -169,16 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--events",
         type=cliargs.whole_number(1, cliargs.MAX_BENCH_EVENTS),
-        default=2000,
-        help="events on the board (2000)",
+        default=None,
+        help="events on the board (2000; --e2e 1000)",
     )
     bench.add_argument(
         "--books",
         type=cliargs.whole_number(2, cliargs.MAX_BENCH_BOOKS),
-        default=30,
-        help="bookmakers, at least 2 for an arbitrage (30)",
+        default=None,
+        help="bookmakers, at least 2 for an arbitrage (30; --e2e 20)",
     )
     bench.add_argument("--seed", type=cliargs.whole_number(0), default=1, help="random seed (1)")
+    add_e2e_arguments(bench)
     return parser
 
 
@@ -329,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(lines))
         elif args.command == "replay":
             _replay(args)
+        elif args.command == "bench" and args.e2e:
+            from arbwatch.bench.e2e import run_e2e_bench  # noqa: PLC0415 - heavy, rare
+
+            run_e2e_bench(e2e_settings(args))
         elif args.command == "bench":
             _bench(args)
     except BrokenPipeError:
@@ -391,12 +397,14 @@ def _bench(args: argparse.Namespace) -> None:
     """Run ``arbwatch bench`` on a board that fits in memory."""
     from arbwatch.bench.engine import run_engine_bench  # noqa: PLC0415 - heavy, rare
 
-    if args.events * args.books > cliargs.MAX_BENCH_BOARD:
+    events = 2000 if args.events is None else args.events
+    books = 30 if args.books is None else args.books
+    if events * books > cliargs.MAX_BENCH_BOARD:
         raise _UsageError(
-            f"--events {args.events:,} x --books {args.books} is more than the "
+            f"--events {events:,} x --books {books} is more than the "
             f"{cliargs.MAX_BENCH_BOARD:,} quotes the bench builds (about 2.4 GB)"
         )
-    run_engine_bench(events=args.events, books=args.books, seed=args.seed)
+    run_engine_bench(events=events, books=books, seed=args.seed)
 
 
 def _replay(args: argparse.Namespace) -> None:

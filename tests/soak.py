@@ -50,6 +50,7 @@ import httpx
 from anyio.abc import ByteSendStream, Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from arbwatch.bench.e2e_process import end_process
 from tests.sinks import JsonReceiver, json_receiver
 
 LOOPBACK: Final = "127.0.0.1"
@@ -206,26 +207,7 @@ async def simulators(rate: float, seed: int) -> AsyncIterator[tuple[Simulators, 
         urls = await sims.line()
         yield sims, {name: str(url) for name, url in urls.items()}
     finally:
-        await end_process(process, signal.SIGTERM)
-
-
-async def end_process(process: Process, first: signal.Signals) -> int | None:
-    """End ``process``: ``first``, then SIGKILL after `STOP_TIMEOUT`; its exit status."""
-    with anyio.CancelScope(shield=True):
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(first)
-            with anyio.move_on_after(STOP_TIMEOUT):
-                await process.wait()
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    await stream.aclose()
-    return process.returncode
+        await end_process(process, signal.SIGTERM, STOP_TIMEOUT)
 
 
 def free_port() -> int:
@@ -537,11 +519,13 @@ async def run(args: argparse.Namespace) -> Soak:
                         await settle(daemon, sims, soak)
                         window.ended = soak.now()
                         assert daemon.process is not None
-                        window.exit_status = await end_process(daemon.process, signal.SIGTERM)
+                        window.exit_status = await end_process(
+                            daemon.process, signal.SIGTERM, STOP_TIMEOUT
+                        )
                         group.cancel_scope.cancel()
                 finally:
                     if daemon.process is not None:
-                        await end_process(daemon.process, signal.SIGKILL)
+                        await end_process(daemon.process, signal.SIGKILL, STOP_TIMEOUT)
             published = (await sims.command("published"))["published"]
             print(f"world changes published: {published:,} ({published / duration:,.0f}/s)")
     return soak

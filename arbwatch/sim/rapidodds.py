@@ -286,6 +286,17 @@ class _Subscription:
         return credit_cost(len(self.market_types), len(self.bookmakers))
 
 
+#: How many `PushSent` records a simulator keeps.
+PUSHES_KEPT: Final = 1000
+
+
+class PushSent(NamedTuple):
+    """One ``odds_update`` push handed to a socket: when (event-loop seconds), how long."""
+
+    at: float
+    characters: int
+
+
 class _Ending(Enum):
     """Why a WebSocket connection ends, which decides what the client is sent last."""
 
@@ -349,6 +360,8 @@ class RapidOddsSimulator:
         # The last tick the world was stepped on; ticks are shared by every connection so
         # that two connections (or REST and a connection) never step the world twice.
         self._stepped_tick = -1
+        #: The latest pushes handed to a socket (a bench times its big pushes by them).
+        self.pushes_sent: deque[PushSent] = deque(maxlen=PUSHES_KEPT)
 
     # -- what tests change ------------------------------------------------------------------
 
@@ -826,6 +839,9 @@ class _Connection:
         except OSError:
             # uvicorn's ClientDisconnected: the peer went away between two frames.
             self._end(_Ending.DISCONNECTED)
+            return
+        if frame.get("event") == "odds_update":
+            self.sim.pushes_sent.append(PushSent(anyio.current_time(), len(text)))
 
 
 def _outcome(event: SimEvent, market: SimMarket, side: int, price: float) -> JsonObject:

@@ -431,6 +431,10 @@ class RundownSimulator:
         self._connections: set[_Connection] = set()
         self._dropped_by_closed = 0
         self._usage: dict[str, int] = {}
+        # Frames rendered ahead by `render_v2`, and the planted ones to time (`offer_v2`),
+        # by id() of the text queued: the text is kept here until it is sent.
+        self._rendered = 0
+        self._on_sent: dict[int, tuple[str, Callable[[str], None]]] = {}
         self.rate_clock = rate_clock
         self._recent: dict[str, deque[float]] = {}
         self._requests: dict[str, Counter[str]] = {}
@@ -526,6 +530,62 @@ class RundownSimulator:
         if v1:
             for (event_id, index, book_name), before in lines.items():
                 self._push_v1(v1, self._events[event_id], index, self._books[book_name], before)
+
+    # --- bench streams (arbwatch.bench.e2e) -----------------------------------------------
+
+    def render_v2(self, quote: Quote, previous: float | None) -> str:
+        """The V2 ``market_price`` frame of one price change, rendered now to be sent later.
+
+        For streams faster than `publish` can render (`offer_v2`): the change is neither
+        logged nor applied to the REST board, so the frame's ``id`` is its own counter's
+        and a resync over ``/markets/delta`` does not see it.
+        """
+        event = self._events[quote.event_id]
+        market = event.markets[quote.market_index]
+        market_id = _market_id(market)
+        if market_id is None:
+            raise ValueError(f"market {quote.market_index} of {quote.event_id} has no V2 id")
+        self._rendered += 1
+        entry = DeltaEntry(
+            id=self._rendered,
+            logged_at=self.clock(),
+            quote=quote,
+            sport_id=event.sport_id,
+            affiliate_id=self._books[quote.book].affiliate_id,
+            market_id=market_id,
+            market_name=_market_name(market),
+            participant=self._logged_participant(event, quote.market_index, quote.side),
+            previous=previous,
+            new=False,
+        )
+        return self._v2_frame(entry)
+
+    def offer_v2(self, frames: Iterable[str], on_sent: Callable[[str], None] | None = None) -> int:
+        """Queue rendered frames on every V2 socket, as a publish would; how many were offered.
+
+        A client whose buffer is full loses them (counted in `dropped_frames`), as with
+        `publish`. ``on_sent`` is called with a frame the moment it is handed to the
+        socket of the first connection that sends it (a bench times planted frames so).
+        """
+        connections = [c for c in self._connections if c.version == "v2"]
+        offered = 0
+        for text in frames:
+            offered += 1
+            if on_sent is not None:
+                self._on_sent[id(text)] = (text, on_sent)
+            for connection in connections:
+                connection.offer(text)
+        return offered
+
+    def v2_room(self) -> int:
+        """Frames every V2 socket can still take before its buffer is full (0 with none)."""
+        rooms = [c.capacity - len(c.pending) for c in self._connections if c.version == "v2"]
+        return min(rooms, default=0)
+
+    @property
+    def frames_sent(self) -> int:
+        """Data frames sent on every socket so far (heartbeats not counted)."""
+        return sum(self._usage.values())
 
     @property
     def delta_log_length(self) -> int:
@@ -1058,6 +1118,7 @@ class RundownSimulator:
         self, connection: _Connection, send: Send, text: str, *, data: bool
     ) -> None:
         faults = self.faults
+        timed = self._on_sent.pop(id(text), None) if self._on_sent and data else None
         if faults.take_malformed():
             text = text[: len(text) // 2]
         if faults.take_oversized():
@@ -1069,6 +1130,8 @@ class RundownSimulator:
             await send({"type": "websocket.send", "text": text})
         if data:
             self._usage[connection.key] = self._usage.get(connection.key, 0) + 1
+        if timed is not None:
+            timed[1](timed[0])
 
     def _heartbeat(self) -> str:
         frame = {"meta": {"type": "heartbeat"}, "data": {"now": _rfc3339(self.clock())}}

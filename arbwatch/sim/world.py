@@ -168,7 +168,7 @@ class World:
         """
         # Not for cryptography: a reproducible simulation.
         self._rng = random.Random(seed)  # noqa: S311
-        self.books = BOOKS
+        self.books: tuple[SimBook, ...] = BOOKS
         self.stale_rate = stale_rate
         self.off_board_rate = off_board_rate
         self.reprice_rate = reprice_rate

@@ -40,7 +40,12 @@ status:
 feeds:
 {feed}
 channels:
-  bench: {hook}/bench
+  # Every alert its own message at once: the bench times the engine, not the grouping.
+  bench:
+    url: {hook}/bench
+    group_wait: 0s
+    group_interval: 0s
+    max_per_minute: 0
 rules:
   - name: bench-arbitrage
     kind: arbitrage

@@ -159,7 +159,6 @@ feeds:
     api_key: {key}
     base_url: {url}
     sport_ids: [4]
-    market_ids: [1, 2, 3]
 channels:
   screen: console://
 rules:

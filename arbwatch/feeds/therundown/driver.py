@@ -28,7 +28,8 @@ recording and redaction are the shared `arbwatch.feeds.driver.FeedDriver`'s)::
                  page due again
     read         heartbeats feed a watchdog (no heartbeat for heartbeat_timeout seconds
                  ends the connection; data frames alone do not count, since a server can
-                 keep pushing from a dead upstream); each price change is one batch
+                 keep pushing from a dead upstream); the frames read together (every one
+                 already waiting when the reader looks) are one batch
     refresh      each events page again refresh_interval after it was fetched (new
                  games, and a fresh delta cursor: TheRundown rejects cursors older than 30
                  minutes, so keep refresh_interval below that); an unknown participant

@@ -3,7 +3,8 @@
 Subcommands: ``run`` (the daemon), ``demo`` (the daemon against the simulators),
 ``check-config``, ``show-config``, ``test-notify``, ``status``, ``history`` (see
 `arbwatch.commands`), ``calc arb``, ``calc ev`` (a bettor's calculator), ``replay``
-(recorded frames through the engine) and ``bench`` (engine figures). Errors arbwatch raises on
+(recorded frames through the engine), ``backtest`` (recordings under a config's rules, see
+`arbwatch.backtest`) and ``bench`` (engine figures). Errors arbwatch raises on
 purpose (`ArbwatchError`) and argument mistakes print ``arbwatch: error: ...`` on one line
 and exit 2; they never show a traceback. A config that cannot be used exits 78 from every
 command (`arbwatch.commands`); output whose reader went away ends quietly with 141.
@@ -25,7 +26,6 @@ from arbwatch import __version__, cliargs, commands
 from arbwatch.bench.e2e_settings import add_e2e_arguments, e2e_settings
 from arbwatch.calc import ArbQuestion, EvQuestion, answer_arb, answer_ev
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
 from arbwatch.core.odds import OddsFormat, parse_prices
 from arbwatch.errors import ArbwatchError
 from arbwatch.pipes import EXIT_BROKEN_PIPE, silence_stdout
@@ -122,9 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     replay = subcommands.add_parser(
         "replay",
         help="run recorded provider frames through the engine and print what it finds",
-        description="Replay a JSONL recording of feed frames, deterministically.",
+        description="Replay JSONL recordings of feed frames (merged in receive order), "
+        "deterministically: with -c, what the config's rules would have alerted; without, "
+        "each opportunity the options below find, once.",
     )
-    replay.add_argument("file", type=Path, help="the recording (.jsonl)")
+    replay.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a recording (.jsonl)")
+    replay.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="use this config's rules and odds format (the options below are then ignored)",
+    )
     replay.add_argument(
         "--sharp",
         action="append",
@@ -166,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         replay, "how to print prices (decimal; --odds is the old name)", "--odds", default="decimal"
     )
 
+    _add_backtest_command(subcommands)
+
     bench = subcommands.add_parser("bench", help="measure the engine's speed and memory")
     bench.add_argument(
         "--events",
@@ -182,6 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=cliargs.whole_number(0), default=1, help="random seed (1)")
     add_e2e_arguments(bench)
     return parser
+
+
+def _add_backtest_command(subcommands: argparse._SubParsersAction[_Parser]) -> None:
+    """``arbwatch backtest``; `arbwatch.backtest` runs it."""
+    backtest = subcommands.add_parser(
+        "backtest",
+        help="run recordings through the config's rules and print the alerts that would "
+        "have gone out",
+        description="Run recordings (merged in receive order) through the daemon's engine, "
+        "rules, quiet hours and alert lifecycle on the recorded clock; print each alert as "
+        "sent, the alerts per rule, and the figures. Exits 78 on a config that cannot be used.",
+    )
+    commands.add_config_argument(backtest)
+    backtest.add_argument(
+        "recordings", nargs="+", type=Path, metavar="RECORDING", help="a recording (.jsonl)"
+    )
 
 
 def _add_stake_round(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -326,11 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command in _DAEMON_COMMANDS:
             return _DAEMON_COMMANDS[args.command](args)
+        if args.command in _RECORDING_COMMANDS:
+            return _RECORDING_COMMANDS[args.command](args)
         if args.command == "calc":
             lines = _calc(args)
             print("\n".join(lines))
-        elif args.command == "replay":
-            _replay(args)
         elif args.command == "bench" and args.e2e:
             from arbwatch.bench.e2e import run_e2e_bench  # noqa: PLC0415 - heavy, rare
 
@@ -407,22 +435,53 @@ def _bench(args: argparse.Namespace) -> None:
     run_engine_bench(events=events, books=books, seed=args.seed)
 
 
-def _replay(args: argparse.Namespace) -> None:
-    """Run ``arbwatch replay``."""
-    from arbwatch.feeds.replay import replay  # noqa: PLC0415 - only this command needs feeds
+def _replay(args: argparse.Namespace) -> int:
+    """Run ``arbwatch replay``: 78 on a config that cannot be used."""
+    from arbwatch.feeds.replay import first_sight_rules, replay  # noqa: PLC0415 - feeds: heavy
 
+    if args.config is not None:
+        config = commands.usable_config(args.config)
+        if config is None:
+            return commands.EXIT_CONFIG
+        replay(
+            args.files,
+            sys.stdout,
+            rules=config.rules,
+            commissions=config.commissions,
+            odds_format=config.odds_format,
+            name_rules=True,
+            closing_line=True,
+        )
+        return 0
     replay(
-        args.file,
+        args.files,
         sys.stdout,
-        arbitrage=ArbitrageSettings(max_quote_age=args.max_quote_age, min_profit=args.min_profit),
-        positive_ev=EvSettings(
-            sharp_books=tuple(args.sharp or ["Pinnacle"]),
-            devig=DevigMethod(args.devig),
-            max_quote_age=args.max_quote_age,
+        rules=first_sight_rules(
+            min_profit=args.min_profit,
             min_ev=args.min_ev,
+            max_quote_age=args.max_quote_age,
+            sharp=args.sharp or ["Pinnacle"],
+            devig=DevigMethod(args.devig),
         ),
         odds_format=OddsFormat(args.odds_format),
     )
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    """Run ``arbwatch backtest``: 78 on a config that cannot be used."""
+    from arbwatch.backtest import backtest  # noqa: PLC0415 - feeds and apprise: heavy
+
+    path = args.config if args.config is not None else commands.default_config_path()
+    config = commands.usable_config(path)
+    if config is None:
+        return commands.EXIT_CONFIG
+    backtest(config, args.recordings, sys.stdout)
+    return 0
+
+
+#: Subcommands that read recordings, returning the exit status (78 for a bad config).
+_RECORDING_COMMANDS = {"replay": _replay, "backtest": _backtest}
 
 
 def _commissions(items: Sequence[str]) -> dict[int, float]:

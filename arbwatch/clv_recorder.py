@@ -1,14 +1,18 @@
 """The daemon's closing-line value: prices and alerts into `ClvTracker`, records into the store.
 
-Two calls, so that the engine step can take them over as they are:
+Two calls, on the engine's results (`arbwatch.core.engine`):
 
-- `ClvRecorder.observe` with each drain of feed batches: their price updates (the tracker
-  keeps the sharp ones on tracked markets) and their events (a start that moved);
+- `ClvRecorder.observe` with each engine step's batches (`Step.batches`): their price
+  updates (the tracker keeps the sharp ones on tracked markets) and their events (a start
+  that moved);
 - `ClvRecorder.alerted` where alerts are acted on: the prices of NEW and IMPROVED alerts are
   tracked from then on, with the sharp quotes the matrix holds for their market at that
   moment, and whatever has started by ``now`` is settled. The daemon calls it with every
-  observation, the one-second expiry's included, so a game that starts while no price
-  moves is settled within about a second.
+  observation it acts on, the step's and the one-second expiry's, so a game that starts
+  while no price moves is settled within about a second.
+
+Replay and backtest do the same on the recorded clock with a `ClvTracker` of their own
+(`arbwatch.feeds.replay.run_frames`), through the same core functions.
 
 Prices are written to the store when alerted and again when settled, so a restart goes on
 tracking what was waiting (read back on first use). Writes go through the daemon's
@@ -22,17 +26,10 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from arbwatch.core.clv import (
-    AlertedPrice,
-    ClvRecord,
-    ClvTracker,
-    RuleLike,
-    alerted_prices,
-    sharp_quotes,
-)
+from arbwatch.core.clv import AlertedPrice, ClvRecord, ClvTracker, RuleLike, track_alerts
 from arbwatch.core.dedup import Alert
+from arbwatch.core.engine import Batch
 from arbwatch.core.matrix import PriceMatrix
-from arbwatch.feeds.base import FeedBatch
 from arbwatch.store_guard import StoreGuard
 
 logger = logging.getLogger(__name__)
@@ -60,17 +57,9 @@ class ClvRecorder:
             self._tracker = ClvTracker(pending or ())
         return self._tracker
 
-    def observe(self, batches: Iterable[FeedBatch]) -> None:
+    def observe(self, batches: Iterable[Batch]) -> None:
         """Take the price updates and event details of a drain of batches."""
-        tracker = self.tracker
-        if not len(tracker):
-            return
-        for batch in batches:
-            # Events first: a frame that moves a start and prices the game in one go has
-            # its prices judged against the new start.
-            for event in batch.events:
-                tracker.reschedule(event.event_id, event.starts_at)
-            tracker.observe(batch.updates)
+        self.tracker.observe_batches(batches)
 
     def alerted(
         self, alerts: Sequence[Alert], matrix: PriceMatrix, rules: Sequence[RuleLike], now: float
@@ -80,15 +69,7 @@ class ClvRecorder:
         ``rules`` are the rules in force: an arbitrage rule's close comes from them.
         """
         tracker = self.tracker
-        alerted: list[AlertedPrice] = []
-        settled: list[ClvRecord] = []
-        for alert in alerts:
-            for price in alerted_prices(alert, rules):
-                record = tracker.track(price, sharp_quotes(matrix, price))
-                if record is None:
-                    alerted.append(price)
-                else:
-                    settled.append(record)
+        alerted, settled = track_alerts(tracker, alerts, matrix, rules)
         settled.extend(tracker.settle(now))
         if settled:
             with_close = [r.clv for r in settled if r.clv is not None]

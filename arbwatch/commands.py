@@ -4,8 +4,8 @@
 exit status. The heavier parts are imported inside the command that needs them, so that
 ``arbwatch calc`` stays quick to start: each of the config loader, the daemon, the runner,
 status, the demo, the notifier and the online check costs 0.1 to 0.8 s beyond `arbwatch.cli`
-(measured on 2 busy cores). Logging, redaction and the store cost 5 to 35 ms and are
-imported here.
+(measured on 2 busy cores). Logging and redaction cost 5 to 35 ms and are imported here;
+the store, which brings the closing-line value maths, costs 40 ms and only `history` needs it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 
@@ -26,7 +26,9 @@ from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import redact
 from arbwatch.logs import configure_logging
 from arbwatch.spelling import did_you_mean
-from arbwatch.store import clv_lines, history_lines
+
+if TYPE_CHECKING:
+    from arbwatch.config.model import Config
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,21 @@ def _config_refused(error: ConfigError) -> int:
     gap = "\n" if len(error.problems) > 1 else " "
     print(f"arbwatch: the config cannot be used:{gap}{error}", file=sys.stderr)
     return EXIT_CONFIG
+
+
+def usable_config(path: Path) -> Config | None:
+    """The config at ``path``, or None once why it cannot be used is printed.
+
+    For the commands outside this module that read a config (replay -c, backtest): the
+    caller then exits with `EXIT_CONFIG`.
+    """
+    from arbwatch.config import load_config  # noqa: PLC0415 - see the module docstring
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        _config_refused(error)
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -291,6 +308,7 @@ def status(args: argparse.Namespace) -> int:
 def history(args: argparse.Namespace) -> int:
     """``arbwatch history``: the opportunities seen, newest first; ``--clv``: their CLV summary."""
     from arbwatch.config import load_config  # noqa: PLC0415
+    from arbwatch.store import clv_lines, history_lines  # noqa: PLC0415
 
     try:
         # The state directory is all it needs: not the feeds' keys.

@@ -44,6 +44,7 @@ needing a restart.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -61,16 +62,15 @@ from arbwatch.clv_recorder import ClvRecorder
 from arbwatch.config import load_config
 from arbwatch.config.model import Config
 from arbwatch.core.conditions import HealthAlert, HealthLifecycle, HealthReason
-from arbwatch.core.dedup import Alert, AlertReason, Lifecycle, Observation
-from arbwatch.core.fair import FairCache
+from arbwatch.core.dedup import Alert, Lifecycle, Observation
+from arbwatch.core.engine import EXPIRY_INTERVAL, Engine
 from arbwatch.core.markets import MarketKey
-from arbwatch.core.matrix import PriceMatrix
-from arbwatch.core.rules import RuleSet
 from arbwatch.errors import ConfigError
 from arbwatch.feeds.base import FeedBatch, remember_secrets
 from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.model import PRICES_OUT_OF_RANGE
+from arbwatch.feeds.recording import FrameRecorder
 from arbwatch.feeds.registry import Feed, FeedSettings, provider_of
 from arbwatch.health import (
     ChannelHealth,
@@ -82,9 +82,10 @@ from arbwatch.health import (
     RecentAlert,
 )
 from arbwatch.health_checks import look
+from arbwatch.notify.alert_message import alert_message
 from arbwatch.notify.deliver import DeliveryResult, Notifier
 from arbwatch.notify.grouping import HEALTH_RULE
-from arbwatch.notify.message import Message, render, render_gone
+from arbwatch.notify.message import Message
 from arbwatch.sdnotify import SystemdNotifier, WatchdogGate, watchdog_interval
 from arbwatch.status import bind_status, serve_status
 from arbwatch.store import STATE_FILE, Decision
@@ -97,8 +98,6 @@ logger = logging.getLogger(__name__)
 STREAM_SIZE = 10_000
 #: The most batches the engine drains into one evaluation, so one pass stays short.
 MAX_DRAIN = 500
-#: Seconds between checks for opportunities whose quotes have all gone stale.
-EXPIRY_INTERVAL = 1.0
 #: Seconds a shutdown may take beyond ``alerts.flush_timeout`` (closing feeds, the state
 #: database and the status listener), told to systemd so it does not kill the flush.
 STOP_MARGIN = 10.0
@@ -140,9 +139,16 @@ _NOT_RESENT = "not sent: stale or no such channel at start"
 _BOOK = attrgetter("book")
 
 
-def build_feed(settings: FeedSettings, identity: EventIdentity) -> Feed:
-    """The feed that runs ``settings``: its provider's driver."""
-    return provider_of(settings).driver(settings, identity)
+def build_feed(
+    settings: FeedSettings, identity: EventIdentity, recorder: FrameRecorder | None = None
+) -> Feed:
+    """The feed that runs ``settings``: its provider's driver, recording to ``recorder``."""
+    return provider_of(settings).driver(settings, identity, recorder)
+
+
+def recording_path(directory: Path, feed: str) -> Path:
+    """Where a feed's frames are recorded in ``directory``: one JSONL file per feed."""
+    return directory / f"{feed}.jsonl"
 
 
 @dataclass
@@ -173,6 +179,7 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         feeds: Sequence[Feed] | None = None,
         load: Callable[[Path], Config] = load_config,
+        record_dir: Path | None = None,
     ) -> None:
         """Prepare everything; nothing connects or opens until `run`.
 
@@ -182,6 +189,9 @@ class Daemon:
             feeds: feeds to run instead of those the config names (the demo and tests
                 pass their own; None builds them from ``config.feeds``).
             load: reads a config file on reload (tests may count calls).
+            record_dir: record every frame and REST body the config's feeds receive to
+                `recording_path` files in this directory, for ``arbwatch backtest``
+                (appended to; secrets redacted). Ignored with ``feeds``.
         """
         # Known before anything logs: every line and error from here on is scrubbed of them.
         remember_secrets(config.secrets())
@@ -194,14 +204,21 @@ class Daemon:
         #: Seconds a reload may read before it is given up (`RELOAD_TIMEOUT`).
         self.reload_timeout = RELOAD_TIMEOUT
         self.identity = EventIdentity(config.aliases)
-        self.feeds: list[Feed] = (
-            list(feeds)
-            if feeds is not None
-            else [build_feed(settings, self.identity) for settings in config.feeds]
-        )
-        self.matrix = PriceMatrix()
-        self._fair = FairCache(self.matrix)
-        self._rules = RuleSet(config.rules, config.commissions)
+        #: The recorders of the feeds' traffic (with ``record_dir``), closed when `run` ends.
+        self.recorders: list[FrameRecorder] = []
+        self.feeds: list[Feed] = list(feeds) if feeds is not None else []
+        if feeds is None and record_dir is not None:
+            record_dir.mkdir(parents=True, exist_ok=True)
+        for settings in config.feeds if feeds is None else ():
+            recorder = None
+            if record_dir is not None:
+                path = recording_path(record_dir, settings.name)
+                recorder = FrameRecorder(path, config.secrets())
+                self.recorders.append(recorder)
+            self.feeds.append(build_feed(settings, self.identity, recorder))
+        #: The one engine step (`arbwatch.core.engine`); the daemon acts on its decisions.
+        self.engine = Engine(config.rules, config.commissions)
+        self.matrix = self.engine.matrix
         self.notifier = Notifier(
             config.channels,
             clock=clock,
@@ -224,6 +241,8 @@ class Daemon:
         self._reload_requested = anyio.Event()
         #: Set by each step of the lifecycle, to re-time `_expire_regularly`.
         self._decided = anyio.Event()
+        #: The time the last engine step decided at (`process`).
+        self._stepped_at = -math.inf
         self._config_stamp = _file_stamp(config.source)
         self._systemd: SystemdNotifier | None = None
         self._gate: WatchdogGate | None = None
@@ -258,10 +277,10 @@ class Daemon:
         with listener or nullcontext(), self.store_guard as guard:
             now = self._clock()
             horizon = _dedup_horizon(self.config)
-            self.lifecycle = Lifecycle(
-                self.config.rules,
-                guard.use("read the alert states", lambda s: s.load_states(now, horizon)) or [],
+            self.engine.restore(
+                guard.use("read the alert states", lambda s: s.load_states(now, horizon)) or []
             )
+            self.lifecycle = self.engine.lifecycle
             self.conditions = HealthLifecycle(
                 recovery=self.config.health.recovery,
                 repeat=self.config.health.repeat,
@@ -310,6 +329,8 @@ class Daemon:
                 outer.cancel_scope.cancel()
         if self._systemd is not None:
             self._systemd.close()
+        for recorder in self.recorders:
+            recorder.close()
         logger.info("arbwatch stopped")
 
     async def _run_feed(self, feed: Feed, out: MemoryObjectSendStream[FeedBatch]) -> None:
@@ -334,31 +355,36 @@ class Daemon:
                 self.process(batches)
 
     def process(self, batches: Sequence[FeedBatch]) -> Observation:
-        """Apply ``batches`` to the matrix and act on what the rules find (synchronous)."""
+        """Run one engine step on ``batches`` and act on its decisions (synchronous).
+
+        The step decides at the newest batch's receive time, the time its prices were
+        true, not when the engine got to them: so a replay of the recording, which has
+        only receive times, decides the same (quote ages, quiet hours, repeats). A step
+        with no batch (markets touched again) decides at the clock's time.
+        """
         started = time.monotonic()
-        matrix = self.matrix
+        self._require_lifecycle()
+        now = max((batch.received_at for batch in batches), default=None)
+        step = self.engine.step(batches, self._clock() if now is None else now)
+        self._stepped_at = step.now
+        # The prices the step wrote, for the closes of the alerted prices; the alerts
+        # themselves reach the tracker through `_act`, as every observation's do.
+        self.clv.observe(step.batches)
         by_feed = self.counters.updates_by_feed
         books = self.books_by_feed
-        self.clv.observe(batches)
         for batch in batches:
-            for event in batch.events:
-                matrix.set_event(event)
-            self.stats.refused += matrix.apply(batch.updates)
             self.stats.updates += len(batch.updates)
             by_feed[batch.feed] = by_feed.get(batch.feed, 0) + len(batch.updates)
             if batch.updates:
                 # map(attrgetter) costs ~30 ns an update; a set comprehension twice that.
                 books.setdefault(batch.feed, set()).update(map(_BOOK, batch.updates))
+        self.stats.refused += step.refused
         self.stats.batches += len(batches)
-        rows = matrix.take_dirty()
-        now = self._clock()
-        matches = self._rules.evaluate(matrix.block(rows), now, self._fair)
-        evaluated = {matrix.market(int(row)) for row in rows}
-        observation = self._require_lifecycle().observe(matches, evaluated, now)
+        observation = step.observation
         self._act(observation)
         self.stats.evaluations += 1
         found = self.counters.found_by_kind
-        for match in matches:
+        for match in step.matches:
             found[match.opportunity.kind] = found.get(match.opportunity.kind, 0) + 1
         finished = time.monotonic()
         self.stats.last_evaluation = finished
@@ -384,7 +410,13 @@ class Daemon:
             with anyio.move_on_after(max(0.0, wait)) as timer:
                 await self._decided.wait()
             if timer.cancelled_caught:
-                self._act(self._require_lifecycle().expire(self._clock()))
+                now = self._clock()
+                if due is not None and due <= now:
+                    # A held alert is decided at the time it came due (never before the last
+                    # step), not when the timer got round to it: a replay of the recording
+                    # decides it then too, so its message (quote ages) is the very same.
+                    now = max(due, self._stepped_at)
+                self._act(self.engine.expire(now))
                 expire_at = anyio.current_time() + EXPIRY_INTERVAL
 
     async def _retire_regularly(self) -> None:
@@ -481,30 +513,11 @@ class Daemon:
     def _message(self, alert: Alert) -> Message:
         """The text of one alert, in the running config's format."""
         config = self.config
-        if alert.reason is AlertReason.GONE:
-            return render_gone(
-                alert.opportunity,
-                summary=alert.state.summary,
-                rule=alert.rule.name,
-                key=alert.key,
-                first_seen=alert.state.first_seen,
-                now=alert.at,
-                best_value=alert.state.best_value,
-                kind=alert.state.kind,
-                group=alert.state.market.event_id,
-            )
-        if alert.opportunity is None:  # only a GONE alert may lack its opportunity
-            raise AssertionError(f"alert {alert.key} has no opportunity")
-        return render(
-            alert.opportunity,
-            reason=alert.reason.value,
-            rule=alert.rule.name,
-            key=alert.key,
-            now=alert.at,
+        return alert_message(
+            alert,
             odds_format=config.odds_format,
             currency=config.currency,
             timezone=config.timezone,
-            kelly_fraction=alert.rule.kelly_fraction,
         )
 
     # -- health alerts ----------------------------------------------------------------------
@@ -576,7 +589,7 @@ class Daemon:
         came_back = bool(self._down - down)
         self._down = down
         if came_back and self._suspended_markets:
-            self.matrix.touch(self._suspended_markets)
+            self.engine.touch(self._suspended_markets)
             self._suspended_markets = set()
             self.process([])
         if not down:
@@ -585,7 +598,8 @@ class Daemon:
         books = set().union(*(self.books_by_feed.get(name, set()) for name in down)) - live
         if not books:
             return
-        observation = self._require_lifecycle().suspend(books, now)
+        self._require_lifecycle()
+        observation = self.engine.suspend(books, now)
         self._suspended_markets.update(state.market for state in observation.suspended)
         if observation.suspended:
             logger.warning(
@@ -748,9 +762,8 @@ class Daemon:
             return False
         remember_secrets(new.secrets())
         old = self.config
-        rules = RuleSet(new.rules, new.commissions)
-        self._rules = rules
-        self._require_lifecycle().replace_rules(new.rules)
+        self._require_lifecycle()
+        self.engine.replace_rules(new.rules, new.commissions)
         if self.conditions is not None:
             self.conditions.recovery = new.health.recovery
             self.conditions.repeat = new.health.repeat

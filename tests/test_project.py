@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,3 +50,24 @@ def test_the_import_contracts_hold_and_ci_checks_them() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
     assert ".venv/bin/lint-imports" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_module_of_the_package_has_a_layer() -> None:
+    # A module missing from the layers contract is checked by nothing: import-linter only
+    # constrains the layers it is told of. Every top-level module and package must be named.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (layers,) = [
+        contract["layers"]
+        for contract in config["tool"]["importlinter"]["contracts"]
+        if contract["id"] == "layers"
+    ]
+    named = {name.strip() for layer in layers for name in re.split(r"[|:]", layer)}
+    package = ROOT / "arbwatch"
+    modules = {
+        f"arbwatch.{path.stem}"
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.stem not in {"__init__", "__main__"})
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert modules - named == set()
+    assert "arbwatch.daemon" in modules  # the walk found the package

@@ -42,6 +42,7 @@ status:
 feeds:
 {feed}
 channels:
+  # Every alert its own message at once: the bench times the engine, not the grouping.
   bench:
     url: {hook}/bench
     group_wait: 0s
@@ -53,9 +54,10 @@ rules:
     min_profit: 1%
     max_profit: 15%
     max_quote_age: 10m
+    # Alerted at first sight: the bench times the daemon, not the hold against blinks.
+    min_duration: 0s
     notify: [bench]
     repeat: 10m
-    min_duration: 0s
 """
 
 

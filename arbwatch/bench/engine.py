@@ -8,7 +8,9 @@ so that a handful of arbitrages and +EV prices exist. Then:
     (a) the full snapshot is evaluated (arbitrage, and +EV devigged worst_case from
         Pinnacle) many times: median and p95 in ms;
     (b) batches of random price updates (a mean-reverting walk on the existing quotes, a
-        few withdrawals) are applied and the touched rows evaluated: updates per second;
+        few withdrawals) go through the daemon's own engine step (`arbwatch.core.engine`:
+        apply, evaluate the touched rows under an arbitrage rule and a +EV rule, match,
+        and the alert lifecycle): updates per second;
     (c) the same update stream runs through the naive pure-Python engine
         (`arbwatch.bench.naive`), with the same "apply the batch, evaluate the touched
         markets" semantics: updates per second, and the speedup. The speedup is measured
@@ -42,6 +44,7 @@ import numpy.typing as npt
 
 from arbwatch.bench.naive import NaiveEngine, compare_opportunities
 from arbwatch.core.devig import DevigMethod
+from arbwatch.core.engine import Engine
 from arbwatch.core.evaluate import (
     ArbitrageSettings,
     EvSettings,
@@ -49,7 +52,6 @@ from arbwatch.core.evaluate import (
     find_arbitrage,
     find_positive_ev,
 )
-from arbwatch.core.fair import FairCache
 from arbwatch.core.markets import (
     MAX_OUTCOMES,
     Event,
@@ -60,6 +62,8 @@ from arbwatch.core.markets import (
     total,
 )
 from arbwatch.core.matrix import PriceMatrix
+from arbwatch.core.rulemodel import RuleConfig
+from arbwatch.core.rules import engine_settings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -355,8 +359,37 @@ def _keep_going(batches: int | None, done: int, elapsed: float) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class _Batch:
+    """One batch of the update stream, as a feed hands it to the engine step."""
+
+    feed: str
+    received_at: float
+    events: tuple[Event, ...]
+    updates: list[PriceUpdate]
+
+
+#: The bench's two rules: every arbitrage, and +EV of 1% or more against Pinnacle.
+_RULES: Final = (
+    RuleConfig(name="arbitrage", kind="arbitrage", notify=(), max_quote_age=MAX_QUOTE_AGE),
+    RuleConfig(
+        name="positive_ev",
+        kind="positive_ev",
+        notify=(),
+        sharp=(SHARP_BOOK,),
+        devig=DevigMethod.WORST_CASE,
+        min_value=0.01,
+        max_quote_age=MAX_QUOTE_AGE,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class _Workload:
-    """What both engines are asked: the board, the settings, and the update stream."""
+    """What both engines are asked: the board, the rules, and the update stream.
+
+    ``arbitrage`` and ``positive_ev`` are the rules' evaluator settings, which the snapshot
+    phase and the naive engine take directly.
+    """
 
     board: _Board
     arbitrage: ArbitrageSettings
@@ -364,6 +397,22 @@ class _Workload:
     seed: int
     batch: int
     batches: int | None
+
+    def loaded_engine(self) -> Engine:
+        """An engine with the whole board applied and evaluated once, as after a bootstrap.
+
+        That first evaluation also fills the engine's devig cache, as the daemon's does.
+        """
+        engine = Engine(_RULES)
+        board = self.board
+        # A step per chunk, so that the board's updates never all exist at once (the peak
+        # memory is the engine's, not the setup's); then the whole board is evaluated.
+        engine.step([_Batch("board", EPOCH, tuple(board.events), [])], EPOCH)
+        for chunk in board.updates():
+            engine.step([_Batch("board", EPOCH, (), chunk)], EPOCH)
+        engine.touch(board.markets)
+        engine.step([], EPOCH)
+        return engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,15 +478,13 @@ def run_engine_bench(
     """
     if events < 1 or books < 2 or batch < 1 or runs < 1 or (batches is not None and batches < 1):
         raise ValueError("the bench needs at least 1 event, 2 books, 1 update, 1 batch, 1 run")
+    arbitrage, positive_ev = (engine_settings(rule, {}) for rule in _RULES)
+    if not isinstance(arbitrage, ArbitrageSettings) or not isinstance(positive_ev, EvSettings):
+        raise TypeError("the bench's rules are an arbitrage rule, then a +EV rule")
     work = _Workload(
         board=_build_board(events, books, seed),
-        arbitrage=ArbitrageSettings(max_quote_age=MAX_QUOTE_AGE, min_profit=0.0),
-        positive_ev=EvSettings(
-            sharp_books=(SHARP_BOOK,),
-            devig=DevigMethod.WORST_CASE,
-            max_quote_age=MAX_QUOTE_AGE,
-            min_ev=0.01,
-        ),
+        arbitrage=arbitrage,
+        positive_ev=positive_ev,
         seed=seed,
         batch=batch,
         batches=batches,
@@ -450,27 +497,20 @@ def run_engine_bench(
         file=out,
     )
 
-    matrix = PriceMatrix()
-    for event in board.events:
-        matrix.set_event(event)
-    for updates in board.updates():
-        matrix.apply(updates)
-    matrix.take_dirty()
-    snapshot = _snapshot(matrix, work, runs)
-    vectorized = _vectorized_stream(matrix, work)
+    engine = work.loaded_engine()
+    snapshot = _snapshot(engine.matrix, work, runs)
+    vectorized = _vectorized_stream(engine, work)
     vectorized_rss = _peak_rss_mib()
-    del matrix
+    del engine
+    gc.collect()
 
     naive = NaiveEngine()
-    paired_matrix = PriceMatrix()
     for event in board.events:
         naive.set_event(event)
-        paired_matrix.set_event(event)
     for updates in board.updates():
         naive.apply(updates)
-        paired_matrix.apply(updates)
     naive.take_touched()
-    paired_matrix.take_dirty()
+    paired = work.loaded_engine()
     gc.collect()
     start = time.perf_counter()
     naive_snapshot: list[Opportunity] = [
@@ -478,7 +518,7 @@ def run_engine_bench(
         *naive.find_positive_ev(EPOCH, work.positive_ev),
     ]
     naive_snapshot_seconds = time.perf_counter() - start
-    pair = _paired_stream(paired_matrix, naive, work)
+    pair = _paired_stream(paired, naive, work)
 
     thresholds = {"arbitrage": work.arbitrage.min_profit, "positive_ev": work.positive_ev.min_ev}
     mismatches = [
@@ -554,33 +594,26 @@ def _snapshot(matrix: PriceMatrix, work: _Workload, runs: int) -> _Snapshot:
     return timings
 
 
-def _vectorized_stream(matrix: PriceMatrix, work: _Workload) -> _Stream:
-    """(b): apply each batch, take the dirty rows and evaluate them; only that is timed."""
+def _vectorized_stream(engine: Engine, work: _Workload) -> _Stream:
+    """(b): each batch is one engine step; only the step is timed."""
     gc.collect()
     stream = _UpdateStream(work.board, work.seed, work.batch)
-    # Kept across batches as the daemon keeps it: only changed sharp markets are devigged.
-    fair_cache = FairCache(matrix)
-    # The daemon evaluates the whole board once after its bootstrap, which fills the cache.
-    find_positive_ev(matrix.block(), EPOCH, work.positive_ev, fair_cache)
     found: list[list[Opportunity]] = []
     times: list[float] = []
     elapsed = 0.0
     now = EPOCH
     while _keep_going(work.batches, len(found), elapsed):
         now += BATCH_INTERVAL
-        updates = stream.next_batch(now)
+        batch = [_Batch("stream", now, (), stream.next_batch(now))]
         start = time.perf_counter()
-        matrix.apply(updates)
-        block = matrix.block(matrix.take_dirty())
-        arbitrages = find_arbitrage(block, now, work.arbitrage)
-        evs = find_positive_ev(block, now, work.positive_ev, fair_cache)
+        step = engine.step(batch, now)
         times.append(time.perf_counter() - start)
         elapsed += times[-1]
-        found.append([*arbitrages, *evs])
+        found.append([match.opportunity for match in step.matches])
     return _Stream(times, found)
 
 
-def _paired_stream(matrix: PriceMatrix, naive: NaiveEngine, work: _Workload) -> _Pair:
+def _paired_stream(engine: Engine, naive: NaiveEngine, work: _Workload) -> _Pair:
     """(c): the same batches through both engines, alternating every `PAIRED_CHUNK` batches.
 
     Chunks are short enough that the machine's drift hits both engines alike, and long
@@ -594,8 +627,6 @@ def _paired_stream(matrix: PriceMatrix, naive: NaiveEngine, work: _Workload) -> 
     gc.collect()
     gc.freeze()
     stream = _UpdateStream(work.board, work.seed, work.batch)
-    fair_cache = FairCache(matrix)
-    find_positive_ev(matrix.block(), EPOCH, work.positive_ev, fair_cache)
     pair = _Pair(_Stream([], []), _Stream([], []))
     now = EPOCH
     while _keep_going(work.batches, len(pair.naive.found), pair.naive.seconds):
@@ -607,14 +638,11 @@ def _paired_stream(matrix: PriceMatrix, naive: NaiveEngine, work: _Workload) -> 
             now += BATCH_INTERVAL
             chunk.append((now, stream.next_batch(now)))
         for now_, updates in chunk:
+            batch = [_Batch("stream", now_, (), updates)]
             start = time.perf_counter()
-            matrix.apply(updates)
-            block = matrix.block(matrix.take_dirty())
-            found: list[Opportunity] = [
-                *find_arbitrage(block, now_, work.arbitrage),
-                *find_positive_ev(block, now_, work.positive_ev, fair_cache),
-            ]
+            step = engine.step(batch, now_)
             pair.vectorized.times.append(time.perf_counter() - start)
+            found: list[Opportunity] = [match.opportunity for match in step.matches]
             pair.vectorized.found.append(found)
         for now_, updates in chunk:
             start = time.perf_counter()

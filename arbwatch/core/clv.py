@@ -36,9 +36,10 @@ sharp book quoted every outcome before the start, or none of their prices devig)
 "no close" with the reason; so, at once, does one alerted after its game started (in play:
 the close was before the alert) or whose start is unknown. Time is always passed in.
 
-Whoever runs the engine (the daemon, through `arbwatch.clv_recorder`; a backtest) does per
-step: ``tracker.observe(updates)``; for each alert, ``tracker.track(price,
-sharp_quotes(matrix, price))`` for every price of ``alerted_prices(alert, rules)``; then
+Whoever runs the engine (the daemon, through `arbwatch.clv_recorder`; replay and backtest,
+through `arbwatch.feeds.replay.run_frames`) does per engine step:
+``tracker.observe_batches(step.batches)``; ``track_alerts(tracker, alerts, matrix, rules)``
+with the step's alerts and every other observation's (the expiry's); then
 ``tracker.settle(now)``. `arbwatch.core.clv_summary.summary_lines` prints the records.
 """
 
@@ -55,6 +56,7 @@ import numpy as np
 from arbwatch.core.books import book_id
 from arbwatch.core.dedup import Alert, AlertReason
 from arbwatch.core.devig import DevigMethod, DevigStatus, fair_probabilities
+from arbwatch.core.engine import Batch
 from arbwatch.core.markets import MarketKey, PriceUpdate
 from arbwatch.core.matrix import PriceMatrix
 
@@ -255,6 +257,27 @@ def sharp_quotes(matrix: PriceMatrix, price: AlertedPrice) -> list[PriceUpdate]:
     ]
 
 
+def track_alerts(
+    tracker: ClvTracker, alerts: Iterable[Alert], matrix: PriceMatrix, rules: Sequence[RuleLike]
+) -> tuple[list[AlertedPrice], list[ClvRecord]]:
+    """Track the prices of ``alerts`` with the sharp quotes ``matrix`` holds for them now.
+
+    ``rules`` are the rules in force (an arbitrage rule's close comes from them). Returns
+    the prices now tracked, and the records of those settled at once (in play, start
+    unknown).
+    """
+    tracked: list[AlertedPrice] = []
+    settled: list[ClvRecord] = []
+    for alert in alerts:
+        for price in alerted_prices(alert, rules):
+            record = tracker.track(price, sharp_quotes(matrix, price))
+            if record is None:
+                tracked.append(price)
+            else:
+                settled.append(record)
+    return tracked, settled
+
+
 class ClvTracker:
     """Alerted prices waiting for their event to start, and the sharp prices that will close them.
 
@@ -309,6 +332,17 @@ class ClvTracker:
             market = markets.get(update.market)
             if market is not None:
                 market.quote(update.market, update)
+
+    def observe_batches(self, batches: Iterable[Batch]) -> None:
+        """Take an engine step's batches: their events' starts, then their price updates."""
+        if not self._markets:
+            return
+        for batch in batches:
+            # Events first: a frame that moves a start and prices the game in one go has
+            # its prices judged against the new start.
+            for event in batch.events:
+                self.reschedule(event.event_id, event.starts_at)
+            self.observe(batch.updates)
 
     def reschedule(self, event_id: str, starts_at: float) -> None:
         """The event's start moved (a game postponed): its markets close at the new time.

@@ -27,7 +27,7 @@ from arbwatch.feeds.rapidodds.replayer import RapidOddsReplayer
 from arbwatch.feeds.rapidodds.session import RapidOddsSession
 from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
 from arbwatch.feeds.rapidodds.wire import PROVIDER as RAPIDODDS_NAME
-from arbwatch.feeds.recording import FrameReplayer
+from arbwatch.feeds.recording import FrameRecorder, FrameReplayer
 from arbwatch.feeds.therundown.replayer import RundownReplayer
 from arbwatch.feeds.therundown.session import RundownSession
 from arbwatch.feeds.therundown.settings import RundownSettings
@@ -79,7 +79,8 @@ class Provider(Generic[_S]):
         settings: the settings class; the config loader reads a feed's keys by its fields,
             and it refuses what cannot work with `arbwatch.feeds.base.SettingsError`.
         watches: show-config's summary of what one feed of it watches.
-        driver: builds the feed that runs the settings, on the shared event identity.
+        driver: builds the feed that runs the settings, on the shared event identity,
+            recording its traffic to the recorder when one is given.
         replayer: the pure session that reads a recorded feed's frames again, given the
             shared identity and the feed's name.
         recorded_as: other names its frames were recorded under.
@@ -90,7 +91,7 @@ class Provider(Generic[_S]):
     allowance: str
     settings: type[_S]
     watches: Callable[[_S], str]
-    driver: Callable[[_S, EventIdentity], Feed]
+    driver: Callable[[_S, EventIdentity, FrameRecorder | None], Feed]
     replayer: Callable[[EventIdentity, str], FrameReplayer]
     recorded_as: frozenset[str] = frozenset()
 
@@ -120,22 +121,28 @@ def _rundown_watches(feed: RundownSettings) -> str:
 # show-config, status and replay never use.
 
 
-def _rapidodds_driver(settings: RapidOddsSettings, identity: EventIdentity) -> Feed:
+def _rapidodds_driver(
+    settings: RapidOddsSettings, identity: EventIdentity, recorder: FrameRecorder | None
+) -> Feed:
     from arbwatch.feeds.rapidodds.driver import RapidOddsFeed  # noqa: PLC0415
 
-    return RapidOddsFeed(settings, identity)
+    return RapidOddsFeed(settings, identity, recorder=recorder)
 
 
-def _rundown_driver(settings: RundownSettings, identity: EventIdentity) -> Feed:
+def _rundown_driver(
+    settings: RundownSettings, identity: EventIdentity, recorder: FrameRecorder | None
+) -> Feed:
     from arbwatch.feeds.therundown.driver import RundownFeed  # noqa: PLC0415
 
-    return RundownFeed(settings, identity)
+    return RundownFeed(settings, identity, recorder=recorder)
 
 
-def _rundown_v1_driver(settings: RundownV1Settings, identity: EventIdentity) -> Feed:
+def _rundown_v1_driver(
+    settings: RundownV1Settings, identity: EventIdentity, recorder: FrameRecorder | None
+) -> Feed:
     from arbwatch.feeds.therundown.v1_driver import RundownV1Feed  # noqa: PLC0415
 
-    return RundownV1Feed(settings, identity)
+    return RundownV1Feed(settings, identity, recorder=recorder)
 
 
 RAPIDODDS: Final = Provider(

@@ -16,7 +16,6 @@ import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
 from arbwatch.core.markets import moneyline
 from arbwatch.core.matrix import PriceMatrix
 from arbwatch.feeds.base import Backoff, FeedBatch
@@ -24,7 +23,7 @@ from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.rapidodds.driver import RapidOddsFeed
 from arbwatch.feeds.rapidodds.settings import RapidOddsSettings
 from arbwatch.feeds.recording import FrameRecorder
-from arbwatch.feeds.replay import replay
+from arbwatch.feeds.replay import first_sight_rules, replay
 from arbwatch.feeds.therundown.driver import RundownFeed
 from arbwatch.feeds.therundown.settings import RundownSettings
 from arbwatch.sim.rapidodds import RapidOddsSimulator
@@ -155,11 +154,16 @@ async def test_both_providers_price_one_event_and_the_recording_replays(tmp_path
     }
     assert names == {(event.home, event.away) for event in nba}
 
-    settings = ArbitrageSettings(max_quote_age=3600.0)
-    ev = EvSettings(sharp_books=("Pinnacle",), devig=DevigMethod.WORST_CASE, max_quote_age=3600.0)
+    rules = first_sight_rules(
+        min_profit=0.0,
+        min_ev=0.0,
+        max_quote_age=3600.0,
+        sharp=["Pinnacle"],
+        devig=DevigMethod.WORST_CASE,
+    )
     first, second = io.StringIO(), io.StringIO()
-    result = replay(path, first, arbitrage=settings, positive_ev=ev)
-    replay(path, second, arbitrage=settings, positive_ev=ev)
+    result = replay([path], first, rules=rules)
+    replay([path], second, rules=rules)
     assert first.getvalue() == second.getvalue()
     assert result.batches > 0
     assert result.updates > 0

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from arbwatch.core.evaluate import ArbitrageSettings
+from arbwatch.core.devig import DevigMethod
 from arbwatch.core.markets import (
     HOME,
     Event,
@@ -40,7 +40,7 @@ from arbwatch.feeds.connection import FeedState, FeedStats
 from arbwatch.feeds.identity import EventIdentity
 from arbwatch.feeds.pacing import MAX_TRIES
 from arbwatch.feeds.recording import FrameRecorder, read_recording
-from arbwatch.feeds.replay import replay
+from arbwatch.feeds.replay import first_sight_rules, replay
 from arbwatch.feeds.therundown.driver import RundownFeed
 from arbwatch.feeds.therundown.session import FINISHED_AFTER
 from arbwatch.feeds.therundown.settings import RundownSettings
@@ -867,10 +867,16 @@ async def test_a_v1_recording_names_its_provider_as_the_config_does_and_replays(
         ),
         encoding="utf-8",
     )
-    arbitrage = ArbitrageSettings(max_quote_age=math.inf)
+    rules = first_sight_rules(
+        min_profit=0.0,
+        min_ev=0.0,
+        max_quote_age=math.inf,
+        sharp=["Pinnacle"],
+        devig=DevigMethod.WORST_CASE,
+    )
     now, before = io.StringIO(), io.StringIO()
-    result = replay(path, now, arbitrage=arbitrage, positive_ev=None)
-    replay(old, before, arbitrage=arbitrage, positive_ev=None)
+    result = replay([path], now, rules=rules)
+    replay([old], before, rules=rules)
     assert result.unknown_providers == {}
     assert result.updates > 0
     assert now.getvalue() == before.getvalue()

@@ -33,6 +33,7 @@ from arbwatch.feeds.rapidodds.wire import (
     ErrorEvent,
     OddsUpdate,
     Snapshot,
+    SnapshotParts,
     Subscribed,
     UnknownEvent,
     Unsubscribed,
@@ -174,7 +175,8 @@ def test_a_push_without_a_timestamp_takes_the_receive_time() -> None:
         b'{"event":"odds_update","sport":"NBA","data":{"sport":"NBA","games":[]}}',
         received_at=1234.5,
     )
-    assert message == OddsUpdate("NBA", 1234.5, None, Snapshot("NBA", (), ()))
+    assert message == OddsUpdate("NBA", 1234.5, None, SnapshotParts("NBA", (), 0))
+    assert message.snapshot == Snapshot("NBA", (), ())
 
 
 # --- odds snapshots --------------------------------------------------------------------
@@ -195,20 +197,21 @@ def test_the_guides_odds_update() -> None:
     message = parse_message(frame("rapidodds_odds_update_nba.json"))
     at = epoch("2026-02-25T09:59:54")
     event_id = LAKERS_CELTICS.provider_event_id
-    assert message == OddsUpdate(
+    assert isinstance(message, OddsUpdate)
+    assert (message.sport, message.timestamp, message.credits_charged) == (
+        "NBA",
+        epoch("2026-02-25T10:00:00"),
+        1,
+    )
+    assert message.snapshot == Snapshot(
         sport="NBA",
-        timestamp=epoch("2026-02-25T10:00:00"),
-        credits_charged=1,
-        snapshot=Snapshot(
-            sport="NBA",
-            events=(LAKERS_CELTICS,),
-            quotes=(
-                ParsedQuote(
-                    event_id, MarketKind.MONEYLINE, Period.FULL_GAME, HOME, 0.0, "Pinnacle", 2.1, at
-                ),
-                ParsedQuote(
-                    event_id, MarketKind.MONEYLINE, Period.FULL_GAME, AWAY, 0.0, "Pinnacle", 1.8, at
-                ),
+        events=(LAKERS_CELTICS,),
+        quotes=(
+            ParsedQuote(
+                event_id, MarketKind.MONEYLINE, Period.FULL_GAME, HOME, 0.0, "Pinnacle", 2.1, at
+            ),
+            ParsedQuote(
+                event_id, MarketKind.MONEYLINE, Period.FULL_GAME, AWAY, 0.0, "Pinnacle", 1.8, at
             ),
         ),
     )

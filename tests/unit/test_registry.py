@@ -53,7 +53,7 @@ def test_each_provider_builds_its_driver_which_names_it(name: str) -> None:
 
 
 def test_show_config_words_come_from_the_registry() -> None:
-    assert RAPIDODDS.watches(RAPID) == ("sports NBA; 1 bookmaker; markets head_to_head")
+    assert RAPIDODDS.watches(RAPID) == "sports NBA; 1 bookmaker; markets head_to_head"
     assert THERUNDOWN_V1.watches(LEGACY) == ("event_ids abc; market_ids 1, 2, 3; all books")
 
 

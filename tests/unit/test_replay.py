@@ -8,19 +8,21 @@ import pytest
 
 from arbwatch.cli import main
 from arbwatch.core.devig import DevigMethod
-from arbwatch.core.evaluate import ArbitrageSettings, EvSettings
-from arbwatch.feeds.replay import replay
+from arbwatch.feeds.replay import first_sight_rules, replay
 
 RECORDING = Path(__file__).resolve().parent.parent / "fixtures" / "recordings" / "rapid-arb.jsonl"
-ARB = ArbitrageSettings(max_quote_age=60.0)
-EV = EvSettings(
-    sharp_books=("Pinnacle",), devig=DevigMethod.WORST_CASE, max_quote_age=60.0, min_ev=0.01
+RULES = first_sight_rules(
+    min_profit=0.0,
+    min_ev=0.01,
+    max_quote_age=60.0,
+    sharp=["Pinnacle"],
+    devig=DevigMethod.WORST_CASE,
 )
 
 
 def run(path: Path = RECORDING) -> tuple[str, int, int]:
     out = io.StringIO()
-    result = replay(path, out, arbitrage=ARB, positive_ev=EV)
+    result = replay([path], out, rules=RULES)
     return out.getvalue(), result.malformed, len(result.found)
 
 

@@ -16,8 +16,12 @@ Three layers, after the house style (sans-I/O core, thin I/O shell), a module ea
 How a push becomes a batch
     Every ``odds_update`` push (and every REST snapshot) is a full snapshot of one sport's
     subscribed scope, so it replaces what that sport quoted before: a cell quoted before
-    and missing now is withdrawn (price NaN, `snapshot_withdrawals`), and a cell whose
-    price and quote time are what the engine already has is not sent again. The first
+    and missing now is withdrawn (price NaN), and a cell whose price and quote time are
+    what the engine already has is not sent again. Pushes are compared in bulk: each
+    book-game (one bookmaker's object under one game) is kept as the bytes it came in,
+    and one pushed byte for byte as last time is not even read; only the others are, and
+    the cells of book-games gone from the push are the withdrawals. A 9 MB push of
+    120,000 prices with six changed costs about 60 ms of CPU so. The first
     push after a reconnect therefore neither withdraws what merely was not pushed while
     the connection was down, nor sends the whole sport again: only what changed. When the
     engine is behind and a batch is dropped (`Handoff`), the session forgets what it
@@ -83,6 +87,7 @@ from arbwatch.feeds.base import (
     truncate,
 )
 from arbwatch.feeds.bounded_ws import aconnect_bounded
+from arbwatch.feeds.collector import collector_paused
 from arbwatch.feeds.connection import (
     frames,
 )
@@ -544,7 +549,10 @@ class RapidOddsFeed(FeedDriver):
         """What ``read()`` makes of ``frame``, or None (counted) when it is unreadable."""
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
-            result = read()
+            # A push is a full snapshot (10 MB for a big subscription): no collections
+            # while it is decoded (`arbwatch.feeds.collector` says why).
+            with collector_paused():
+                result = read()
         except OversizedFrameError as error:
             self.stats.extra["oversized_frames"] = self.stats.extra.get("oversized_frames", 0) + 1
             # Only a REST body gets here: a WebSocket message over the limit is refused

@@ -8,7 +8,8 @@ the same batches again. How a push becomes a batch: `arbwatch.feeds.rapidodds.dr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final, TypeGuard
 
 import msgspec
@@ -29,15 +30,17 @@ from arbwatch.feeds.model import (
 )
 from arbwatch.feeds.rapidodds.wire import (
     PROVIDER,
+    BookQuotes,
     Connected,
     ErrorEvent,
+    GameParts,
     OddsUpdate,
     RapidMessage,
-    Snapshot,
+    SnapshotParts,
     Subscribed,
     parse_message,
-    parse_snapshot,
-    snapshot_withdrawals,
+    read_book,
+    split_snapshot,
 )
 
 
@@ -149,10 +152,8 @@ class RapidOddsSession:
         self.credits_remaining: int | None = None
         #: The plan's credit allowance, when ``/usage`` said.
         self.credits_limit: int | None = None
-        # Per sport: what the engine was sent, and the cells it may have held before the
-        # last snapshot (to undo the bookkeeping when that snapshot's batch is dropped).
-        self._held: dict[str, dict[CellKey, _Held]] = {}
-        self._before: dict[str, frozenset[CellKey]] = {}
+        # Per sport: what the engine was sent, by cell and by book-game.
+        self._sports: dict[str, _SportState] = {}
 
     def handle_message(self, frame: str | bytes, received_at: float) -> SessionResult:
         """Read one WebSocket frame, received at ``received_at`` (epoch seconds).
@@ -166,8 +167,8 @@ class RapidOddsSession:
         if isinstance(message, OddsUpdate):
             if message.credits_charged is not None:
                 self._charge(message.credits_charged)
-            sport = message.sport or message.snapshot.sport
-            return self._apply(sport, message.snapshot, message.timestamp, received_at, message)
+            sport = message.sport or message.parts.sport
+            return self._apply(sport, message.parts, message.timestamp, received_at, message)
         if isinstance(message, Connected):
             self.tier = message.tier or self.tier
         elif isinstance(message, Subscribed):
@@ -192,12 +193,10 @@ class RapidOddsSession:
             ParseError: the body is not an odds response. Nothing changed.
         """
         self._check_size(body)
-        snapshot = parse_snapshot(
-            body, provider=self.provider, sport=sport, received_at=received_at
-        )
-        if (snapshot.events or snapshot.skipped_games) and self.expected_credits_per_push:
+        parts = split_snapshot(body, provider=self.provider, sport=sport)
+        if (parts.games or parts.skipped_games) and self.expected_credits_per_push:
             self._charge(self.expected_credits_per_push)
-        return self._apply(sport, snapshot, received_at, received_at, None)
+        return self._apply(sport, parts, received_at, received_at, None)
 
     def handle_usage(self, body: str | bytes) -> None:
         """Read a ``GET /usage`` body: the tier and the credits remaining.
@@ -237,10 +236,9 @@ class RapidOddsSession:
         The next snapshot of the sport then sends every quote again, and withdraws every
         cell the engine may still hold, from before the dropped batch or in it.
         """
-        scope = normalize_sport(sport)
-        held = self._held.get(scope, {})
-        maybe_held = self._before.get(scope, frozenset()) | held.keys()
-        self._held[scope] = dict.fromkeys(maybe_held)
+        state = self._sports.get(normalize_sport(sport))
+        if state is not None:
+            state.forget()
 
     def credit_figures(self) -> dict[str, float]:
         """The credit figures for `FeedStats.extra`; ``credits_remaining`` only when known.
@@ -270,39 +268,53 @@ class RapidOddsSession:
     def _apply(
         self,
         sport: str,
-        snapshot: Snapshot,
+        snapshot: SnapshotParts,
         at: float,
         received_at: float,
         message: RapidMessage | None,
     ) -> SessionResult:
         """Turn a full snapshot of ``sport`` into the batch of what changed.
 
-        The batch names the engine event of every game in the snapshot, and of every game
-        a withdrawal is for, so that the engine can label any update it holds.
+        Book-games are compared by their bytes: one pushed exactly as last time is
+        neither read nor sent (its cells are what the engine holds), and its counts are
+        the ones it gave then. Only the others are read, and of those only the prices
+        that differ from the engine's become updates; the cells of book-games gone from
+        the push and quoted by no other are withdrawn at ``at``. The batch names the
+        engine event of every game in the snapshot, and of every game a withdrawal is
+        for, so that the engine can label any update it holds.
         """
         scope = normalize_sport(sport or snapshot.sport)
-        held = self._held.get(scope, {})
+        state = self._sports.setdefault(scope, _SportState())
+        held, owners, previous = state.held, state.owners, state.parts
+        parts: dict[_PartKey, _Part] = {}
         events: dict[str, Event] = {}
-        resolved: dict[str, Resolved] = {}
-        for provider_event in snapshot.events:
-            mapping = self.identity.resolve(provider_event)
-            resolved[provider_event.provider_event_id] = mapping
-            events.setdefault(mapping.event.event_id, mapping.event)
-        current: dict[CellKey, _Held] = {}
         updates: list[PriceUpdate] = []
-        invalid = 0
-        for parsed in self.bounds.apply(snapshot.quotes):
-            # The parser only gives quotes of the games it returned, all resolved above.
+        totals = _Totals(games=snapshot.skipped_games)
+        for game in snapshot.games:
+            event_id = game.event.provider_event_id
             try:
-                update = to_update(parsed, resolved[parsed.provider_event_id])
-            except InvalidMarketError:
-                invalid += 1
+                read = [self._read_part(event_id, book, previous, game, at) for book in game.books]
+            except ParseError:
+                totals.games += 1  # a bookmaker that is no object: the game is unreadable
                 continue
-            cell, value = cell_key(parsed), (parsed.price, parsed.quoted_at)
-            current[cell] = value
-            if held.get(cell) != value:
-                updates.append(update)
-        withdrawals, _ = snapshot_withdrawals(held.keys(), snapshot, at=at)
+            mapping = self.identity.resolve(game.event)
+            events.setdefault(mapping.event.event_id, mapping.event)
+            for key, last, book in read:
+                if last is None:
+                    assert book is not None  # one of the two, always
+                    kept = self._new_part(book, mapping, at, held, updates)
+                else:
+                    kept = last
+                    self.bounds.count_refused(kept.refused)  # counted again, as if read
+                totals.add(kept)
+                if key in parts:
+                    continue  # the same book-game twice: its cells are owned once
+                parts[key] = kept
+                if book is not None:
+                    for cell in kept.cells:
+                        owners[cell] = owners.get(cell, 0) + 1
+        gone = state.release(parts)
+        withdrawals = [cell.withdrawn(at) for cell in gone]
         for withdrawal in withdrawals:
             mapping_or_none = self.identity.lookup(self.provider, withdrawal.provider_event_id)
             if mapping_or_none is None:  # pragma: no cover - held cells were resolved
@@ -310,8 +322,6 @@ class RapidOddsSession:
             # Cannot raise: the same cell converted when it was first sent.
             updates.append(to_update(withdrawal, mapping_or_none))
             events.setdefault(mapping_or_none.event.event_id, mapping_or_none.event)
-        self._before[scope] = frozenset(held)
-        self._held[scope] = current
         batch = None
         if updates:
             batch = FeedBatch(self.feed, received_at, tuple(events.values()), tuple(updates))
@@ -319,14 +329,166 @@ class RapidOddsSession:
             message=message,
             batch=batch,
             sport=scope,
-            quotes=len(snapshot.quotes),
+            quotes=totals.quotes,
             withdrawn=len(withdrawals),
-            skipped_games=snapshot.skipped_games,
-            skipped_markets=snapshot.skipped_markets,
-            skipped_outcomes=snapshot.skipped_outcomes,
-            skipped_prices=snapshot.skipped_prices,
-            invalid_quotes=invalid,
+            skipped_games=totals.games,
+            skipped_markets=totals.markets,
+            skipped_outcomes=totals.outcomes,
+            skipped_prices=totals.prices,
+            invalid_quotes=totals.invalid,
         )
+
+    def _read_part(
+        self,
+        event_id: str,
+        book: bytes,
+        previous: Mapping[_PartKey, _Part],
+        game: GameParts,
+        at: float,
+    ) -> tuple[_PartKey, _Part | None, BookQuotes | None]:
+        """One book-game: the last snapshot's part if its bytes are unchanged, else read.
+
+        Raises:
+            ParseError: the bookmaker is not an object.
+        """
+        key = (event_id, book)
+        part = previous.get(key)
+        if part is not None and (part.timed_at is None or part.timed_at == at):
+            return key, part, None
+        return key, None, read_book(game.event, book, at)
+
+    def _new_part(
+        self,
+        book: BookQuotes,
+        mapping: Resolved,
+        at: float,
+        held: dict[CellKey, _Held],
+        updates: list[PriceUpdate],
+    ) -> _Part:
+        """Compare a book-game read now with what the engine holds, cell by cell.
+
+        The prices that differ are appended to ``updates`` and noted in ``held``.
+        """
+        refused_before = self.bounds.refused
+        cells: dict[CellKey, None] = {}
+        invalid = 0
+        for quote in self.bounds.apply(book.quotes):
+            try:
+                update = to_update(quote, mapping)
+            except InvalidMarketError:
+                invalid += 1
+                continue
+            cell, value = cell_key(quote), (quote.price, quote.quoted_at)
+            cells[cell] = None
+            if held.get(cell) != value:
+                updates.append(update)
+                held[cell] = value
+        return _Part(
+            cells=tuple(cells),
+            quotes=len(book.quotes),
+            markets=book.skipped_markets,
+            outcomes=book.skipped_outcomes,
+            prices=book.skipped_prices,
+            invalid=invalid,
+            refused=self.bounds.refused - refused_before,
+            timed_at=at if book.timed_by_caller else None,
+        )
+
+
+#: A book-game of a sport: the provider event id, and the bookmaker's JSON as pushed.
+_PartKey = tuple[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """What one book-game of the last snapshot gave: its cells and its counts.
+
+    ``timed_at`` is the time its quotes took when the book had no ``last_update``
+    (None when it had one): the same bytes at another time are other quotes.
+    """
+
+    cells: tuple[CellKey, ...]
+    quotes: int
+    markets: int
+    outcomes: int
+    prices: int
+    invalid: int
+    refused: int
+    timed_at: float | None
+
+
+@dataclass(slots=True)
+class _Totals:
+    """A snapshot's counts, summed over its book-games."""
+
+    games: int = 0
+    quotes: int = 0
+    markets: int = 0
+    outcomes: int = 0
+    prices: int = 0
+    invalid: int = 0
+
+    def add(self, part: _Part) -> None:
+        """Count one book-game in."""
+        self.quotes += part.quotes
+        self.markets += part.markets
+        self.outcomes += part.outcomes
+        self.prices += part.prices
+        self.invalid += part.invalid
+
+
+@dataclass(slots=True)
+class _SportState:
+    """What one sport's last snapshot left with the engine.
+
+    ``held``: each cell the engine was sent, and its (price, quoted_at), or None after a
+    dropped batch, when what the engine holds is unknown. ``owners``: how many book-games
+    of the last snapshot quote each cell (a cell is withdrawn when none does).
+    ``parts``: the last snapshot's book-games. ``withdrawn``: the cells its batch
+    withdrew, which the engine may still hold if that batch is dropped.
+    """
+
+    held: dict[CellKey, _Held] = field(default_factory=dict)
+    owners: dict[CellKey, int] = field(default_factory=dict)
+    parts: dict[_PartKey, _Part] = field(default_factory=dict)
+    withdrawn: tuple[CellKey, ...] = ()
+    #: Set by `forget`: the next snapshot is compared with nothing, cell by cell.
+    in_full: bool = False
+
+    def release(self, parts: dict[_PartKey, _Part]) -> list[CellKey]:
+        """Make ``parts`` the last snapshot's; return the cells no book-game quotes now.
+
+        Those are forgotten here, for the caller to withdraw; sorted, so that replays are
+        identical.
+        """
+        owners, gone = self.owners, []
+        if self.in_full:
+            gone = [cell for cell in self.held if cell not in owners]
+        else:
+            for key, part in self.parts.items():
+                if key in parts:
+                    continue
+                for cell in part.cells:
+                    count = owners[cell] - 1
+                    if count:
+                        owners[cell] = count
+                    else:
+                        del owners[cell]
+                        gone.append(cell)
+        gone.sort()
+        for cell in gone:
+            self.held.pop(cell, None)
+        self.parts, self.withdrawn, self.in_full = parts, tuple(gone), False
+        return gone
+
+    def forget(self) -> None:
+        """The engine never got the last batch: send the next snapshot in full.
+
+        Every quote is then sent again, and every cell the engine may still hold is
+        withdrawn unless quoted: the held ones, and those the lost batch withdrew.
+        """
+        self.held = dict.fromkeys([*self.held, *self.withdrawn])
+        self.owners, self.parts, self.withdrawn, self.in_full = {}, {}, (), True
 
 
 def _count(value: object) -> TypeGuard[int]:

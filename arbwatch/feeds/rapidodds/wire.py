@@ -7,7 +7,10 @@ out. The parsing API is:
   `Subscribed`, `Unsubscribed`, `OddsUpdate`, `ErrorEvent`, or `UnknownEvent` for events
   this module does not know, so that a new server event never breaks the feed).
 - `parse_snapshot` reads the REST odds response (``GET /sports/{sport}/markets``) into a
-  `Snapshot`; the ``data`` of an ``odds_update`` push has exactly this shape.
+  `Snapshot`; the ``data`` of an ``odds_update`` push has exactly this shape. It is two
+  steps, for a session that compares pushes (`arbwatch.feeds.rapidodds.session`):
+  `split_snapshot` cuts the body into games with each bookmaker's raw JSON (a book-game),
+  and `read_book` reads one book-game into quotes.
 - `snapshot_withdrawals` turns two consecutive full snapshots into withdrawals: a push is
   a full snapshot of a sport's subscribed scope, so a cell quoted before and missing now
   was taken off the board. `withdraw_missing` is the same rule for any scope.
@@ -142,12 +145,19 @@ class OddsUpdate:
 
     ``timestamp`` is when the server made the push (epoch seconds UTC); use it as ``at``
     for `snapshot_withdrawals`. ``credits_charged`` is None when the server left it out.
+    ``parts`` is the snapshot cut into book-games and not read further: a session reads
+    only the ones that changed; `snapshot` reads them all.
     """
 
     sport: str
     timestamp: float
     credits_charged: int | None
-    snapshot: Snapshot
+    parts: SnapshotParts
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """Every book-game read, each book without a time quoted at ``timestamp``."""
+        return read_snapshot(self.parts, received_at=self.timestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +261,9 @@ class _Game(_Wire):
 
 class _GameEntry(_Wire):
     game: _Game | None = None
-    bookmakers: list[_Bookmaker] | None = None
+    # Raw per bookmaker: a book-game is the unit two pushes are compared by
+    # (`split_snapshot`), and an unchanged one is never decoded further.
+    bookmakers: list[msgspec.Raw] | None = None
 
 
 class _Body(_Wire):
@@ -263,6 +275,7 @@ class _Body(_Wire):
 _ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
 _BODY: Final = msgspec.json.Decoder(_Body)
 _GAME: Final = msgspec.json.Decoder(_GameEntry)
+_BOOK: Final = msgspec.json.Decoder(_Bookmaker)
 
 
 # --- messages --------------------------------------------------------------------------
@@ -310,14 +323,12 @@ def _odds_update(envelope: _Envelope, provider: str, received_at: float | None) 
         raise ParseError("odds_update without a readable timestamp")
     if not envelope.data or bytes(envelope.data) == b"null":
         raise ParseError("odds_update without data")
-    snapshot = parse_snapshot(
-        envelope.data, provider=provider, sport=_text(envelope.sport), received_at=timestamp
-    )
+    parts = split_snapshot(envelope.data, provider=provider, sport=_text(envelope.sport))
     return OddsUpdate(
-        sport=_text(envelope.sport) or snapshot.sport,
+        sport=_text(envelope.sport) or parts.sport,
         timestamp=timestamp,
         credits_charged=_count(envelope.credits_charged),
-        snapshot=snapshot,
+        parts=parts,
     )
 
 
@@ -424,6 +435,102 @@ class _Counts:
     prices: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class GameParts:
+    """One readable game of a snapshot, its bookmakers still as pushed.
+
+    Attributes:
+        event: the game.
+        books: each bookmaker's JSON object, byte for byte as it came: equal bytes read
+            as equal quotes (`read_book`), so a book-game whose bytes did not change
+            since the last push needs no reading at all.
+    """
+
+    event: ProviderEvent
+    books: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotParts:
+    """A snapshot cut into book-games, before any bookmaker is read (`split_snapshot`).
+
+    Attributes:
+        sport: the body's ``sport``, or the caller's when the body names none.
+        games: the readable games, in the order they came.
+        skipped_games: games without two distinct team names or a readable start time,
+            and entries that are no game at all.
+    """
+
+    sport: str
+    games: tuple[GameParts, ...]
+    skipped_games: int
+
+
+@dataclass(frozen=True, slots=True)
+class BookQuotes:
+    """One bookmaker's quotes of one game (`read_book`), and what it skipped.
+
+    ``timed_by_caller`` is true when the book had no readable ``last_update``, so its
+    quotes took the caller's ``received_at``: the same bytes then read differently at
+    another time.
+    """
+
+    quotes: tuple[ParsedQuote, ...]
+    skipped_markets: int
+    skipped_outcomes: int
+    skipped_prices: int
+    timed_by_caller: bool
+
+
+def split_snapshot(body: object, *, provider: str = PROVIDER, sport: str = "") -> SnapshotParts:
+    """Cut a REST odds response (or a push's ``data``) into games and raw bookmakers.
+
+    Only the envelope of each game is decoded: its teams and start time, and the list of
+    its bookmakers as raw JSON. ``sport`` stands in when the body names none.
+
+    Raises:
+        ParseError: the body is not an odds response.
+    """
+    decoded: _Body = decode_json(_BODY, body, "RapidOddsAPI odds response")
+    sport_name = decoded.sport if isinstance(decoded.sport, str) and decoded.sport else sport
+    games: list[GameParts] = []
+    skipped = 0
+    for raw in decoded.games or ():
+        try:
+            entry = _GAME.decode(raw)
+        except (msgspec.MsgspecError, RecursionError):
+            skipped += 1
+            continue
+        event = _event(entry.game, provider, sport_name)
+        if event is None:
+            skipped += 1
+            continue
+        # Copied out of the body: a Raw keeps the whole push's buffer alive.
+        games.append(GameParts(event, tuple(bytes(book) for book in entry.bookmakers or ())))
+    return SnapshotParts(sport_name, tuple(games), skipped)
+
+
+def read_book(event: ProviderEvent, book: bytes, received_at: float | None) -> BookQuotes:
+    """Read one bookmaker's object of ``event``'s game into quotes.
+
+    ``received_at`` is the quote time when the book has no readable ``last_update``;
+    without either, the book's markets are skipped.
+
+    Raises:
+        ParseError: ``book`` is not a bookmaker object (the whole game is unreadable).
+    """
+    try:
+        decoded = _BOOK.decode(book)
+    except (msgspec.MsgspecError, RecursionError) as error:
+        raise ParseError(f"unreadable RapidOddsAPI bookmaker: {error}") from None
+    counts = _Counts()
+    quotes: list[ParsedQuote] = []
+    timed_by_caller = _book_quotes(event, decoded, received_at, counts, quotes)
+    return BookQuotes(
+        tuple(quotes), counts.markets, counts.outcomes, counts.prices, timed_by_caller
+    )
+
+
 def parse_snapshot(
     body: object,
     *,
@@ -435,28 +542,34 @@ def parse_snapshot(
 
     ``body`` is the JSON as bytes or text, or already decoded. ``sport`` stands in when
     the body names none. ``received_at`` is the quote time of a bookmaker without a
-    readable ``last_update``; without either, that book's markets are skipped.
+    readable ``last_update``; without either, that book's markets are skipped. A game
+    with a bookmaker that is not an object is skipped whole, as unreadable.
+
+    Raises:
+        ParseError: the body is not an odds response.
     """
-    decoded: _Body = decode_json(_BODY, body, "RapidOddsAPI odds response")
-    sport_name = decoded.sport if isinstance(decoded.sport, str) and decoded.sport else sport
-    counts = _Counts()
+    return read_snapshot(split_snapshot(body, provider=provider, sport=sport), received_at)
+
+
+def read_snapshot(parts: SnapshotParts, received_at: float | None) -> Snapshot:
+    """Read every book-game of ``parts`` (see `parse_snapshot`)."""
+    counts = _Counts(games=parts.skipped_games)
     events: dict[str, ProviderEvent] = {}
     quotes: list[ParsedQuote] = []
-    for raw in decoded.games or ():
+    for game in parts.games:
         try:
-            entry = _GAME.decode(raw)
-        except (msgspec.MsgspecError, RecursionError):
+            books = [read_book(game.event, book, received_at) for book in game.books]
+        except ParseError:
             counts.games += 1
             continue
-        event = _event(entry.game, provider, sport_name)
-        if event is None:
-            counts.games += 1
-            continue
-        events.setdefault(event.provider_event_id, event)
-        for book in entry.bookmakers or ():
-            _book_quotes(event, book, received_at, counts, quotes)
+        events.setdefault(game.event.provider_event_id, game.event)
+        for book in books:
+            quotes.extend(book.quotes)
+            counts.markets += book.skipped_markets
+            counts.outcomes += book.skipped_outcomes
+            counts.prices += book.skipped_prices
     return Snapshot(
-        sport=sport_name,
+        sport=parts.sport,
         events=tuple(events.values()),
         quotes=tuple(quotes),
         skipped_games=counts.games,
@@ -501,15 +614,20 @@ def _book_quotes(
     received_at: float | None,
     counts: _Counts,
     quotes: list[ParsedQuote],
-) -> None:
-    """Append one bookmaker's quotes of one game to ``quotes``."""
+) -> bool:
+    """Append one bookmaker's quotes of one game to ``quotes``.
+
+    Returns whether they took ``received_at`` as their quote time (the book had no
+    readable ``last_update``).
+    """
     markets = book.markets or ()
     quoted_at = parse_utc_timestamp(book.last_update)
+    timed_by_caller = quoted_at is None
     if quoted_at is None:
         quoted_at = received_at
     if not isinstance(book.name, str) or not book.name or quoted_at is None:
         counts.markets += len(markets)
-        return
+        return timed_by_caller
     for market in markets:
         spec = _market_spec(market.key) if isinstance(market.key, str) else None
         if spec is None:
@@ -523,6 +641,7 @@ def _book_quotes(
             quote = _quote(event, spec, outcome, book=book.name, quoted_at=quoted_at, counts=counts)
             if quote is not None:
                 quotes.append(quote)
+    return timed_by_caller
 
 
 def _quote(

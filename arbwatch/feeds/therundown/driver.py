@@ -98,6 +98,7 @@ from arbwatch.feeds.base import (
     truncate,
 )
 from arbwatch.feeds.bounded_ws import BoundedWebSocketSession, aconnect_bounded
+from arbwatch.feeds.collector import collector_paused
 from arbwatch.feeds.connection import (
     FeedState,
     FeedStats,
@@ -508,9 +509,12 @@ class RundownFeed(FeedDriver):
         # Any page fetched while the socket is read gives a good resync cursor, but not
         # while a resync is pending: it must replay from before what it recovers.
         sets_cursor = self.session.cursor is None or RestJob.RESYNC not in self._jobs
-        result = self.session.handle_events(
-            response.content, self._clock(), page=pages[path], sets_cursor=sets_cursor
-        )
+        # A page holds a sport's whole day (14 MB for a big board): no collections while
+        # it is decoded (`arbwatch.feeds.collector` says why).
+        with collector_paused():
+            result = self.session.handle_events(
+                response.content, self._clock(), page=pages[path], sets_cursor=sets_cursor
+            )
         for event_id in result.listed:
             self._awaiting.pop(event_id, None)
         was_bootstrapped = self._pages.bootstrapped

@@ -15,6 +15,15 @@ connection with 1009 (message too big) and reaches the reader as `MessageTooBig`
 then stays within the limit plus one socket read while a message grows, and twice the
 limit for the moment it is joined.
 
+Messages are also handed over by arrival, not one by one. httpx-ws's queue between its
+receive loop and the reader is a rendezvous (its ``queue_size`` is not used by the async
+session): each message costs the reader a wait and a task switch, so the reader never sees
+more than one message at a time. Here every message of one socket read goes into the
+session's own queue and the reader is woken once; `receive` then returns what is queued
+without waiting, and `take_arrived` says whether a message is there, so a feed reads every
+frame already waiting before it hands a batch on. The receive loop reads the socket again
+only once the reader took the wake-up, so at most two socket reads wait in the queue.
+
 `aconnect_bounded` is `httpx_ws.aconnect_ws` with such a session.
 """
 
@@ -22,13 +31,21 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
+import anyio
 import httpcore
 import httpx
 import wsproto
-from httpx_ws import AsyncWebSocketSession, HTTPXWSException, WebSocketNetworkError, aconnect_ws
+from httpx_ws import (
+    AsyncWebSocketSession,
+    HTTPXWSException,
+    WebSocketDisconnect,
+    WebSocketNetworkError,
+    aconnect_ws,
+)
 from httpx_ws._api import EndOfStream  # the end of the stream, as httpx-ws's own loop sees it
 from wsproto.frame_protocol import CloseReason
 
@@ -46,6 +63,16 @@ class MessageTooBig(HTTPXWSException):
         self.limit = limit
 
 
+class _Arrived(HTTPXWSException):
+    """Not an error: the wake-up that tells the reader messages wait in the session's queue.
+
+    An exception type because httpx-ws's stream carries events and its own exceptions.
+    """
+
+
+_ARRIVED: Final = _Arrived("messages arrived")
+
+
 class BoundedWebSocketSession(AsyncWebSocketSession):
     """httpx-ws's session with messages bounded while they arrive (see the module docstring).
 
@@ -56,6 +83,37 @@ class BoundedWebSocketSession(AsyncWebSocketSession):
     #: The largest message accepted, in bytes (text in UTF-8).
     max_message_bytes: int = 16 * 1024 * 1024
 
+    # httpx-ws's own arguments, passed through as they come.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        """httpx-ws's session, with a queue of what arrived and was not read yet."""
+        super().__init__(*args, **kwargs)
+        self._arrived: deque[wsproto.events.Event | HTTPXWSException] = deque()
+
+    def take_arrived(self) -> bool:
+        """Whether a message (or the connection's end) waits: `receive` will not wait."""
+        return bool(self._arrived)
+
+    async def receive(self, timeout: float | None = None) -> wsproto.events.Event:
+        """The next event: at once if one has arrived, else the first to come.
+
+        Raises as httpx-ws's `receive` does (`WebSocketDisconnect`, `WebSocketNetworkError`,
+        `TimeoutError`), and `MessageTooBig`.
+        """
+        arrived = self._arrived
+        if not arrived:
+            with anyio.fail_after(timeout):
+                while not arrived:
+                    woken = await self._receive_event.receive()
+                    if woken is not _ARRIVED:
+                        # The keepalive task's error: it does not go through the queue.
+                        arrived.append(woken)
+        event = arrived.popleft()
+        if isinstance(event, HTTPXWSException):
+            raise event
+        if isinstance(event, wsproto.events.CloseConnection):
+            raise WebSocketDisconnect(event.code, event.reason)
+        return event
+
     async def _background_receive(self, max_bytes: int) -> None:
         """httpx-ws's receive loop, counting each message's size as its parts arrive.
 
@@ -63,6 +121,7 @@ class BoundedWebSocketSession(AsyncWebSocketSession):
         """
         parts: list[str | bytes] = []
         size = 0
+        arrived = self._arrived
         try:
             while not self._should_close.is_set():
                 data = await self._read_stream(max_bytes)
@@ -83,7 +142,8 @@ class BoundedWebSocketSession(AsyncWebSocketSession):
                         if size > self.max_message_bytes:
                             parts.clear()
                             await self.close(CloseReason.MESSAGE_TOO_BIG, "message too big")
-                            await self._send_event.send(MessageTooBig(self.max_message_bytes))
+                            arrived.append(MessageTooBig(self.max_message_bytes))
+                            await self._send_event.send(_ARRIVED)
                             return
                         if not event.message_finished:
                             parts.append(event.data)
@@ -94,12 +154,17 @@ class BoundedWebSocketSession(AsyncWebSocketSession):
                             whole = _joined(event, parts)
                             parts = []
                         size = 0
-                        await self._send_event.send(whole)
+                        arrived.append(whole)
                         continue
-                    await self._send_event.send(event)
+                    arrived.append(event)
+                if arrived:
+                    # One wake-up for the whole read; the next read waits until the reader
+                    # took it, so the queue holds at most this read and the one before.
+                    await self._send_event.send(_ARRIVED)
         except (httpcore.ReadError, httpcore.WriteError, EndOfStream):
             await self.close(CloseReason.INTERNAL_ERROR, "Stream error")
-            await self._send_event.send(WebSocketNetworkError())
+            arrived.append(WebSocketNetworkError())
+            await self._send_event.send(_ARRIVED)
 
 
 def _wire_size(data: str | bytes) -> int:

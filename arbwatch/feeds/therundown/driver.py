@@ -28,7 +28,8 @@ recording and redaction are the shared `arbwatch.feeds.driver.FeedDriver`'s)::
                  page due again
     read         heartbeats feed a watchdog (no heartbeat for heartbeat_timeout seconds
                  ends the connection; data frames alone do not count, since a server can
-                 keep pushing from a dead upstream); each price change is one batch
+                 keep pushing from a dead upstream); the frames read together (every one
+                 already waiting when the reader looks) are one batch
     refresh      each events page again refresh_interval after it was fetched (new
                  games, and a fresh delta cursor: TheRundown rejects cursors older than 30
                  minutes, so keep refresh_interval below that); an unknown participant
@@ -86,8 +87,9 @@ from urllib.parse import quote as quote_path
 
 import anyio
 import httpx
-from httpx_ws import AsyncWebSocketSession, WebSocketUpgradeError
+from httpx_ws import WebSocketUpgradeError
 
+from arbwatch.feeds.arrival import MAX_FRAMES_PER_BATCH, merged
 from arbwatch.feeds.base import (
     Allowance,
     Backoff,
@@ -95,7 +97,7 @@ from arbwatch.feeds.base import (
     FeedError,
     truncate,
 )
-from arbwatch.feeds.bounded_ws import aconnect_bounded
+from arbwatch.feeds.bounded_ws import BoundedWebSocketSession, aconnect_bounded
 from arbwatch.feeds.collector import collector_paused
 from arbwatch.feeds.connection import (
     FeedState,
@@ -258,7 +260,7 @@ class RundownFeed(FeedDriver):
             self._started_at = anyio.current_time()
         await self._catalogs()
         url = self._source = self.settings.ws_url
-        ws: AsyncWebSocketSession
+        ws: BoundedWebSocketSession
         try:
             async with aconnect_bounded(
                 url,
@@ -309,8 +311,12 @@ class RundownFeed(FeedDriver):
 
     # --- reading -------------------------------------------------------------------------
 
-    async def _read(self, ws: AsyncWebSocketSession, healthy: Callable[[], None]) -> None:
-        """Read frames, run REST jobs as they fall due, and watch the heartbeat."""
+    async def _read(self, ws: BoundedWebSocketSession, healthy: Callable[[], None]) -> None:
+        """Read frames, run REST jobs as they fall due, and watch the heartbeat.
+
+        Frames are taken by arrival: after waiting for one, every frame already queued is
+        read too (without waiting) and their prices go to the engine as one batch.
+        """
         timeout = self.settings.heartbeat_timeout
         heartbeat_deadline = anyio.current_time() + timeout
         greeted = False
@@ -325,20 +331,50 @@ class RundownFeed(FeedDriver):
             frame: str | None = None
             with anyio.move_on_after(min(heartbeat_deadline, self._next_due()) - now):
                 frame = await receive_frame(ws, self.stats, oversized_key="oversized")
-            if frame is None:
+            if frame is None and not ws.take_arrived():
                 continue
-            result = self._on_frame(frame)
-            if result is None:
-                continue
-            if not greeted:
+            heard, heartbeat = await self._take_arrived(ws, frame)
+            if heard and not greeted:
                 greeted = True
                 healthy()
-            if result.heartbeat:
+            if heartbeat:
                 heartbeat_deadline = anyio.current_time() + timeout
 
-    def _on_frame(self, frame: str) -> FrameResult | None:
-        """Record, check and apply one frame; None when it was malformed or oversized."""
+    async def _take_arrived(
+        self, ws: BoundedWebSocketSession, first: str | None
+    ) -> tuple[bool, bool]:
+        """Apply ``first`` and every frame already waiting; hand their prices on at once.
+
+        Returns whether a frame was readable, and whether one was a heartbeat. The batch
+        goes on even when a frame ends the connection midway (an oversized message).
+        """
         received_at = self._clock()
+        batches: list[FeedBatch] = []
+        heard = heartbeat = False
+        frame = first
+        try:
+            for _ in range(MAX_FRAMES_PER_BATCH):
+                if frame is not None:
+                    result = self._on_frame(frame, received_at)
+                    if result is not None:
+                        heard = True
+                        heartbeat = heartbeat or result.heartbeat
+                        if result.batch is not None:
+                            batches.append(result.batch)
+                if not ws.take_arrived():
+                    break
+                # Returns at once: the frame has arrived (no wait, no task switch).
+                frame = await receive_frame(ws, self.stats, oversized_key="oversized")
+        finally:
+            if batches:
+                self._deliver(merged(batches), recover=RestJob.RESYNC)
+        return heard, heartbeat
+
+    def _on_frame(self, frame: str, received_at: float) -> FrameResult | None:
+        """Record, check and apply one frame; None when it was malformed or oversized.
+
+        Its batch, if any, is the caller's to hand on.
+        """
         stats = self.stats
         stats.frames += 1
         self._record("ws", self._source, frame, received_at)
@@ -364,15 +400,17 @@ class RundownFeed(FeedDriver):
                 truncate(frame),
             )
             return None
-        stats.extra["skipped_quotes"] += result.skipped
+        extra = stats.extra
+        if result.skipped:
+            extra["skipped_quotes"] += result.skipped
         if result.heartbeat:
-            stats.extra["heartbeats"] += 1
+            extra["heartbeats"] += 1
         elif result.batch is not None:
-            stats.extra["price_changes"] += 1
-            self._deliver(result.batch, recover=RestJob.RESYNC)
+            extra["price_changes"] += 1
         else:
-            stats.extra["ignored_frames"] += 1
-        self._follow_up(result.refresh_event, result.refresh_affiliates)
+            extra["ignored_frames"] += 1
+        if result.refresh_event is not None or result.refresh_affiliates:
+            self._follow_up(result.refresh_event, result.refresh_affiliates)
         return result
 
     # --- REST jobs -----------------------------------------------------------------------

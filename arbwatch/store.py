@@ -780,6 +780,9 @@ def _state(row: tuple[object, ...]) -> AlertState:
         alerted_value=None if value is None else _real(value),
         active=bool(active),
         ended_at=None if ended is None else _real(ended),
+        # Not a column of its own: an alert at or after the occurrence began was its own
+        # (a REPEAT of the last one at that very instant is the one case this misreads).
+        occurrence_alerted=at is not None and _real(at) >= _real(first_seen),
     )
 
 

@@ -72,6 +72,10 @@ class AlertState:
         alerted_value: the value that alert carried.
         active: still there.
         ended_at: when it went away (None while active).
+        occurrence_alerted: whether this occurrence (not only an earlier one) was alerted.
+            Kept, not worked out from the times: a REPEAT of the last occurrence and a new
+            one can fall on the same instant, and its GONE must not follow an alert it
+            never had.
     """
 
     key: str
@@ -87,11 +91,12 @@ class AlertState:
     alerted_value: float | None
     active: bool
     ended_at: float | None
+    occurrence_alerted: bool = False
 
     @property
     def alerted_this_time(self) -> bool:
         """Whether this occurrence (not only an earlier one) was alerted."""
-        return self.alerted_at is not None and self.alerted_at >= self.first_seen
+        return self.occurrence_alerted
 
 
 def summarize(opportunity: Opportunity) -> str:
@@ -481,7 +486,7 @@ def _forget_time(state: AlertState, rule: RuleConfig) -> float:
 
 def _alerted(state: AlertState, value: float, now: float) -> AlertState:
     """``state`` marked as alerted at ``now`` with ``value``."""
-    return replace(state, alerted_at=now, alerted_value=value)
+    return replace(state, alerted_at=now, alerted_value=value, occurrence_alerted=True)
 
 
 def _ended(state: AlertState, at: float) -> AlertState:

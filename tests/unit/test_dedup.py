@@ -690,3 +690,19 @@ def test_a_held_opportunity_that_ends_is_no_longer_due() -> None:
     assert observation.alerts == []
     assert life.next_due() is None
     assert life.expire(NOW + 1.0).alerts == []
+
+
+def test_an_occurrence_that_begins_as_the_last_one_repeats_is_not_gone_unalerted() -> None:
+    # Found by the property above: a REPEAT at t=30, the opportunity gone and back within
+    # that instant (not alerted again: the repeat interval runs from the REPEAT), then gone
+    # again. Only the alerted occurrence may have a GONE.
+    config = rule(repeat=30.0, improve_by=0.0, gone=True, max_quote_age=120.0, min_duration=0.0)
+    life = Lifecycle([config])
+    first = life.observe([match(config, 0.02, market=OTHER, quoted_at=NOW)], {OTHER}, NOW)
+    assert [alert.reason for alert in first.alerts] == [NEW]
+    later = NOW + 30
+    assert [alert.reason for alert in life.expire(later).alerts] == [REPEAT]
+    assert [alert.reason for alert in life.observe([], {OTHER}, later).alerts] == [GONE]
+    back = life.observe([match(config, 0.02, market=OTHER, quoted_at=later)], {OTHER}, later)
+    assert back.alerts == []
+    assert life.observe([], {OTHER}, later).alerts == []

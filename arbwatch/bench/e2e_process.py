@@ -32,7 +32,7 @@ POLL: Final = 0.05
 _METRIC: Final = re.compile(r'^arbwatch_(\w+)(?:\{feed="[^"]*"[^}]*\})? (\S+)$', re.MULTILINE)
 #: The daemon's config: one feed (a YAML list item), a json:// channel, one arbitrage rule.
 #: Grouping, the cap a minute and ``min_duration`` are off: they hold alerts on purpose
-#: (1.5 s, 30 s, 0.3 s by default), and the bench measures how fast the path itself is.
+#: (0.5 s, 30 s, 0.3 s by default), and the bench measures how fast the path itself is.
 _CONFIG: Final = """\
 odds_format: american
 bankroll: 1000

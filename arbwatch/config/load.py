@@ -650,7 +650,7 @@ class _Reader:
             retry_initial=retry_initial,
             retry_max=retry_max,
             odds_format=channel.find("odds_format", partial(values.choice, options=_ODDS_FORMATS)),
-            group_wait=channel.get("group_wait", partial(values.duration, positive=False), 1.5),
+            group_wait=channel.get("group_wait", partial(values.duration, positive=False), 0.5),
             group_interval=channel.get(
                 "group_interval", partial(values.duration, positive=False), 30.0
             ),

@@ -83,7 +83,7 @@ class ChannelConfig:
     retry_initial: float = 1.0
     retry_max: float = 30.0
     odds_format: OddsFormat | None = None
-    group_wait: float = 1.5
+    group_wait: float = 0.5
     group_interval: float = 30.0
     max_per_minute: int = 6
 

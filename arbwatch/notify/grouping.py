@@ -53,7 +53,7 @@ class GroupSettings:
             folded into a digest (0: no cap).
     """
 
-    group_wait: float = 1.5
+    group_wait: float = 0.5
     group_interval: float = 30.0
     max_per_minute: int = 6
 

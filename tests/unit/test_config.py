@@ -1529,7 +1529,7 @@ def test_a_feed_settings_refusal_is_placed_at_its_key() -> None:
 def test_grouping_defaults_suit_a_phone_and_rules_hold_blinks_and_one_book_arbs() -> None:
     config = parse(MINIMAL)
     phone = config.channels["phone"]
-    assert (phone.group_wait, phone.group_interval, phone.max_per_minute) == (1.5, 30.0, 6)
+    assert (phone.group_wait, phone.group_interval, phone.max_per_minute) == (0.5, 30.0, 6)
     (arbs,) = config.rules
     assert (arbs.min_books, arbs.min_duration) == (2, 0.3)
 

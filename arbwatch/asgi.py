@@ -15,6 +15,16 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+async def read_body(receive: Receive) -> bytes:
+    """The whole body of an HTTP request, however many messages it came in."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        parts.append(bytes(message.get("body", b"")))
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
 class QuietServer(uvicorn.Server):
     """uvicorn without its signal handlers.
 

@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from arbwatch.asgi import Receive, Scope, Send
+from arbwatch.asgi import Receive, Scope, Send, read_body
 from arbwatch.sim.server import serve
 
 WAIT = 5.0
@@ -62,12 +62,7 @@ class JsonReceiver:
         self._send, self._receive = anyio.create_memory_object_stream[dict[str, Any]](100)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         self.requests += 1
         reply = self.replies.popleft() if self.replies else self.default
         if reply.then is not None:

@@ -52,7 +52,7 @@ from typing import Final, TextIO
 import anyio
 import httpx
 
-from arbwatch.asgi import Receive, Scope, Send
+from arbwatch.asgi import Receive, Scope, Send, read_body
 from arbwatch.bench.e2e_figures import (
     BareFigures,
     E2eReport,
@@ -152,12 +152,7 @@ class AlertReceiver:
         """Take one post; answer 200."""
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         arrived = time.monotonic()
         self.posts += 1
         try:
